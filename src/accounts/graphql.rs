@@ -1,0 +1,352 @@
+//! The accounts part of the schema: `User`, `me`, `users` and the account mutations.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+
+use super::model::{Role, UserListFilter, UserRow};
+use super::repo;
+use super::service::{self, ProfileChanges, Registration, Session};
+use crate::error::{AppError, UserError};
+use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
+use crate::graphql::pagination::{Cursor, Page, PageOf};
+use crate::graphql::payload::split;
+use crate::graphql::scalars::DateTime;
+use crate::graphql::viewer::{RoleGuard, require_role, require_user, state, viewer};
+
+/// A user account. Only the user themselves and admins can reach one.
+pub struct User(pub UserRow);
+
+#[Object]
+impl User {
+    pub async fn id(&self) -> ID {
+        encode_id(NodeKind::User, self.0.id)
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn first_name(&self) -> &str {
+        &self.0.first_name
+    }
+    async fn last_name(&self) -> &str {
+        &self.0.last_name
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn role(&self) -> Role {
+        self.0.role()
+    }
+    async fn is_active(&self) -> bool {
+        self.0.is_active
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+}
+
+/// Whether the viewer may see `user`: themselves, or any user for an admin.
+pub async fn can_see_user(ctx: &Context<'_>, user_id: i64) -> Result<bool, AppError> {
+    Ok(match viewer(ctx).await? {
+        Some(v) => v.id == user_id || v.role() == Role::Admin,
+        None => false,
+    })
+}
+
+/// `node(id:)` for users.
+pub async fn user_node(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppError> {
+    if !can_see_user(ctx, id).await? {
+        return Ok(None);
+    }
+    let mut pooled = state(ctx).db.get().await?;
+    Ok(repo::find_user(&mut pooled.conn(), id).await?.map(User))
+}
+
+#[derive(InputObject, Default)]
+pub struct UserFilter {
+    /// Case-insensitive match on email, first or last name.
+    search: Option<String>,
+    role: Option<Role>,
+    is_active: Option<bool>,
+}
+
+/// The extra fields of `UserConnection`; `totalCount` runs its query only when asked.
+pub struct UserConnectionFields {
+    filter: UserListFilter,
+}
+
+#[Object]
+impl UserConnectionFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let mut pooled = state(ctx).db.get().await?;
+        let count = repo::count_users(&mut pooled.conn(), &self.filter)
+            .await
+            .map_err(|e| AppError::from(e).into_graphql())?;
+        Ok(count as i32)
+    }
+}
+
+pub type UserConnection = Connection<Cursor, User, UserConnectionFields>;
+
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// The signed-in user; null when the request carries no token.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        Ok(viewer(ctx).await?.cloned().map(User))
+    }
+
+    /// Admins only.
+    #[graphql(
+        guard = "RoleGuard(Role::Admin)",
+        complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+    )]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<UserFilter>,
+    ) -> async_graphql::Result<UserConnection> {
+        let page = Page::from_args(first, after, last, before)?;
+        let filter = filter.unwrap_or_default();
+        let filter = UserListFilter {
+            search: filter
+                .search
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.trim().to_owned()),
+            role: filter.role,
+            is_active: filter.is_active,
+        };
+        let mut pooled = state(ctx).db.get().await?;
+        let rows = repo::list_users(&mut pooled.conn(), &filter, &page).await?;
+        let page = PageOf::from_fetched(&page, rows);
+        let mut connection = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            UserConnectionFields { filter },
+        );
+        connection.edges.extend(page.rows.into_iter().map(|row| {
+            let cursor = Cursor::new(row.id, repo::time_to_micros(row.created_at));
+            Edge::new(cursor, User(row))
+        }));
+        Ok(connection)
+    }
+}
+
+#[derive(SimpleObject, Default)]
+pub struct AuthPayload {
+    user: Option<User>,
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    access_token_expires_at: Option<DateTime>,
+    refresh_token_expires_at: Option<DateTime>,
+    user_errors: Vec<UserError>,
+}
+
+impl AuthPayload {
+    fn from_result(result: Result<Session, AppError>) -> async_graphql::Result<Self> {
+        let (session, user_errors) = split(result)?;
+        Ok(match session {
+            Some(s) => AuthPayload {
+                user: Some(User(s.user)),
+                access_token: Some(s.access_token),
+                refresh_token: Some(s.refresh_token),
+                access_token_expires_at: Some(s.access_token_expires_at.into()),
+                refresh_token_expires_at: Some(s.refresh_token_expires_at.into()),
+                user_errors,
+            },
+            None => AuthPayload {
+                user_errors,
+                ..Default::default()
+            },
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct LogoutPayload {
+    success: bool,
+    user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct UserPayload {
+    user: Option<User>,
+    user_errors: Vec<UserError>,
+}
+
+impl UserPayload {
+    fn from_result(result: Result<UserRow, AppError>) -> async_graphql::Result<Self> {
+        let (user, user_errors) = split(result)?;
+        Ok(UserPayload {
+            user: user.map(User),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    email: String,
+    password: String,
+    password_confirmation: String,
+    first_name: String,
+    last_name: String,
+    phone: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    email: String,
+    password: String,
+}
+
+#[derive(InputObject)]
+pub struct RefreshTokenInput {
+    refresh_token: String,
+}
+
+#[derive(InputObject)]
+pub struct LogoutInput {
+    refresh_token: String,
+    /// Revoke every session of this user, not only this one.
+    #[graphql(default_with = "Some(false)")]
+    everywhere: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(InputObject)]
+pub struct SetUserRoleInput {
+    user_id: ID,
+    role: Role,
+}
+
+#[derive(InputObject)]
+pub struct SetUserActiveInput {
+    user_id: ID,
+    is_active: bool,
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let registration = Registration {
+            email: input.email,
+            password: input.password,
+            password_confirmation: input.password_confirmation,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            phone: input.phone,
+        };
+        AuthPayload::from_result(service::register(state(ctx), registration).await)
+    }
+
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        AuthPayload::from_result(service::login(state(ctx), &input.email, &input.password).await)
+    }
+
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        input: RefreshTokenInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        AuthPayload::from_result(service::refresh(state(ctx), &input.refresh_token).await)
+    }
+
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        input: LogoutInput,
+    ) -> async_graphql::Result<LogoutPayload> {
+        let everywhere = input.everywhere.unwrap_or(false);
+        let (done, user_errors) =
+            split(service::logout(state(ctx), &input.refresh_token, everywhere).await)?;
+        Ok(LogoutPayload {
+            success: done.is_some(),
+            user_errors,
+        })
+    }
+
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let user = require_user(ctx).await?;
+        let changes = ProfileChanges {
+            first_name: input.first_name,
+            last_name: input.last_name,
+            phone: input.phone,
+        };
+        UserPayload::from_result(service::update_profile(state(ctx), user, changes).await)
+    }
+
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let user = require_user(ctx).await?;
+        AuthPayload::from_result(
+            service::change_password(
+                state(ctx),
+                user,
+                &input.current_password,
+                &input.new_password,
+            )
+            .await,
+        )
+    }
+
+    async fn set_user_role(
+        &self,
+        ctx: &Context<'_>,
+        input: SetUserRoleInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let admin = require_role(ctx, Role::Admin).await?;
+        let user_id = id_of_kind(&input.user_id, NodeKind::User)?;
+        UserPayload::from_result(service::set_role(state(ctx), admin, user_id, input.role).await)
+    }
+
+    async fn set_user_active(
+        &self,
+        ctx: &Context<'_>,
+        input: SetUserActiveInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let admin = require_role(ctx, Role::Admin).await?;
+        let user_id = id_of_kind(&input.user_id, NodeKind::User)?;
+        UserPayload::from_result(
+            service::set_active(state(ctx), admin, user_id, input.is_active).await,
+        )
+    }
+}

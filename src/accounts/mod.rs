@@ -1,0 +1,8 @@
+//! Accounts: users, roles, sessions, passwords and tokens.
+
+pub mod graphql;
+pub mod model;
+pub mod passwords;
+pub mod repo;
+pub mod service;
+pub mod tokens;

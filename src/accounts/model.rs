@@ -1,0 +1,94 @@
+//! Rows of the accounts tables.
+
+use async_graphql::Enum;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{refresh_tokens, sessions, users};
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Customer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Customer => "CUSTOMER",
+        }
+    }
+
+    /// The database keeps roles as text; the CHECK constraint admits only these two.
+    pub fn from_db(value: &str) -> Role {
+        if value == "ADMIN" {
+            Role::Admin
+        } else {
+            Role::Customer
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub role: String,
+    pub is_active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Role {
+        Role::from_db(&self.role)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub phone: Option<&'a str>,
+    pub role: &'a str,
+    pub is_active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshTokenRow {
+    pub id: i64,
+    pub session_id: i64,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub rotated_at: Option<NaiveDateTime>,
+}
+
+/// What `users(filter:)` narrows by.
+#[derive(Debug, Clone, Default)]
+pub struct UserListFilter {
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}

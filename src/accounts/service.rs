@@ -1,0 +1,449 @@
+//! Account rules: registration, sign-in, token rotation, profile and role management.
+
+use chrono::{NaiveDateTime, TimeDelta};
+
+use super::model::{NewUser, Role, UserRow};
+use super::passwords::check_password_rules;
+use super::repo;
+use super::tokens::{Claims, hash_refresh_token, random_token};
+use crate::app::AppState;
+use crate::db::{Conn, is_unique_violation, now};
+use crate::db_transaction;
+use crate::error::{AppError, AppResult, UserErrorCode};
+
+pub const MAX_EMAIL_LEN: usize = 254;
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_PHONE_CHARS: usize = 32;
+
+/// A signed-in session: the user and a fresh token pair.
+pub struct Session {
+    pub user: UserRow,
+    pub access_token: String,
+    pub access_token_expires_at: NaiveDateTime,
+    pub refresh_token: String,
+    pub refresh_token_expires_at: NaiveDateTime,
+}
+
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub password_confirmation: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+}
+
+/// Trimmed, lower-cased and syntactically checked: `local@domain.tld`, at most 254
+/// characters, no spaces or control characters.
+pub fn normalize_email(raw: &str, field: &str) -> AppResult<String> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || {
+        AppError::input(
+            UserErrorCode::InvalidInput,
+            field,
+            "email is not a valid address",
+        )
+    };
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(AppError::input(
+            UserErrorCode::InvalidInput,
+            field,
+            format!("email must be at most {MAX_EMAIL_LEN} characters"),
+        ));
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let valid = !local.is_empty()
+        && local.len() <= 64
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain.contains('.')
+        && !domain.contains("..")
+        && !domain.contains('@')
+        && email.chars().all(|c| {
+            !c.is_whitespace()
+                && !c.is_control()
+                && !matches!(c, '<' | '>' | ',' | ';' | '"' | '\\')
+        });
+    if valid { Ok(email) } else { Err(invalid()) }
+}
+
+/// A trimmed name of 1..=100 characters.
+pub fn check_name(raw: &str, field: &str) -> AppResult<String> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AppError::input(
+            UserErrorCode::InvalidInput,
+            field,
+            format!("{field} must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Digits, spaces and `+-()`, at most 32 characters; empty means none.
+pub fn check_phone(raw: &str, field: &str) -> AppResult<Option<String>> {
+    let phone = raw.trim();
+    if phone.is_empty() {
+        return Ok(None);
+    }
+    let ok = phone.chars().count() <= MAX_PHONE_CHARS
+        && phone.chars().any(|c| c.is_ascii_digit())
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
+    if ok {
+        Ok(Some(phone.to_owned()))
+    } else {
+        Err(AppError::input(
+            UserErrorCode::InvalidInput,
+            field,
+            format!("phone must be at most {MAX_PHONE_CHARS} digits, spaces or +-()"),
+        ))
+    }
+}
+
+pub async fn register(state: &AppState, input: Registration) -> AppResult<Session> {
+    let email = normalize_email(&input.email, "email")?;
+    let first_name = check_name(&input.first_name, "firstName")?;
+    let last_name = check_name(&input.last_name, "lastName")?;
+    let phone = check_phone(input.phone.as_deref().unwrap_or(""), "phone")?;
+    if input.password != input.password_confirmation {
+        return Err(AppError::input(
+            UserErrorCode::PasswordMismatch,
+            "passwordConfirmation",
+            "passwords do not match",
+        ));
+    }
+    check_password_rules(&input.password, &email, "password")?;
+    let password_hash = state.hasher.hash(&input.password).await?;
+    let now = now();
+    let new_user = NewUser {
+        email: &email,
+        password_hash: &password_hash,
+        first_name: &first_name,
+        last_name: &last_name,
+        phone: phone.as_deref(),
+        role: Role::Customer.as_str(),
+        is_active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut pooled = state.db.get().await?;
+    db_transaction!(&mut pooled, |tx| {
+        let user = repo::insert_user(tx, &new_user).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::input(
+                    UserErrorCode::EmailTaken,
+                    "email",
+                    "this email is already registered",
+                )
+            } else {
+                e.into()
+            }
+        })?;
+        start_session(state, tx, user, now).await
+    })
+}
+
+pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<Session> {
+    let invalid = || {
+        AppError::user(
+            UserErrorCode::InvalidCredentials,
+            "invalid email or password",
+        )
+    };
+    let email = email.trim().to_lowercase();
+    let mut pooled = state.db.get().await?;
+    let user = if email.len() <= MAX_EMAIL_LEN {
+        repo::find_user_by_email(&mut pooled.conn(), &email).await?
+    } else {
+        None
+    };
+    // Always one bcrypt verification, so an unknown email costs what a wrong password does.
+    let matches = state
+        .hasher
+        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => return Err(invalid()),
+    };
+    if !user.is_active {
+        return Err(AppError::user(
+            UserErrorCode::AccountDisabled,
+            "this account is disabled",
+        ));
+    }
+    let now = now();
+    db_transaction!(&mut pooled, |tx| start_session(state, tx, user, now).await)
+}
+
+/// Exchanges a refresh token for a new pair. A token that was already exchanged means
+/// it leaked (or a client misbehaves): the whole session is revoked.
+pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<Session> {
+    let invalid = || {
+        AppError::input(
+            UserErrorCode::InvalidToken,
+            "refreshToken",
+            "invalid or expired refresh token",
+        )
+    };
+    let hash = hash_refresh_token(refresh_token);
+    let now = now();
+    let mut pooled = state.db.get().await?;
+    let Some((token, session)) = repo::find_refresh_token(&mut pooled.conn(), &hash).await? else {
+        return Err(invalid());
+    };
+    let user = repo::find_user(&mut pooled.conn(), session.user_id)
+        .await?
+        .ok_or_else(invalid)?;
+    // Deactivation also revokes sessions; the user is told why rather than "invalid".
+    if !user.is_active {
+        return Err(AppError::user(
+            UserErrorCode::AccountDisabled,
+            "this account is disabled",
+        ));
+    }
+    if session.revoked_at.is_some() || session.expires_at <= now {
+        return Err(invalid());
+    }
+    let rotated = db_transaction!(&mut pooled, |tx| {
+        if !repo::mark_token_rotated(tx, token.id, now).await? {
+            return Ok::<_, AppError>(None);
+        }
+        let refresh_token = random_token();
+        repo::insert_refresh_token(tx, session.id, &hash_refresh_token(&refresh_token), now)
+            .await?;
+        Ok(Some(refresh_token))
+    })?;
+    let Some(new_refresh_token) = rotated else {
+        // Reuse detected: revoke outside the (rolled back) transaction so it sticks.
+        repo::revoke_session(&mut pooled.conn(), session.id, now).await?;
+        tracing::warn!(
+            session_id = session.id,
+            "rotated refresh token presented again; session revoked"
+        );
+        return Err(invalid());
+    };
+    let (access_token, access_token_expires_at) = issue_access_token(state, &user, session.id, now);
+    Ok(Session {
+        user,
+        access_token,
+        access_token_expires_at,
+        refresh_token: new_refresh_token,
+        refresh_token_expires_at: session.expires_at,
+    })
+}
+
+/// Revokes the session of `refresh_token`, or every session of its user.
+pub async fn logout(state: &AppState, refresh_token: &str, everywhere: bool) -> AppResult<()> {
+    let hash = hash_refresh_token(refresh_token);
+    let now = now();
+    let mut pooled = state.db.get().await?;
+    let mut conn = pooled.conn();
+    let Some((_, session)) = repo::find_refresh_token(&mut conn, &hash).await? else {
+        return Err(AppError::input(
+            UserErrorCode::InvalidToken,
+            "refreshToken",
+            "invalid refresh token",
+        ));
+    };
+    if everywhere {
+        repo::revoke_user_sessions(&mut conn, session.user_id, now).await?;
+    } else {
+        repo::revoke_session(&mut conn, session.id, now).await?;
+    }
+    Ok(())
+}
+
+pub struct ProfileChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+pub async fn update_profile(
+    state: &AppState,
+    user: &UserRow,
+    changes: ProfileChanges,
+) -> AppResult<UserRow> {
+    let first_name = match &changes.first_name {
+        Some(name) => check_name(name, "firstName")?,
+        None => user.first_name.clone(),
+    };
+    let last_name = match &changes.last_name {
+        Some(name) => check_name(name, "lastName")?,
+        None => user.last_name.clone(),
+    };
+    let phone = match &changes.phone {
+        Some(phone) => check_phone(phone, "phone")?,
+        None => user.phone.clone(),
+    };
+    let mut pooled = state.db.get().await?;
+    Ok(repo::update_profile(
+        &mut pooled.conn(),
+        user.id,
+        &first_name,
+        &last_name,
+        phone.as_deref(),
+        now(),
+    )
+    .await?)
+}
+
+/// Sets a new password, revokes every session (the caller's too) and signs in afresh.
+pub async fn change_password(
+    state: &AppState,
+    user: &UserRow,
+    current: &str,
+    new: &str,
+) -> AppResult<Session> {
+    if !state
+        .hasher
+        .verify(current, Some(&user.password_hash))
+        .await?
+    {
+        return Err(AppError::input(
+            UserErrorCode::InvalidCredentials,
+            "currentPassword",
+            "the current password is wrong",
+        ));
+    }
+    check_password_rules(new, &user.email, "newPassword")?;
+    let password_hash = state.hasher.hash(new).await?;
+    let now = now();
+    let mut pooled = state.db.get().await?;
+    db_transaction!(&mut pooled, |tx| {
+        repo::update_password(tx, user.id, &password_hash, now).await?;
+        repo::revoke_user_sessions(tx, user.id, now).await?;
+        let user = repo::find_user(tx, user.id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        start_session(state, tx, user, now).await
+    })
+}
+
+/// An admin changes another user's role.
+pub async fn set_role(
+    state: &AppState,
+    admin: &UserRow,
+    user_id: Option<i64>,
+    role: Role,
+) -> AppResult<UserRow> {
+    let user_id = target_user(admin, user_id, "demote")?;
+    let mut pooled = state.db.get().await?;
+    repo::set_role(&mut pooled.conn(), user_id, role, now())
+        .await?
+        .ok_or_else(user_not_found)
+}
+
+/// An admin (de)activates another user; deactivation also ends their sessions.
+pub async fn set_active(
+    state: &AppState,
+    admin: &UserRow,
+    user_id: Option<i64>,
+    is_active: bool,
+) -> AppResult<UserRow> {
+    let user_id = target_user(admin, user_id, "deactivate")?;
+    let now = now();
+    let mut pooled = state.db.get().await?;
+    db_transaction!(&mut pooled, |tx| {
+        let user = repo::set_active(tx, user_id, is_active, now)
+            .await?
+            .ok_or_else(user_not_found)?;
+        if !is_active {
+            repo::revoke_user_sessions(tx, user_id, now).await?;
+        }
+        Ok(user)
+    })
+}
+
+fn target_user(admin: &UserRow, user_id: Option<i64>, verb: &str) -> AppResult<i64> {
+    let user_id = user_id.ok_or_else(user_not_found)?;
+    if user_id == admin.id {
+        return Err(AppError::input(
+            UserErrorCode::InvalidInput,
+            "userId",
+            format!("admins cannot {verb} themselves"),
+        ));
+    }
+    Ok(user_id)
+}
+
+fn user_not_found() -> AppError {
+    AppError::input(UserErrorCode::NotFound, "userId", "no such user")
+}
+
+/// Creates a session with its first refresh token, and an access token for it.
+async fn start_session(
+    state: &AppState,
+    tx: &mut Conn<'_>,
+    user: UserRow,
+    now: NaiveDateTime,
+) -> AppResult<Session> {
+    let refresh_token_expires_at = now + ttl(state.config.refresh_token_ttl_secs);
+    let session_id = repo::insert_session(tx, user.id, now, refresh_token_expires_at).await?;
+    let refresh_token = random_token();
+    repo::insert_refresh_token(tx, session_id, &hash_refresh_token(&refresh_token), now).await?;
+    let (access_token, access_token_expires_at) = issue_access_token(state, &user, session_id, now);
+    Ok(Session {
+        user,
+        access_token,
+        access_token_expires_at,
+        refresh_token,
+        refresh_token_expires_at,
+    })
+}
+
+fn issue_access_token(
+    state: &AppState,
+    user: &UserRow,
+    session_id: i64,
+    now: NaiveDateTime,
+) -> (String, NaiveDateTime) {
+    let expires_at = now + ttl(state.config.access_token_ttl_secs);
+    let token = state.tokens.issue(&Claims {
+        sub: user.id.to_string(),
+        sid: session_id,
+        iat: now.and_utc().timestamp(),
+        exp: expires_at.and_utc().timestamp(),
+    });
+    (token, expires_at)
+}
+
+fn ttl(secs: u64) -> TimeDelta {
+    // Capped at ten years: a larger setting means "practically forever" and must not overflow.
+    TimeDelta::seconds(secs.min(10 * 365 * 24 * 3600) as i64)
+}
+
+/// Creates an admin, or promotes (and re-activates, with the given password) an existing
+/// user: the `create-admin` command.
+pub async fn create_admin(state: &AppState, email: &str, password: &str) -> AppResult<UserRow> {
+    let email = normalize_email(email, "email")?;
+    check_password_rules(password, &email, "password")?;
+    let password_hash = state.hasher.hash(password).await?;
+    let now = now();
+    let mut pooled = state.db.get().await?;
+    db_transaction!(&mut pooled, |tx| {
+        if let Some(existing) = repo::find_user_by_email(tx, &email).await? {
+            repo::update_password(tx, existing.id, &password_hash, now).await?;
+            repo::set_active(tx, existing.id, true, now).await?;
+            return repo::set_role(tx, existing.id, Role::Admin, now)
+                .await?
+                .ok_or_else(user_not_found);
+        }
+        let admin = NewUser {
+            email: &email,
+            password_hash: &password_hash,
+            first_name: "Admin",
+            last_name: "Admin",
+            phone: None,
+            role: Role::Admin.as_str(),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok(repo::insert_user(tx, &admin).await?)
+    })
+}

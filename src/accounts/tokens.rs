@@ -1,0 +1,116 @@
+//! Access tokens (short-lived JWTs) and refresh tokens (opaque, stored only as hashes).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// 256 random bits, URL-safe: refresh tokens and the development secret.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database keeps of a refresh token. The token is random and long, so a fast
+/// hash is enough (no salt or key stretching needed, unlike passwords).
+pub fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id (a string, as RFC 7519 has it).
+    pub sub: String,
+    /// The session the token was issued for.
+    pub sid: i64,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+impl Claims {
+    pub fn user_id(&self) -> Option<i64> {
+        self.sub.parse().ok()
+    }
+}
+
+/// Signs and checks access tokens with one HS256 key.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn issue(&self, claims: &Claims) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .expect("HS256 signing of plain claims cannot fail")
+    }
+
+    /// The claims of a genuine, unexpired token; `None` for anything else (forged,
+    /// expired, another algorithm, `alg: none`, garbage).
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        if token.len() > 4096 {
+            return None;
+        }
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_forged_and_expired_tokens() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef");
+        let now = chrono::Utc::now().timestamp();
+        let good = keys.issue(&Claims {
+            sub: "1".into(),
+            sid: 2,
+            iat: now,
+            exp: now + 60,
+        });
+        assert_eq!(keys.verify(&good).unwrap().user_id(), Some(1));
+        let expired = keys.issue(&Claims {
+            sub: "1".into(),
+            sid: 2,
+            iat: now - 120,
+            exp: now - 60,
+        });
+        assert!(keys.verify(&expired).is_none());
+        let other = TokenKeys::new(b"another-secret-another-secret-!!");
+        assert!(
+            keys.verify(&other.issue(&Claims {
+                sub: "1".into(),
+                sid: 2,
+                iat: now,
+                exp: now + 60
+            }))
+            .is_none()
+        );
+        // alg: none, same claims, no signature.
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":1,"sid":2,"iat":{now},"exp":{}}}"#,
+            now + 60
+        ));
+        assert!(keys.verify(&format!("{header}.{body}.")).is_none());
+        assert!(keys.verify("garbage").is_none());
+    }
+}

@@ -1,0 +1,124 @@
+//! The application: shared state, the HTTP router, and serving with graceful shutdown.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::accounts::passwords::Hasher;
+use crate::accounts::tokens::TokenKeys;
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::error::AppError;
+use crate::graphql::http::{graphql_get, graphql_post};
+use crate::graphql::schema::{AppSchema, build_schema};
+
+/// What every request can reach.
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub tokens: TokenKeys,
+    pub hasher: Hasher,
+}
+
+/// The router's state: the shared state and the schema built over it.
+#[derive(Clone)]
+pub struct App {
+    pub state: Arc<AppState>,
+    pub schema: AppSchema,
+}
+
+impl App {
+    /// Checks the settings, migrates the database and assembles the application.
+    pub async fn build(config: Config) -> Result<App, AppError> {
+        let secret = config
+            .resolve_jwt_secret()
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        db::run_migrations(&config.database_url).await?;
+        let db = Db::connect(&config.database_url, config.db_pool_size).await?;
+        let hasher = {
+            let cost = config.bcrypt_cost;
+            tokio::task::spawn_blocking(move || Hasher::new(cost))
+                .await
+                .map_err(|e| AppError::internal(e.to_string()))?
+        };
+        let state = Arc::new(AppState {
+            tokens: TokenKeys::new(&secret),
+            hasher,
+            db,
+            config,
+        });
+        let schema = build_schema(&state.config, Some(state.clone()));
+        Ok(App { state, schema })
+    }
+
+    pub fn router(&self) -> Router {
+        let security_headers = [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+        ];
+        let mut router = Router::new()
+            .route("/graphql", get(graphql_get).post(graphql_post))
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readyz))
+            .layer(RequestBodyLimitLayer::new(self.state.config.max_body_bytes))
+            .with_state(self.clone());
+        for (name, value) in security_headers {
+            router = router.layer(SetResponseHeaderLayer::if_not_present(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            ));
+        }
+        router.layer(TraceLayer::new_for_http())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then lets requests in flight end.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn readyz(State(app): State<App>) -> (StatusCode, &'static str) {
+    if app.state.db.ping().await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; finishing requests in flight");
+}

@@ -1,0 +1,186 @@
+//! Every setting in one place: read from flags, then the environment (and `.env`), then
+//! defaults; checked once at start so a bad value stops the server with its name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// `sqlite://path/to/file.db` (default, created on first run) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/shop.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Address the HTTP server listens on.
+    #[arg(
+        long,
+        env = "BIND_ADDR",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub bind_addr: SocketAddr,
+
+    /// `development` or `production`. Production requires JWT_SECRET and turns off
+    /// introspection unless INTROSPECTION=true.
+    #[arg(
+        long,
+        env = "APP_ENV",
+        value_enum,
+        default_value = "development",
+        global = true
+    )]
+    pub app_env: AppEnv,
+
+    /// HMAC secret for access tokens, at least 32 bytes. Required in production; in
+    /// development a random one is kept in DATA_DIR.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Folder for the development secret and other local state.
+    #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Folder where product images are stored and served from at /media.
+    #[arg(long, env = "MEDIA_DIR", default_value = "data/media", global = true)]
+    pub media_dir: PathBuf,
+
+    /// bcrypt work factor (4..=31); 12 in production, 4 keeps tests fast.
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
+    pub bcrypt_cost: u32,
+
+    /// Let anonymous visitors read the catalog.
+    #[arg(long, env = "CATALOG_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub catalog_public: bool,
+
+    /// Access token lifetime, in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub access_token_ttl_secs: u64,
+
+    /// Refresh token (session) lifetime, in seconds.
+    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// Database connections per process.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub db_pool_size: u32,
+
+    /// Largest query depth accepted.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
+    pub max_query_depth: usize,
+
+    /// Largest query complexity accepted (a connection counts first/last × its selection).
+    #[arg(
+        long,
+        env = "MAX_QUERY_COMPLEXITY",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub max_query_complexity: usize,
+
+    /// Most operations in one batched request.
+    #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = 10, global = true)]
+    pub max_batch_size: usize,
+
+    /// Largest JSON request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Introspection on or off; default: on in development, off in production.
+    #[arg(long, env = "INTROSPECTION", action = clap::ArgAction::Set, global = true)]
+    pub introspection: Option<bool>,
+}
+
+/// A setting that cannot be used, named so the operator knows what to fix.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The shortest HMAC secret accepted: 256 bits, the strength of HS256.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Defaults only (no flags); environment variables still apply.
+    pub fn from_env() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        <Only as clap::Parser>::parse_from(["mini-ecommerce"]).config
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection.unwrap_or(!self.is_production())
+    }
+
+    /// The secret that signs access tokens. Production insists on JWT_SECRET; development
+    /// makes one up once and keeps it, so tokens survive restarts.
+    pub fn resolve_jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        if let Some(secret) = &self.jwt_secret {
+            if secret.len() < MIN_SECRET_BYTES {
+                return Err(ConfigError(format!(
+                    "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long"
+                )));
+            }
+            return Ok(secret.as_bytes().to_vec());
+        }
+        if self.is_production() {
+            return Err(ConfigError(
+                "JWT_SECRET is required when APP_ENV=production".to_owned(),
+            ));
+        }
+        let path = self.data_dir.join("jwt_secret");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim();
+            if existing.len() >= MIN_SECRET_BYTES {
+                return Ok(existing.as_bytes().to_vec());
+            }
+        }
+        let secret = crate::accounts::tokens::random_token();
+        std::fs::create_dir_all(&self.data_dir)
+            .and_then(|()| write_private(&path, &secret))
+            .map_err(|e| {
+                ConfigError(format!(
+                    "DATA_DIR: cannot keep the development secret at {}: {e}",
+                    path.display()
+                ))
+            })?;
+        tracing::warn!(
+            path = %path.display(),
+            "JWT_SECRET is not set: using a random development secret (never do this in production)"
+        );
+        Ok(secret.into_bytes())
+    }
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}

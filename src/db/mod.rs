@@ -1,0 +1,293 @@
+//! The database: the two backends, their pools, the dispatch macros and migrations.
+//!
+//! diesel-async has no async `MultiConnection`, so a connection is an enum over the two
+//! backends and [`db_run!`]/[`db_transaction!`] expand one body once per backend. The
+//! query code above this module is written once and type-checked against both.
+
+pub mod money;
+pub mod schema;
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends (SQLite folds ASCII only).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A `LIKE` pattern that finds `needle` anywhere, with `%`, `_` and `\` taken literally
+/// (queries use `ESCAPE '\'`).
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+use crate::error::AppError;
+
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Every pooled SQLite connection gets these: WAL lets readers run beside the one
+/// writer, the busy timeout makes writers queue instead of failing, and SQLite leaves
+/// foreign keys off unless asked.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// Which database a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The file path of a SQLite URL: `sqlite://data/shop.db`, `sqlite:data/shop.db` or a
+/// bare path.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// A pool of connections to one of the two backends.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(Pool<SqliteConn>),
+    Postgres(Pool<AsyncPgConnection>),
+}
+
+/// A connection checked out of the pool.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per request, created once and never moved in a hot loop; boxing would add an allocation"
+)]
+pub enum PooledConn {
+    Sqlite(PooledConnection<'static, SqliteConn>),
+    Postgres(PooledConnection<'static, AsyncPgConnection>),
+}
+
+/// A borrowed connection of either backend: what every repo function takes, both on a
+/// pooled connection and inside a transaction.
+pub enum Conn<'a> {
+    Sqlite(&'a mut SqliteConn),
+    Postgres(&'a mut AsyncPgConnection),
+}
+
+impl PooledConn {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PooledConn::Sqlite(c) => Conn::Sqlite(c),
+            PooledConn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of each backend.
+#[macro_export]
+macro_rules! db_run {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Sqlite($c) => {
+                let $c: &mut $crate::db::SqliteConn = &mut **$c;
+                $body
+            }
+            $crate::db::Conn::Postgres($c) => {
+                let $c: &mut diesel_async::AsyncPgConnection = &mut **$c;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in one write transaction, with `$tx` bound to a [`Conn`]. On SQLite the
+/// transaction is `BEGIN IMMEDIATE`: a deferred one that later upgrades to a write lock
+/// fails with SQLITE_BUSY under concurrency instead of waiting. An `Err` rolls back.
+#[macro_export]
+macro_rules! db_transaction {
+    ($pooled:expr, |$tx:ident| $body:expr) => {
+        match $pooled {
+            $crate::db::PooledConn::Sqlite(pc) => {
+                let pc: &mut $crate::db::SqliteConn = &mut **pc;
+                pc.immediate_transaction(async |c: &mut $crate::db::SqliteConn| {
+                    let $tx = &mut $crate::db::Conn::Sqlite(c);
+                    $body
+                })
+                .await
+            }
+            $crate::db::PooledConn::Postgres(pc) => {
+                use diesel_async::AsyncConnection as _;
+                let pc: &mut diesel_async::AsyncPgConnection = &mut **pc;
+                pc.transaction(async |c: &mut diesel_async::AsyncPgConnection| {
+                    let $tx = &mut $crate::db::Conn::Postgres(c);
+                    $body
+                })
+                .await
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Opens a pool; SQLite creates the file (and its folder) on first use.
+    pub async fn connect(url: &str, pool_size: u32) -> Result<Self, AppError> {
+        let timeout = Duration::from_secs(10);
+        match Backend::from_url(url) {
+            Backend::Postgres => {
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+                let pool = Pool::builder()
+                    .max_size(pool_size)
+                    .connection_timeout(timeout)
+                    .build(manager)
+                    .await
+                    .map_err(|e| AppError::internal(format!("postgres pool: {e}")))?;
+                Ok(Db::Postgres(pool))
+            }
+            Backend::Sqlite => {
+                let path = sqlite_path(url).to_owned();
+                if let Some(dir) = std::path::Path::new(&path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        AppError::internal(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let mut config = ManagerConfig::default();
+                config.custom_setup = Box::new(|path| {
+                    let path = path.to_owned();
+                    async move {
+                        let mut conn = SqliteConn::establish(&path).await?;
+                        conn.batch_execute(SQLITE_PRAGMAS)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager =
+                    AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+                let pool = Pool::builder()
+                    .max_size(pool_size)
+                    .connection_timeout(timeout)
+                    .build(manager)
+                    .await
+                    .map_err(|e| AppError::internal(format!("sqlite pool: {e}")))?;
+                Ok(Db::Sqlite(pool))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn get(&self) -> Result<PooledConn, AppError> {
+        match self {
+            Db::Sqlite(pool) => pool.get_owned().await.map(PooledConn::Sqlite),
+            Db::Postgres(pool) => pool.get_owned().await.map(PooledConn::Postgres),
+        }
+        .map_err(|e| AppError::internal(format!("database pool: {e}")))
+    }
+
+    /// Whether the database answers a trivial query (for /readyz).
+    pub async fn ping(&self) -> bool {
+        let check = async {
+            let mut pooled = self.get().await?;
+            let mut conn = pooled.conn();
+            db_run!(&mut conn, |c| c.batch_execute("SELECT 1").await)?;
+            Ok::<_, AppError>(())
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), check).await,
+            Ok(Ok(()))
+        )
+    }
+}
+
+/// Applies pending migrations of the backend that `url` selects.
+pub async fn run_migrations(url: &str) -> Result<(), AppError> {
+    let url = url.to_owned();
+    // diesel's migration harness is synchronous; on SQLite it runs on a plain connection
+    // in a blocking task, on PostgreSQL through diesel-async's harness.
+    match Backend::from_url(&url) {
+        Backend::Sqlite => tokio::task::spawn_blocking(move || {
+            use diesel::Connection;
+            let path = sqlite_path(&url);
+            if let Some(dir) = std::path::Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| AppError::internal(format!("create {}: {e}", dir.display())))?;
+            }
+            let mut conn = SqliteConnection::establish(path)
+                .map_err(|e| AppError::internal(format!("sqlite connect: {e}")))?;
+            diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
+            conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| AppError::internal(format!("migrations: {e}")))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("migration task: {e}")))?,
+        Backend::Postgres => {
+            let conn = AsyncPgConnection::establish(&url)
+                .await
+                .map_err(|e| AppError::internal(format!("postgres connect: {e}")))?;
+            let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+            harness
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map_err(|e| AppError::internal(format!("migrations: {e}")))?;
+            Ok(())
+        }
+    }
+}
+
+/// Now, in UTC, at the precision both databases keep (microseconds).
+pub fn now() -> NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    let t = chrono::Utc::now().naive_utc();
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
+}
+
+/// The kind of constraint a write violated, the same on both backends.
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+pub fn is_check_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::CheckViolation, _)
+    )
+}

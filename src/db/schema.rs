@@ -1,0 +1,120 @@
+//! The tables, as diesel sees them; one description for both backends.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        phone -> Nullable<Text>,
+        role -> Text,
+        is_active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        session_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        price_cents -> BigInt,
+        stock -> Integer,
+        image_path -> Nullable<Text>,
+        is_archived -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cart_items (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        product_id -> BigInt,
+        quantity -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        order_number -> Text,
+        user_id -> BigInt,
+        status -> Text,
+        total_cents -> BigInt,
+        shipping_address -> Text,
+        payment_method -> Text,
+        idempotency_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        product_id -> BigInt,
+        product_name -> Text,
+        unit_price_cents -> BigInt,
+        quantity -> Integer,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        amount_cents -> BigInt,
+        method -> Text,
+        status -> Text,
+        transaction_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(cart_items -> users (user_id));
+diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(order_items -> products (product_id));
+diesel::joinable!(payments -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    products,
+    cart_items,
+    orders,
+    order_items,
+    payments,
+);

@@ -1,0 +1,220 @@
+//! GraphQL over HTTP: POST (JSON, batches), GET (queries only), GraphiQL for browsers.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{
+    BatchRequest, BatchResponse, ParseRequestError, Request, Response as GqlResponse,
+};
+use async_graphql_axum::GraphQLBatchRequest;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::app::App;
+use crate::graphql::viewer::RequestAuth;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// `POST /graphql`: one operation or a batch.
+pub async fn graphql_post(
+    State(app): State<App>,
+    headers: HeaderMap,
+    request: GraphQLBatchRequest<BadRequest>,
+) -> Response {
+    execute(&app, &headers, request.into_inner()).await
+}
+
+/// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
+pub async fn graphql_get(
+    State(app): State<App>,
+    headers: HeaderMap,
+    method: Method,
+    uri: axum::http::Uri,
+) -> Response {
+    let accepts_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if accepts_html {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .finish(),
+        )
+        .into_response();
+    }
+    let request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(e) => {
+            return BadRequest::message(&format!("invalid query string: {e}")).into_response();
+        }
+    };
+    if method == Method::GET && is_mutation(&request) {
+        let mut response = BadRequest::message("mutations need POST").into_response();
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&app, &headers, BatchRequest::Single(request)).await
+}
+
+/// Whether the operation a request would run is a mutation (or a subscription, which
+/// GET cannot serve either).
+fn is_mutation(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let operation = match &request.operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
+            .map(|(_, op)| op),
+        None => document.operations.iter().next().map(|(_, op)| op),
+    };
+    operation.is_some_and(|op| op.node.ty != OperationType::Query)
+}
+
+async fn execute(app: &App, headers: &HeaderMap, batch: BatchRequest) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let with_auth =
+        |request: Request| request.data(RequestAuth::from_header(authorization, &app.state));
+    let response = match batch {
+        BatchRequest::Single(request) => {
+            BatchResponse::Single(app.schema.execute(with_auth(request)).await)
+        }
+        BatchRequest::Batch(requests) => {
+            if requests.len() > app.state.config.max_batch_size {
+                return BadRequest::message(&format!(
+                    "a batch may hold at most {} operations",
+                    app.state.config.max_batch_size
+                ))
+                .into_response();
+            }
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(app.schema.execute(with_auth(request)).await);
+            }
+            BatchResponse::Batch(responses)
+        }
+    };
+    respond(headers, response)
+}
+
+/// Gives every error a `code`: async-graphql's own (parse, validation, limits) have none.
+fn add_error_codes(response: &mut GqlResponse) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            let limits = ["too complex", "too deep", "recursion limit"];
+            let code = if limits.iter().any(|l| error.message.contains(l)) {
+                "QUERY_TOO_COMPLEX"
+            } else {
+                "BAD_USER_INPUT"
+            };
+            extensions.set("code", code);
+        }
+    }
+}
+
+/// A request that failed before execution (parse, validation, limits) has no data and
+/// errors without a path.
+fn is_request_error(response: &GqlResponse) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Serialises per the GraphQL-over-HTTP spec: `application/graphql-response+json` (with
+/// 4xx for request errors) when the client accepts it, else `application/json` and 200.
+fn respond(headers: &HeaderMap, mut response: BatchResponse) -> Response {
+    let modern = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(GRAPHQL_RESPONSE_JSON));
+    let status = match &mut response {
+        BatchResponse::Single(r) => {
+            add_error_codes(r);
+            if modern && is_request_error(r) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            }
+        }
+        BatchResponse::Batch(rs) => {
+            rs.iter_mut().for_each(add_error_codes);
+            StatusCode::OK
+        }
+    };
+    let body = serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec());
+    let content_type = if modern {
+        GRAPHQL_RESPONSE_JSON
+    } else {
+        "application/json"
+    };
+    let mut http = (status, body).into_response();
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    http
+}
+
+/// A request the server could not read: a GraphQL-shaped error with `BAD_USER_INPUT`
+/// (400), or 413 for a body over the limit.
+pub struct BadRequest {
+    status: StatusCode,
+    message: String,
+}
+
+impl BadRequest {
+    fn message(message: &str) -> Self {
+        BadRequest {
+            status: StatusCode::BAD_REQUEST,
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl From<ParseRequestError> for BadRequest {
+    fn from(err: ParseRequestError) -> Self {
+        match err {
+            ParseRequestError::PayloadTooLarge => BadRequest {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: "request body too large".to_owned(),
+            },
+            ParseRequestError::Io(e) if e.to_string().contains("length limit") => BadRequest {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: "request body too large".to_owned(),
+            },
+            ParseRequestError::InvalidRequest(e) => {
+                BadRequest::message(&format!("invalid request body: {e}"))
+            }
+            ParseRequestError::InvalidFilesMap(_) | ParseRequestError::InvalidMultipart(_) => {
+                BadRequest::message("invalid multipart request")
+            }
+            ParseRequestError::MissingOperatorsPart | ParseRequestError::MissingMapPart => {
+                BadRequest::message("invalid multipart request: missing part")
+            }
+            ParseRequestError::NotUpload => {
+                BadRequest::message("invalid multipart request: not an upload")
+            }
+            ParseRequestError::MissingFiles => {
+                BadRequest::message("invalid multipart request: missing files")
+            }
+            _ => BadRequest::message("invalid request body"),
+        }
+    }
+}
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "errors": [{ "message": self.message, "extensions": { "code": "BAD_USER_INPUT" } }]
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}

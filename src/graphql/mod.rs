@@ -1,0 +1,11 @@
+//! The GraphQL layer shared by every feature: schema assembly, scalars, IDs, paging,
+//! the viewer and role guards, payload helpers and the HTTP endpoint.
+
+pub mod http;
+pub mod ids;
+pub mod node;
+pub mod pagination;
+pub mod payload;
+pub mod scalars;
+pub mod schema;
+pub mod viewer;

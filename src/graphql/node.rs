@@ -1,0 +1,55 @@
+//! Relay object identification: the `Node` interface and `node`/`nodes`.
+
+use async_graphql::{Context, ID, Interface, Object};
+
+use crate::accounts::graphql::{User, user_node};
+use crate::error::AppError;
+use crate::graphql::ids::{NodeKind, decode_id};
+
+/// An object with a globally unique, opaque ID (Relay Global Object Identification).
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    User(User),
+}
+
+/// Most IDs one `nodes` call resolves.
+const MAX_NODES: usize = 100;
+
+/// Finds the object behind a global ID, or `None` when it does not exist or the viewer
+/// may not see it (the two are indistinguishable on purpose).
+async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
+    let Some((kind, number)) = decode_id(id)? else {
+        return Ok(None);
+    };
+    Ok(match kind {
+        NodeKind::User => user_node(ctx, number).await?.map(Node::User),
+        _ => None,
+    })
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        Ok(resolve(ctx, &id).await?)
+    }
+
+    #[graphql(complexity = "ids.len() * child_complexity")]
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(AppError::bad_input(format!("at most {MAX_NODES} ids")).into());
+        }
+        let mut nodes = Vec::with_capacity(ids.len());
+        for id in &ids {
+            nodes.push(resolve(ctx, id).await?);
+        }
+        Ok(nodes)
+    }
+}

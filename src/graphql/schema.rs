@@ -1,0 +1,40 @@
+//! The schema: every feature's queries and mutations merged, with the server's limits.
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
+use crate::app::AppState;
+use crate::config::Config;
+use crate::graphql::node::NodeQuery;
+
+#[derive(MergedObject, Default)]
+pub struct Query(NodeQuery, AccountsQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AccountsMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema with the limits of `config`; `state` is absent only for printing the SDL.
+pub fn build_schema(config: &Config, state: Option<Arc<AppState>>) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(config.max_query_depth)
+        .limit_complexity(config.max_query_complexity);
+    if !config.introspection_enabled() {
+        builder = builder.disable_introspection();
+    }
+    if config.is_production() {
+        builder = builder.disable_suggestions();
+    }
+    if let Some(state) = state {
+        builder = builder.data(state);
+    }
+    builder.finish()
+}
+
+/// The SDL that `print-schema` writes and `schema.graphql` holds.
+pub fn sdl() -> String {
+    build_schema(&Config::from_env(), None).sdl()
+}

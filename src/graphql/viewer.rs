@@ -1,0 +1,123 @@
+//! Who is asking: the bearer token of a request, the user it names (read from the
+//! database once per request, so role changes and deactivation apply at once), and the
+//! guards built on them.
+
+use async_graphql::{Context, Guard};
+use tokio::sync::OnceCell;
+
+use crate::accounts::model::{Role, UserRow};
+use crate::accounts::repo;
+use crate::accounts::tokens::Claims;
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// What the `Authorization` header held.
+#[derive(Debug)]
+pub enum Bearer {
+    Absent,
+    /// Present but not a genuine, unexpired access token.
+    Invalid,
+    Valid(Claims),
+}
+
+/// Per-request authentication state, put into the GraphQL request's data.
+pub struct RequestAuth {
+    bearer: Bearer,
+    user: OnceCell<UserRow>,
+}
+
+impl RequestAuth {
+    pub fn new(bearer: Bearer) -> Self {
+        RequestAuth {
+            bearer,
+            user: OnceCell::new(),
+        }
+    }
+
+    /// Parses `Authorization: Bearer <token>`.
+    pub fn from_header(header: Option<&str>, state: &AppState) -> Self {
+        let bearer = match header {
+            None => Bearer::Absent,
+            Some(value) => match value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+            {
+                Some(token) => state
+                    .tokens
+                    .verify(token.trim())
+                    .map_or(Bearer::Invalid, Bearer::Valid),
+                None => Bearer::Invalid,
+            },
+        };
+        RequestAuth::new(bearer)
+    }
+}
+
+pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<std::sync::Arc<AppState>>()
+}
+
+/// The signed-in user, `None` without a token. A bad token, or one of a deactivated or
+/// deleted user, is `UNAUTHENTICATED`.
+pub async fn viewer<'a>(ctx: &Context<'a>) -> Result<Option<&'a UserRow>, AppError> {
+    let Some(auth) = ctx.data_opt::<RequestAuth>() else {
+        return Ok(None);
+    };
+    let claims = match &auth.bearer {
+        Bearer::Absent => return Ok(None),
+        Bearer::Invalid => return Err(AppError::Unauthenticated),
+        Bearer::Valid(claims) => claims,
+    };
+    let state = state(ctx);
+    let user = auth
+        .user
+        .get_or_try_init(|| async {
+            let mut pooled = state.db.get().await?;
+            let user_id = claims.user_id().ok_or(AppError::Unauthenticated)?;
+            match repo::find_user(&mut pooled.conn(), user_id).await? {
+                Some(user) if user.is_active => Ok(user),
+                _ => Err(AppError::Unauthenticated),
+            }
+        })
+        .await?;
+    Ok(Some(user))
+}
+
+/// The signed-in user, or `UNAUTHENTICATED`.
+pub async fn require_user<'a>(ctx: &Context<'a>) -> Result<&'a UserRow, AppError> {
+    viewer(ctx).await?.ok_or(AppError::Unauthenticated)
+}
+
+/// The signed-in user if they have `role`; `FORBIDDEN` otherwise.
+pub async fn require_role<'a>(ctx: &Context<'a>, role: Role) -> Result<&'a UserRow, AppError> {
+    let user = require_user(ctx).await?;
+    if user.role() == role {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Field guard: signed in with the given role.
+pub struct RoleGuard(pub Role);
+
+impl Guard for RoleGuard {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        require_role(ctx, self.0)
+            .await
+            .map(|_| ())
+            .map_err(AppError::into_graphql)
+    }
+}
+
+/// Field guard: any signed-in user.
+pub struct SignedIn;
+
+impl Guard for SignedIn {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        require_user(ctx)
+            .await
+            .map(|_| ())
+            .map_err(AppError::into_graphql)
+    }
+}

@@ -1,0 +1,101 @@
+//! The `mini-ecommerce` binary: parse the command line, dispatch.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mini_ecommerce::app::{App, shutdown_signal};
+use mini_ecommerce::cli;
+use mini_ecommerce::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "mini-ecommerce",
+    version,
+    about = "A GraphQL commerce API server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an admin, or promote an existing user to admin.
+    CreateAdmin {
+        #[arg(long, env = "ADMIN_EMAIL")]
+        email: Option<String>,
+        #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Print the GraphQL schema (SDL); schema.graphql is its output.
+    PrintSchema,
+}
+
+fn main() -> ExitCode {
+    // A missing .env is normal; settings then come from the environment alone.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let bind_addr = config.bind_addr;
+            let app = App::build(config).await.map_err(cli::describe)?;
+            let listener = tokio::net::TcpListener::bind(bind_addr)
+                .await
+                .map_err(|e| format!("BIND_ADDR: cannot listen on {bind_addr}: {e}"))?;
+            tracing::info!("GraphQL at http://{bind_addr}/graphql");
+            app.serve(listener, shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            mini_ecommerce::db::run_migrations(&config.database_url)
+                .await
+                .map_err(cli::describe)?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::CreateAdmin { email, password } => {
+            let (email, password) =
+                cli::admin_credentials(email, password).map_err(|e| e.to_string())?;
+            cli::create_admin(config, &email, &password).await
+        }
+        Command::PrintSchema => {
+            print!("{}", mini_ecommerce::graphql::schema::sdl());
+            Ok(())
+        }
+    }
+}

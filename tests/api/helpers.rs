@@ -1,0 +1,242 @@
+//! TestApp: the real server on a random port with its own database, and a GraphQL client.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use mini_ecommerce::app::App;
+use mini_ecommerce::config::Config;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `test` once per backend: SQLite always; PostgreSQL when TEST_POSTGRES_URL is set
+/// (`.ci/run` always sets it, so there an unreachable server fails the run).
+macro_rules! backend_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run($crate::helpers::Backend::Sqlite, $body).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::helpers::run($crate::helpers::Backend::Postgres, $body).await;
+            }
+        }
+    };
+}
+pub(crate) use backend_test;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub config: Config,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+    pg_schema: Option<String>,
+}
+
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
+        eprintln!("TEST_POSTGRES_URL is not set: PostgreSQL variant not run");
+        return;
+    };
+    test(app).await;
+}
+
+fn postgres_base_url() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+impl TestApp {
+    /// Starts a server with a fresh database; `configure` may change settings first.
+    /// `None` only for PostgreSQL when TEST_POSTGRES_URL is unset.
+    pub async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_schema) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("shop.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let base = postgres_base_url()?;
+                let schema = format!("test_{}", random_suffix());
+                let client = pg_client(&base).await;
+                client
+                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("create test schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                (
+                    format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    Some(schema),
+                )
+            }
+        };
+        let mut config = Config::from_env();
+        config.database_url = database_url;
+        config.bcrypt_cost = 4;
+        config.jwt_secret = Some("test-secret-test-secret-test-secret!".to_owned());
+        config.data_dir = dir.path().join("data");
+        config.media_dir = dir.path().join("media");
+        config.db_pool_size = 5;
+        configure(&mut config);
+        let app = App::build(config.clone()).await.expect("app starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.serve(listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Some(TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            config,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+            pg_schema,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs one operation; returns the whole JSON response.
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        response.json().await.expect("JSON response")
+    }
+
+    /// Registers a customer; returns (access token, refresh token, user id).
+    pub async fn register(&self, email: &str) -> (String, String, String) {
+        let body = self
+            .gql(
+                REGISTER,
+                json!({ "input": {
+                    "email": email, "password": PASSWORD, "passwordConfirmation": PASSWORD,
+                    "firstName": "Test", "lastName": "User"
+                }}),
+                None,
+            )
+            .await;
+        let payload = &body["data"]["register"];
+        assert_eq!(payload["userErrors"], json!([]), "{body}");
+        (
+            payload["accessToken"].as_str().unwrap().to_owned(),
+            payload["refreshToken"].as_str().unwrap().to_owned(),
+            payload["user"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Makes an admin through the same code path as the `create-admin` command; returns
+    /// its access token.
+    pub async fn admin(&self, email: &str) -> String {
+        let state = App::build(self.config.clone()).await.expect("app").state;
+        mini_ecommerce::accounts::service::create_admin(&state, email, PASSWORD)
+            .await
+            .expect("admin created");
+        self.login(email, PASSWORD).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let body = self
+            .gql(
+                LOGIN,
+                json!({ "input": { "email": email, "password": password } }),
+                None,
+            )
+            .await;
+        body["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {body}"))
+            .to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let (Some(schema), Some(base)) = (self.pg_schema.take(), postgres_base_url()) {
+            // Drop runs outside async; a short thread with its own runtime removes the schema.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let client = pg_client(&base).await;
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .await;
+                });
+            })
+            .join();
+        }
+    }
+}
+
+async fn pg_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at TEST_POSTGRES_URL is unreachable: {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+fn random_suffix() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) {
+    accessToken refreshToken accessTokenExpiresAt refreshTokenExpiresAt
+    user { id email firstName lastName phone role isActive createdAt }
+    userErrors { field message code } } }";
+
+pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) {
+    accessToken refreshToken user { id email role } userErrors { field message code } } }";
+
+/// The `code` of the first user error of payload `field`.
+pub fn user_error_code(body: &Value, field: &str) -> Value {
+    body["data"][field]["userErrors"][0]["code"].clone()
+}
+
+/// The `extensions.code` of the first request error.
+pub fn error_code(body: &Value) -> Value {
+    body["errors"][0]["extensions"]["code"].clone()
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary: every test talks HTTP to a real server, on SQLite
+//! and (with TEST_POSTGRES_URL) on PostgreSQL.
+
+mod accounts;
+mod helpers;
+mod transport;
