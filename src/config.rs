@@ -97,6 +97,10 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Largest product image accepted, in bytes.
+    #[arg(long, env = "MAX_IMAGE_BYTES", default_value_t = 5 * 1024 * 1024, global = true)]
+    pub max_image_bytes: usize,
+
     /// Introspection on or off; default: on in development, off in production.
     #[arg(long, env = "INTROSPECTION", action = clap::ArgAction::Set, global = true)]
     pub introspection: Option<bool>,

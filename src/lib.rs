@@ -4,6 +4,8 @@
 pub mod accounts;
 /// Shared state, the HTTP router and serving.
 pub mod app;
+/// The catalog: products, search, stock and images.
+pub mod catalog;
 /// Command-line commands other than serving.
 pub mod cli;
 /// Every setting, from flags, environment and `.env`.

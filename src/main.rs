@@ -36,6 +36,12 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL); schema.graphql is its output.
     PrintSchema,
+    /// Fill the database with a demo catalog and a demo customer.
+    SeedDemo {
+        /// How many products to add.
+        #[arg(long, default_value_t = 200)]
+        products: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +99,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 cli::admin_credentials(email, password).map_err(|e| e.to_string())?;
             cli::create_admin(config, &email, &password).await
         }
+        Command::SeedDemo { products } => cli::seed_demo(config, products).await,
         Command::PrintSchema => {
             print!("{}", mini_ecommerce::graphql::schema::sdl());
             Ok(())

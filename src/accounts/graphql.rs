@@ -133,7 +133,7 @@ impl AccountsQuery {
             UserConnectionFields { filter },
         );
         connection.edges.extend(page.rows.into_iter().map(|row| {
-            let cursor = Cursor::new(row.id, repo::time_to_micros(row.created_at));
+            let cursor = Cursor::new(row.id, crate::db::time_to_micros(row.created_at));
             Edge::new(cursor, User(row))
         }));
         Ok(connection)

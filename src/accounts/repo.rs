@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, RefreshTokenRow, Role, SessionRow, UserListFilter, UserRow};
 use crate::db::schema::{refresh_tokens, sessions, users};
-use crate::db::{Conn, contains_pattern, lower};
+use crate::db::{Conn, contains_pattern, lower, micros_to_time};
 use crate::db_run;
 use crate::graphql::pagination::{Direction, Page};
 
@@ -183,16 +183,6 @@ pub async fn count_users(conn: &mut Conn<'_>, filter: &UserListFilter) -> QueryR
         let query = filter_users!(users::table.count().into_boxed(), filter, &pattern);
         query.get_result(c).await
     })
-}
-
-pub fn time_to_micros(t: NaiveDateTime) -> i64 {
-    t.and_utc().timestamp_micros()
-}
-
-fn micros_to_time(micros: i64) -> Result<NaiveDateTime, crate::error::AppError> {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.naive_utc())
-        .ok_or_else(|| crate::error::AppError::bad_input("malformed cursor"))
 }
 
 // Sessions and refresh tokens.

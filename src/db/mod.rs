@@ -277,6 +277,17 @@ pub fn now() -> NaiveDateTime {
     t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
+/// A timestamp as microseconds since the epoch: how cursors carry it.
+pub fn time_to_micros(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_micros()
+}
+
+pub fn micros_to_time(micros: i64) -> Result<NaiveDateTime, AppError> {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.naive_utc())
+        .ok_or_else(|| AppError::bad_input("malformed cursor"))
+}
+
 /// The kind of constraint a write violated, the same on both backends.
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(

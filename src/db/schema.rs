@@ -40,6 +40,7 @@ diesel::table! {
         id -> BigInt,
         name -> Text,
         description -> Text,
+        search_text -> Text,
         price_cents -> BigInt,
         stock -> Integer,
         image_path -> Nullable<Text>,

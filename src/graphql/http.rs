@@ -1,28 +1,74 @@
 //! GraphQL over HTTP: POST (JSON, batches), GET (queries only), GraphiQL for browsers.
 
-use async_graphql::http::GraphiQLSource;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{
     BatchRequest, BatchResponse, ParseRequestError, Request, Response as GqlResponse,
 };
-use async_graphql_axum::GraphQLBatchRequest;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use futures_util::TryStreamExt;
 
 use crate::app::App;
+use crate::catalog::loader::ProductLoader;
 use crate::graphql::viewer::RequestAuth;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
-/// `POST /graphql`: one operation or a batch.
-pub async fn graphql_post(
-    State(app): State<App>,
-    headers: HeaderMap,
-    request: GraphQLBatchRequest<BadRequest>,
-) -> Response {
-    execute(&app, &headers, request.into_inner()).await
+/// `POST /graphql`: one operation or a batch, as JSON or as a multipart upload. JSON
+/// bodies are capped at MAX_BODY_BYTES; multipart ones at the image limit plus 1 MiB.
+pub async fn graphql_post(State(app): State<App>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let config = &app.state.config;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let multipart = content_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    let limit = if multipart {
+        config.max_image_bytes + UPLOAD_OVERHEAD_BYTES
+    } else {
+        config.max_body_bytes
+    };
+    if parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|length| length > limit)
+    {
+        return BadRequest::too_large().into_response();
+    }
+    let stream = axum::body::Body::new(http_body_util::Limited::new(body, limit))
+        .into_data_stream()
+        .map_err(|e| {
+            let e = e.into_inner();
+            if e.is::<http_body_util::LengthLimitError>() {
+                std::io::Error::new(std::io::ErrorKind::FileTooLarge, "length limit exceeded")
+            } else {
+                std::io::Error::other(e)
+            }
+        });
+    let reader = tokio_util::compat::TokioAsyncReadCompatExt::compat(
+        tokio_util::io::StreamReader::new(stream),
+    );
+    let options = MultipartOptions::default()
+        .max_num_files(MAX_UPLOAD_FILES)
+        .max_file_size(config.max_image_bytes + UPLOAD_OVERHEAD_BYTES);
+    match async_graphql::http::receive_batch_body(content_type, reader, options).await {
+        Ok(batch) => execute(&app, &parts.headers, batch).await,
+        Err(e) => BadRequest::from(e).into_response(),
+    }
 }
+
+/// Room for the `operations` and `map` parts beside the file in an upload.
+const UPLOAD_OVERHEAD_BYTES: usize = 1024 * 1024;
+/// Files one multipart request may carry (uploadProductImage takes one).
+const MAX_UPLOAD_FILES: usize = 1;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
 pub async fn graphql_get(
@@ -82,8 +128,15 @@ async fn execute(app: &App, headers: &HeaderMap, batch: BatchRequest) -> Respons
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let with_auth =
-        |request: Request| request.data(RequestAuth::from_header(authorization, &app.state));
+    // Per operation: who asks, and loaders whose cache lives as long as the operation.
+    let with_auth = |request: Request| {
+        request
+            .data(RequestAuth::from_header(authorization, &app.state))
+            .data(DataLoader::new(
+                ProductLoader::new(app.state.db.clone()),
+                tokio::spawn,
+            ))
+    };
     let response = match batch {
         BatchRequest::Single(request) => {
             BatchResponse::Single(app.schema.execute(with_auth(request)).await)
@@ -171,6 +224,13 @@ pub struct BadRequest {
 }
 
 impl BadRequest {
+    fn too_large() -> Self {
+        BadRequest {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: "request body too large".to_owned(),
+        }
+    }
+
     fn message(message: &str) -> Self {
         BadRequest {
             status: StatusCode::BAD_REQUEST,
@@ -182,14 +242,10 @@ impl BadRequest {
 impl From<ParseRequestError> for BadRequest {
     fn from(err: ParseRequestError) -> Self {
         match err {
-            ParseRequestError::PayloadTooLarge => BadRequest {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                message: "request body too large".to_owned(),
-            },
-            ParseRequestError::Io(e) if e.to_string().contains("length limit") => BadRequest {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                message: "request body too large".to_owned(),
-            },
+            ParseRequestError::PayloadTooLarge => BadRequest::too_large(),
+            ParseRequestError::Io(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                BadRequest::too_large()
+            }
             ParseRequestError::InvalidRequest(e) => {
                 BadRequest::message(&format!("invalid request body: {e}"))
             }

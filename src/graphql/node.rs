@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Interface, Object};
 
 use crate::accounts::graphql::{User, user_node};
+use crate::catalog::graphql::{Product, product_node};
 use crate::error::AppError;
 use crate::graphql::ids::{NodeKind, decode_id};
 
@@ -11,6 +12,7 @@ use crate::graphql::ids::{NodeKind, decode_id};
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
     User(User),
+    Product(Product),
 }
 
 /// Most IDs one `nodes` call resolves.
@@ -24,6 +26,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
     };
     Ok(match kind {
         NodeKind::User => user_node(ctx, number).await?.map(Node::User),
+        NodeKind::Product => product_node(ctx, number).await?.map(Node::Product),
         _ => None,
     })
 }

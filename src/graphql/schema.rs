@@ -6,14 +6,15 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
 use crate::app::AppState;
+use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::Config;
 use crate::graphql::node::NodeQuery;
 
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, AccountsQuery);
+pub struct Query(NodeQuery, AccountsQuery, CatalogQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountsMutation);
+pub struct Mutation(AccountsMutation, CatalogMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -76,6 +76,7 @@ impl TestApp {
                 let base = postgres_base_url()?;
                 let schema = format!("test_{}", random_suffix());
                 let client = pg_client(&base).await;
+                ensure_trigram_extension(&client).await;
                 client
                     .batch_execute(&format!("CREATE SCHEMA {schema}"))
                     .await
@@ -117,6 +118,17 @@ impl TestApp {
             _dir: dir,
             pg_schema,
         })
+    }
+
+    /// Another server process-alike on the same database and media folder (a restart,
+    /// or a second instance). Stops when the returned guard drops.
+    pub async fn another_server(&self) -> Server {
+        let (addr, shutdown, handle) = start_server(self.config.clone()).await;
+        Server {
+            addr,
+            _shutdown: shutdown,
+            handle,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -209,6 +221,60 @@ impl Drop for TestApp {
     }
 }
 
+pub struct Server {
+    pub addr: SocketAddr,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+async fn start_server(
+    config: Config,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let app = App::build(config).await.expect("app starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.serve(listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    (addr, tx, server)
+}
+
+/// The migration creates pg_trgm if missing; tests running at once would race to create
+/// it, so the harness makes sure it exists first.
+async fn ensure_trigram_extension(client: &tokio_postgres::Client) {
+    for _ in 0..20 {
+        let _ = client
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+            .await;
+        let present = client
+            .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", &[])
+            .await
+            .expect("query pg_extension");
+        if present.is_some() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("pg_trgm could not be created");
+}
+
 async fn pg_client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -230,6 +296,33 @@ pub const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $
 
 pub const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) {
     accessToken refreshToken user { id email role } userErrors { field message code } } }";
+
+pub const CREATE_PRODUCT: &str = "mutation($input: CreateProductInput!) { createProduct(input: $input) {
+    product { id name description price stock inStock isArchived imageUrl } userErrors { field message code } } }";
+
+impl TestApp {
+    /// Creates a product as `admin`; returns its ID.
+    pub async fn product(&self, admin: &str, name: &str, price: &str, stock: i32) -> String {
+        let body = self
+            .gql(
+                CREATE_PRODUCT,
+                json!({ "input": { "name": name, "price": price, "stock": stock,
+                    "description": format!("About {name}") } }),
+                Some(admin),
+            )
+            .await;
+        body["data"]["createProduct"]["product"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("product not created: {body}"))
+            .to_owned()
+    }
+}
+
+/// A global ID, as the server makes them.
+pub fn global_id(kind: &str, id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{kind}:{id}"))
+}
 
 /// The `code` of the first user error of payload `field`.
 pub fn user_error_code(body: &Value, field: &str) -> Value {

@@ -2,5 +2,6 @@
 //! and (with TEST_POSTGRES_URL) on PostgreSQL.
 
 mod accounts;
+mod catalog;
 mod helpers;
 mod transport;

@@ -36,8 +36,12 @@ CREATE INDEX refresh_tokens_session_id_idx ON refresh_tokens (session_id);
 
 CREATE TABLE products (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name TEXT NOT NULL CHECK (char_length(name) BETWEEN 1 AND 200),
+    -- "C" collation: NAME sorts by code point whatever the database's locale.
+    name TEXT COLLATE "C" NOT NULL CHECK (char_length(name) BETWEEN 1 AND 200),
     description TEXT NOT NULL DEFAULT '',
+    -- lower(name || ' ' || description), kept by the server: what `search` matches
+    -- against, through the trigram index below.
+    search_text TEXT NOT NULL DEFAULT '',
     price_cents BIGINT NOT NULL CHECK (price_cents > 0 AND price_cents <= 9999999999),
     stock INTEGER NOT NULL DEFAULT 0 CHECK (stock >= 0),
     image_path TEXT,
@@ -48,6 +52,10 @@ CREATE TABLE products (
 CREATE INDEX products_created_at_id_idx ON products (created_at, id);
 CREATE INDEX products_name_id_idx ON products (name, id);
 CREATE INDEX products_price_id_idx ON products (price_cents, id);
+-- Substring search ("every word occurs") without scanning the table. The extension lives
+-- in public so that schemas come and go without taking it along.
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+CREATE INDEX products_search_trgm_idx ON products USING gin (search_text public.gin_trgm_ops);
 
 CREATE TABLE cart_items (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

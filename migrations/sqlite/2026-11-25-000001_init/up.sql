@@ -36,8 +36,12 @@ CREATE INDEX refresh_tokens_session_id_idx ON refresh_tokens (session_id);
 
 CREATE TABLE products (
     id INTEGER PRIMARY KEY,
+    -- BINARY collation: NAME sorts by code point, as on PostgreSQL ("C").
     name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     description TEXT NOT NULL DEFAULT '',
+    -- lower(name || ' ' || description), kept by the server (full Unicode case folding,
+    -- which SQLite's lower() lacks): what `search` matches against.
+    search_text TEXT NOT NULL DEFAULT '',
     price_cents BIGINT NOT NULL CHECK (price_cents > 0 AND price_cents <= 9999999999),
     stock INTEGER NOT NULL DEFAULT 0 CHECK (stock >= 0),
     image_path TEXT,

@@ -1,0 +1,348 @@
+//! The catalog part of the schema: `Product`, `products`, `product` and the admin
+//! mutations.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
+
+use super::images;
+use super::model::{ProductListFilter, ProductOrder, ProductRow, ProductSortField, SortDirection};
+use super::repo;
+use super::service::{self, NewProductInput, ProductUpdate};
+use crate::accounts::model::{Role, UserRow};
+use crate::error::{AppError, UserError};
+use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
+use crate::graphql::pagination::{Cursor, Page, PageOf};
+use crate::graphql::payload::split;
+use crate::graphql::scalars::{DateTime, Decimal};
+use crate::graphql::viewer::{RoleGuard, require_user, state, viewer};
+
+pub struct Product(pub ProductRow);
+
+#[Object]
+impl Product {
+    pub async fn id(&self) -> ID {
+        encode_id(NodeKind::Product, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn price(&self) -> Decimal {
+        Decimal::Cents(self.0.price_cents)
+    }
+    async fn stock(&self) -> i32 {
+        self.0.stock
+    }
+    async fn in_stock(&self) -> bool {
+        self.0.stock > 0
+    }
+    /// Absolute or root-relative URL of the product image, served by this server.
+    async fn image_url(&self) -> Option<String> {
+        self.0.image_path.as_deref().map(images::url)
+    }
+    async fn is_archived(&self) -> bool {
+        self.0.is_archived
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+}
+
+/// Who may read the catalog: everyone when CATALOG_PUBLIC is on (a bad token is then
+/// ignored), otherwise signed-in users. Returns the viewer, if any.
+pub async fn catalog_reader<'a>(ctx: &Context<'a>) -> Result<Option<&'a UserRow>, AppError> {
+    if state(ctx).config.catalog_public {
+        Ok(viewer(ctx).await.ok().flatten())
+    } else {
+        require_user(ctx).await.map(Some)
+    }
+}
+
+/// `product(id:)` and `node(id:)` for products; archived ones included.
+pub async fn product_node(ctx: &Context<'_>, id: i64) -> Result<Option<Product>, AppError> {
+    catalog_reader(ctx).await?;
+    let mut pooled = state(ctx).db.get().await?;
+    Ok(repo::find_product(&mut pooled.conn(), id)
+        .await?
+        .map(Product))
+}
+
+#[derive(InputObject, Default)]
+pub struct ProductFilter {
+    /// Every word must occur, case-insensitively, in the name or the description.
+    search: Option<String>,
+    min_price: Option<Decimal>,
+    max_price: Option<Decimal>,
+    in_stock: Option<bool>,
+    /// Admins only; ignored for everyone else.
+    include_archived: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct ProductSort {
+    field: ProductSortField,
+    #[graphql(default_with = "SortDirection::Asc")]
+    direction: SortDirection,
+}
+
+/// Most words a search may hold; each is one more LIKE condition.
+const MAX_SEARCH_WORDS: usize = 10;
+
+impl ProductFilter {
+    fn validate(self, is_admin: bool) -> Result<ProductListFilter, AppError> {
+        let words: Vec<String> = self
+            .search
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        if words.len() > MAX_SEARCH_WORDS || words.iter().any(|w| w.chars().count() > 100) {
+            return Err(AppError::bad_input(format!(
+                "search takes at most {MAX_SEARCH_WORDS} words of at most 100 characters"
+            )));
+        }
+        let cents = |d: Option<Decimal>, name: &str| {
+            d.map(|d| {
+                d.to_cents().ok_or_else(|| {
+                    AppError::bad_input(format!("{name} must have at most two decimals"))
+                })
+            })
+            .transpose()
+        };
+        Ok(ProductListFilter {
+            words,
+            min_price_cents: cents(self.min_price, "minPrice")?,
+            max_price_cents: cents(self.max_price, "maxPrice")?,
+            in_stock: self.in_stock,
+            include_archived: is_admin && self.include_archived.unwrap_or(false),
+        })
+    }
+}
+
+/// `totalCount` of `ProductConnection`, counted only when asked for.
+pub struct ProductConnectionFields {
+    filter: ProductListFilter,
+}
+
+#[Object]
+impl ProductConnectionFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let mut pooled = state(ctx).db.get().await?;
+        let count = repo::count_products(&mut pooled.conn(), &self.filter)
+            .await
+            .map_err(AppError::from)?;
+        Ok(count as i32)
+    }
+}
+
+pub type ProductConnection = Connection<Cursor, Product, ProductConnectionFields>;
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    #[graphql(
+        complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+    )]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one parameter per GraphQL argument of the contract"
+    )]
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ProductFilter>,
+        sort: Option<ProductSort>,
+    ) -> async_graphql::Result<ProductConnection> {
+        let viewer = catalog_reader(ctx).await?;
+        let is_admin = viewer.is_some_and(|v| v.role() == Role::Admin);
+        let page = Page::from_args(first, after, last, before)?;
+        let filter = filter.unwrap_or_default().validate(is_admin)?;
+        let order = sort.map_or_else(ProductOrder::default, |s| ProductOrder {
+            field: s.field,
+            direction: s.direction,
+        });
+        let mut pooled = state(ctx).db.get().await?;
+        let rows = repo::list_products(&mut pooled.conn(), &filter, order, &page).await?;
+        let page = PageOf::from_fetched(&page, rows);
+        let mut connection = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            ProductConnectionFields { filter },
+        );
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|row| Edge::new(repo::cursor_for(&row, order.field), Product(row))),
+        );
+        Ok(connection)
+    }
+
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Product>> {
+        match id_of_kind(&id, NodeKind::Product)? {
+            Some(id) => Ok(product_node(ctx, id).await?),
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ProductPayload {
+    product: Option<Product>,
+    user_errors: Vec<UserError>,
+}
+
+impl ProductPayload {
+    fn from_result(result: Result<ProductRow, AppError>) -> async_graphql::Result<Self> {
+        let (product, user_errors) = split(result)?;
+        Ok(ProductPayload {
+            product: product.map(Product),
+            user_errors,
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteProductPayload {
+    deleted_product_id: Option<ID>,
+    user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct CreateProductInput {
+    name: String,
+    #[graphql(default_with = "Some(String::new())")]
+    description: Option<String>,
+    price: Decimal,
+    #[graphql(default_with = "Some(0)")]
+    stock: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProductInput {
+    id: ID,
+    name: Option<String>,
+    description: Option<String>,
+    price: Option<Decimal>,
+    stock: Option<i32>,
+    is_archived: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteProductInput {
+    id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AdjustStockInput {
+    product_id: ID,
+    /// Units to add (positive) or remove (negative); stock never goes below zero.
+    delta: i32,
+}
+
+#[derive(InputObject)]
+pub struct UploadProductImageInput {
+    product_id: ID,
+    image: Upload,
+}
+
+#[derive(Default)]
+pub struct CatalogMutation;
+
+#[Object]
+impl CatalogMutation {
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> async_graphql::Result<ProductPayload> {
+        let input = NewProductInput {
+            name: input.name,
+            description: input.description.unwrap_or_default(),
+            price: input.price,
+            stock: input.stock.unwrap_or(0),
+        };
+        ProductPayload::from_result(service::create_product(state(ctx), input).await)
+    }
+
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProductInput,
+    ) -> async_graphql::Result<ProductPayload> {
+        let id = id_of_kind(&input.id, NodeKind::Product)?;
+        let update = ProductUpdate {
+            name: input.name,
+            description: input.description,
+            price: input.price,
+            stock: input.stock,
+            is_archived: input.is_archived,
+        };
+        ProductPayload::from_result(service::update_product(state(ctx), id, update).await)
+    }
+
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
+    async fn delete_product(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteProductInput,
+    ) -> async_graphql::Result<DeleteProductPayload> {
+        let id = id_of_kind(&input.id, NodeKind::Product)?;
+        let (deleted, user_errors) = split(service::delete_product(state(ctx), id).await)?;
+        Ok(DeleteProductPayload {
+            deleted_product_id: deleted.map(|id| encode_id(NodeKind::Product, id)),
+            user_errors,
+        })
+    }
+
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
+    async fn adjust_stock(
+        &self,
+        ctx: &Context<'_>,
+        input: AdjustStockInput,
+    ) -> async_graphql::Result<ProductPayload> {
+        let id = id_of_kind(&input.product_id, NodeKind::Product)?;
+        ProductPayload::from_result(service::adjust_stock(state(ctx), id, input.delta).await)
+    }
+
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
+    async fn upload_product_image(
+        &self,
+        ctx: &Context<'_>,
+        input: UploadProductImageInput,
+    ) -> async_graphql::Result<ProductPayload> {
+        let id = id_of_kind(&input.product_id, NodeKind::Product)?;
+        let limit = state(ctx).config.max_image_bytes;
+        let upload = input
+            .image
+            .value(ctx)
+            .map_err(|_| AppError::bad_input("the image part of the upload is missing"))?;
+        // Read one byte past the limit: enough to tell "too large" without reading it all.
+        let bytes = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            upload
+                .into_read()
+                .take(limit as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
+        })
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .map_err(|e| AppError::internal(format!("reading upload: {e}")))?;
+        ProductPayload::from_result(service::set_image(state(ctx), id, bytes).await)
+    }
+}

@@ -1,0 +1,32 @@
+//! Batches product look-ups of one request into one query (cart and order lines).
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+
+use super::model::ProductRow;
+use super::repo;
+use crate::db::Db;
+
+pub struct ProductLoader {
+    db: Db,
+}
+
+impl ProductLoader {
+    pub fn new(db: Db) -> Self {
+        ProductLoader { db }
+    }
+}
+
+impl Loader<i64> for ProductLoader {
+    type Value = ProductRow;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, ProductRow>, Self::Error> {
+        let mut pooled = self.db.get().await?;
+        let rows = repo::find_products(&mut pooled.conn(), ids)
+            .await
+            .map_err(|e| crate::error::AppError::from(e).into_graphql())?;
+        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    }
+}

@@ -1,0 +1,80 @@
+//! Rows of the products table and what lists of them are filtered and sorted by.
+
+use async_graphql::Enum;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::products;
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = products)]
+pub struct ProductRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub stock: i32,
+    pub image_path: Option<String>,
+    pub is_archived: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = products)]
+pub struct NewProduct<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub search_text: String,
+    pub price_cents: i64,
+    pub stock: i32,
+    pub is_archived: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What `search` matches against: name and description, lower-cased (full Unicode).
+pub fn search_text(name: &str, description: &str) -> String {
+    format!("{name} {description}").to_lowercase()
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum ProductSortField {
+    #[default]
+    CreatedAt,
+    Name,
+    Price,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+/// A validated `products(filter:)`.
+#[derive(Debug, Clone, Default)]
+pub struct ProductListFilter {
+    /// Lower-cased words, each of which must occur.
+    pub words: Vec<String>,
+    pub min_price_cents: Option<i64>,
+    pub max_price_cents: Option<i64>,
+    pub in_stock: Option<bool>,
+    pub include_archived: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ProductOrder {
+    pub field: ProductSortField,
+    pub direction: SortDirection,
+}
+
+impl Default for ProductOrder {
+    /// Newest first.
+    fn default() -> Self {
+        ProductOrder {
+            field: ProductSortField::CreatedAt,
+            direction: SortDirection::Desc,
+        }
+    }
+}
