@@ -18,11 +18,14 @@ use crate::db::{self, Db};
 use crate::error::AppError;
 use crate::graphql::http::{graphql_get, graphql_post};
 use crate::graphql::schema::{AppSchema, build_schema};
+use crate::graphql::ws::graphql_ws;
+use crate::orders::events::OrderEvents;
 
 /// What every request can reach.
 pub struct AppState {
     pub config: Config,
     pub db: Db,
+    pub events: OrderEvents,
     pub tokens: TokenKeys,
     pub hasher: Hasher,
 }
@@ -48,7 +51,9 @@ impl App {
                 .await
                 .map_err(|e| AppError::internal(e.to_string()))?
         };
+        let events = OrderEvents::start(&db, &config.database_url);
         let state = Arc::new(AppState {
+            events,
             tokens: TokenKeys::new(&secret),
             hasher,
             db,
@@ -66,6 +71,7 @@ impl App {
         ];
         let mut router = Router::new()
             .route("/graphql", get(graphql_get).post(graphql_post))
+            .route("/graphql/ws", get(graphql_ws))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .nest_service("/media", media_service(&self.state.config.media_dir))

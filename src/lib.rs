@@ -4,6 +4,8 @@
 pub mod accounts;
 /// Shared state, the HTTP router and serving.
 pub mod app;
+/// The shopping cart.
+pub mod cart;
 /// The catalog: products, search, stock and images.
 pub mod catalog;
 /// Command-line commands other than serving.
@@ -16,3 +18,5 @@ pub mod db;
 pub mod error;
 /// Schema assembly and the GraphQL plumbing shared by features.
 pub mod graphql;
+/// Orders, payments and the status flow.
+pub mod orders;

@@ -12,6 +12,8 @@ use crate::graphql::pagination::{Cursor, Page, PageOf};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::viewer::{RoleGuard, require_role, require_user, state, viewer};
+use crate::orders::graphql::{OrderConnection, orders_page};
+use crate::orders::model::{OrderListFilter, OrderStatus};
 
 /// A user account. Only the user themselves and admins can reach one.
 pub struct User(pub UserRow);
@@ -44,6 +46,29 @@ impl User {
     }
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
+    }
+    /// This user's orders, newest first. Visible to the user and to admins.
+    #[graphql(
+        complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+    )]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        status: Option<OrderStatus>,
+    ) -> async_graphql::Result<OrderConnection> {
+        if !can_see_user(ctx, self.0.id).await? {
+            return Err(AppError::Forbidden.into_graphql());
+        }
+        let page = Page::from_args(first, after, last, before)?;
+        let filter = OrderListFilter {
+            user_id: Some(self.0.id),
+            status,
+        };
+        orders_page(ctx, filter, page).await
     }
 }
 

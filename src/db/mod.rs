@@ -27,12 +27,18 @@ pub fn contains_pattern(needle: &str) -> String {
     pattern
 }
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 
 use chrono::NaiveDateTime;
 use diesel::SqliteConnection;
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -77,10 +83,39 @@ pub fn sqlite_path(url: &str) -> &str {
 }
 
 /// A pool of connections to one of the two backends.
+///
+/// Connections are not pinged on checkout (`RecyclingMethod::Fast`): a round trip per
+/// request is too dear, and a connection that broke (say, a database restart) fails its
+/// next query, is marked broken by bb8 and replaced.
 #[derive(Clone)]
-pub enum Db {
+pub struct Db {
+    pool: DbPool,
+    statements: StatementCounter,
+}
+
+#[derive(Clone)]
+enum DbPool {
     Sqlite(Pool<SqliteConn>),
     Postgres(Pool<AsyncPgConnection>),
+}
+
+/// Counts the SQL statements every pooled connection starts: cheap (one atomic add),
+/// and how tests prove that a page of orders costs a fixed number of queries.
+#[derive(Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A connection checked out of the pool.
@@ -158,16 +193,30 @@ impl Db {
     /// Opens a pool; SQLite creates the file (and its folder) on first use.
     pub async fn connect(url: &str, pool_size: u32) -> Result<Self, AppError> {
         let timeout = Duration::from_secs(10);
-        match Backend::from_url(url) {
+        let statements = StatementCounter::default();
+        let pool = match Backend::from_url(url) {
             Backend::Postgres => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+                let mut config = ManagerConfig::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                let counter = statements.clone();
+                config.custom_setup = Box::new(move |url| {
+                    let (url, counter) = (url.to_owned(), counter.clone());
+                    async move {
+                        let mut conn = AsyncPgConnection::establish(&url).await?;
+                        conn.set_instrumentation(counter);
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager =
+                    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
                 let pool = Pool::builder()
                     .max_size(pool_size)
                     .connection_timeout(timeout)
                     .build(manager)
                     .await
                     .map_err(|e| AppError::internal(format!("postgres pool: {e}")))?;
-                Ok(Db::Postgres(pool))
+                DbPool::Postgres(pool)
             }
             Backend::Sqlite => {
                 let path = sqlite_path(url).to_owned();
@@ -179,13 +228,16 @@ impl Db {
                     })?;
                 }
                 let mut config = ManagerConfig::default();
-                config.custom_setup = Box::new(|path| {
-                    let path = path.to_owned();
+                config.recycling_method = RecyclingMethod::Fast;
+                let counter = statements.clone();
+                config.custom_setup = Box::new(move |path| {
+                    let (path, counter) = (path.to_owned(), counter.clone());
                     async move {
                         let mut conn = SqliteConn::establish(&path).await?;
                         conn.batch_execute(SQLITE_PRAGMAS)
                             .await
                             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        conn.set_instrumentation(counter);
                         Ok(conn)
                     }
                     .boxed()
@@ -198,22 +250,28 @@ impl Db {
                     .build(manager)
                     .await
                     .map_err(|e| AppError::internal(format!("sqlite pool: {e}")))?;
-                Ok(Db::Sqlite(pool))
+                DbPool::Sqlite(pool)
             }
-        }
+        };
+        Ok(Db { pool, statements })
+    }
+
+    /// Statements started so far on this pool's connections.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.get()
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+        match self.pool {
+            DbPool::Sqlite(_) => Backend::Sqlite,
+            DbPool::Postgres(_) => Backend::Postgres,
         }
     }
 
     pub async fn get(&self) -> Result<PooledConn, AppError> {
-        match self {
-            Db::Sqlite(pool) => pool.get_owned().await.map(PooledConn::Sqlite),
-            Db::Postgres(pool) => pool.get_owned().await.map(PooledConn::Postgres),
+        match &self.pool {
+            DbPool::Sqlite(pool) => pool.get_owned().await.map(PooledConn::Sqlite),
+            DbPool::Postgres(pool) => pool.get_owned().await.map(PooledConn::Postgres),
         }
         .map_err(|e| AppError::internal(format!("database pool: {e}")))
     }
@@ -231,6 +289,59 @@ impl Db {
             Ok(Ok(()))
         )
     }
+}
+
+/// Sends `payload` on a PostgreSQL notification channel (every process LISTENing on the
+/// database gets it); nothing on SQLite.
+pub async fn notify(conn: &mut Conn<'_>, channel: &str, payload: &str) -> Result<(), AppError> {
+    if let Conn::Postgres(c) = conn {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(channel)
+            .bind::<diesel::sql_types::Text, _>(payload)
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Listens on a PostgreSQL channel on a dedicated connection and hands every payload to
+/// `deliver`, for as long as the process runs. When the connection drops (a database
+/// restart, a network cut) it reconnects with backoff and listens again; the consumers
+/// never notice beyond the payloads sent while it was away.
+pub fn spawn_listener(
+    url: String,
+    channel: &'static str,
+    deliver: impl Fn(String) + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match AsyncPgConnection::establish(&url).await {
+                Ok(mut conn) => match conn.batch_execute(&format!("LISTEN {channel}")).await {
+                    Ok(()) => {
+                        tracing::info!(channel, "listening for notifications");
+                        backoff = Duration::from_millis(100);
+                        let mut stream = std::pin::pin!(conn.notifications_stream());
+                        while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
+                            match item {
+                                Ok(notification) => deliver(notification.payload),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "notification stream failed");
+                                    break;
+                                }
+                            }
+                        }
+                        tracing::warn!(channel, "notification connection lost; reconnecting");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "LISTEN failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "notification connection failed"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    });
 }
 
 /// Applies pending migrations of the backend that `url` selects.

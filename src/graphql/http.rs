@@ -1,6 +1,5 @@
 //! GraphQL over HTTP: POST (JSON, batches), GET (queries only), GraphiQL for browsers.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{
@@ -12,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use futures_util::TryStreamExt;
 
 use crate::app::App;
-use crate::catalog::loader::ProductLoader;
+use crate::graphql::loaders::insert_loaders;
 use crate::graphql::viewer::RequestAuth;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -130,12 +129,9 @@ async fn execute(app: &App, headers: &HeaderMap, batch: BatchRequest) -> Respons
         .and_then(|v| v.to_str().ok());
     // Per operation: who asks, and loaders whose cache lives as long as the operation.
     let with_auth = |request: Request| {
+        let mut request = request.data(RequestAuth::from_header(authorization, &app.state));
+        insert_loaders(&mut request.data, &app.state.db, true);
         request
-            .data(RequestAuth::from_header(authorization, &app.state))
-            .data(DataLoader::new(
-                ProductLoader::new(app.state.db.clone()),
-                tokio::spawn,
-            ))
     };
     let response = match batch {
         BatchRequest::Single(request) => {

@@ -3,9 +3,11 @@
 
 pub mod http;
 pub mod ids;
+pub mod loaders;
 pub mod node;
 pub mod pagination;
 pub mod payload;
 pub mod scalars;
 pub mod schema;
 pub mod viewer;
+pub mod ws;

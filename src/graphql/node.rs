@@ -3,9 +3,13 @@
 use async_graphql::{Context, ID, Interface, Object};
 
 use crate::accounts::graphql::{User, user_node};
+use crate::cart::graphql::{CartItem, cart_item_node};
 use crate::catalog::graphql::{Product, product_node};
 use crate::error::AppError;
 use crate::graphql::ids::{NodeKind, decode_id};
+use crate::orders::graphql::{
+    Order, OrderItem, Payment, order_item_node, order_node, payment_node,
+};
 
 /// An object with a globally unique, opaque ID (Relay Global Object Identification).
 #[derive(Interface)]
@@ -13,6 +17,10 @@ use crate::graphql::ids::{NodeKind, decode_id};
 pub enum Node {
     User(User),
     Product(Product),
+    CartItem(CartItem),
+    Order(Order),
+    OrderItem(OrderItem),
+    Payment(Payment),
 }
 
 /// Most IDs one `nodes` call resolves.
@@ -27,7 +35,10 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
     Ok(match kind {
         NodeKind::User => user_node(ctx, number).await?.map(Node::User),
         NodeKind::Product => product_node(ctx, number).await?.map(Node::Product),
-        _ => None,
+        NodeKind::CartItem => cart_item_node(ctx, number).await?.map(Node::CartItem),
+        NodeKind::Order => order_node(ctx, number).await?.map(Node::Order),
+        NodeKind::OrderItem => order_item_node(ctx, number).await?.map(Node::OrderItem),
+        NodeKind::Payment => payment_node(ctx, number).await?.map(Node::Payment),
     })
 }
 

@@ -2,27 +2,47 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
 use crate::app::AppState;
+use crate::cart::graphql::{CartMutation, CartQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::Config;
 use crate::graphql::node::NodeQuery;
+use crate::orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription};
 
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, AccountsQuery, CatalogQuery);
+pub struct Query(
+    NodeQuery,
+    AccountsQuery,
+    CatalogQuery,
+    CartQuery,
+    OrdersQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountsMutation, CatalogMutation);
+pub struct Mutation(
+    AccountsMutation,
+    CatalogMutation,
+    CartMutation,
+    OrdersMutation,
+);
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(OrdersSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema with the limits of `config`; `state` is absent only for printing the SDL.
 pub fn build_schema(config: &Config, state: Option<Arc<AppState>>) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(config.max_query_depth)
-        .limit_complexity(config.max_query_complexity);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(config.max_query_depth)
+    .limit_complexity(config.max_query_complexity);
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();
     }

@@ -34,6 +34,28 @@ impl RequestAuth {
         }
     }
 
+    /// The user the token names, read once per request; `None` without a token. A bad
+    /// token, or one of a deactivated or deleted user, is `UNAUTHENTICATED`.
+    pub async fn user(&self, state: &AppState) -> Result<Option<&UserRow>, AppError> {
+        let claims = match &self.bearer {
+            Bearer::Absent => return Ok(None),
+            Bearer::Invalid => return Err(AppError::Unauthenticated),
+            Bearer::Valid(claims) => claims,
+        };
+        let user = self
+            .user
+            .get_or_try_init(|| async {
+                let user_id = claims.user_id().ok_or(AppError::Unauthenticated)?;
+                let mut pooled = state.db.get().await?;
+                match repo::find_user(&mut pooled.conn(), user_id).await? {
+                    Some(user) if user.is_active => Ok(user),
+                    _ => Err(AppError::Unauthenticated),
+                }
+            })
+            .await?;
+        Ok(Some(user))
+    }
+
     /// Parses `Authorization: Bearer <token>`.
     pub fn from_header(header: Option<&str>, state: &AppState) -> Self {
         let bearer = match header {
@@ -60,27 +82,10 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 /// The signed-in user, `None` without a token. A bad token, or one of a deactivated or
 /// deleted user, is `UNAUTHENTICATED`.
 pub async fn viewer<'a>(ctx: &Context<'a>) -> Result<Option<&'a UserRow>, AppError> {
-    let Some(auth) = ctx.data_opt::<RequestAuth>() else {
-        return Ok(None);
-    };
-    let claims = match &auth.bearer {
-        Bearer::Absent => return Ok(None),
-        Bearer::Invalid => return Err(AppError::Unauthenticated),
-        Bearer::Valid(claims) => claims,
-    };
-    let state = state(ctx);
-    let user = auth
-        .user
-        .get_or_try_init(|| async {
-            let mut pooled = state.db.get().await?;
-            let user_id = claims.user_id().ok_or(AppError::Unauthenticated)?;
-            match repo::find_user(&mut pooled.conn(), user_id).await? {
-                Some(user) if user.is_active => Ok(user),
-                _ => Err(AppError::Unauthenticated),
-            }
-        })
-        .await?;
-    Ok(Some(user))
+    match ctx.data_opt::<RequestAuth>() {
+        Some(auth) => auth.user(state(ctx)).await,
+        None => Ok(None),
+    }
 }
 
 /// The signed-in user, or `UNAUTHENTICATED`.

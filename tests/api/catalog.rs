@@ -651,7 +651,8 @@ async fn images_are_checked_stored_served_and_replaced() {
             Err(e) => assert!(e.is_request(), "{e}"),
         }
         assert_eq!(
-            app.client
+            // A fresh client: the refused request's connection was closed by the server.
+            reqwest::Client::new()
                 .get(app.url("/healthz"))
                 .send()
                 .await

@@ -36,6 +36,8 @@ pub(crate) use backend_test;
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The server's own state, for what HTTP cannot show (the SQL statement count).
+    pub state: std::sync::Arc<mini_ecommerce::app::AppState>,
     pub client: reqwest::Client,
     pub config: Config,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -96,21 +98,10 @@ impl TestApp {
         config.media_dir = dir.path().join("media");
         config.db_pool_size = 5;
         configure(&mut config);
-        let app = App::build(config.clone()).await.expect("app starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            app.serve(listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        });
+        let (addr, tx, server, state) = start_server(config.clone()).await;
         Some(TestApp {
             addr,
+            state,
             client: reqwest::Client::new(),
             config,
             shutdown: Some(tx),
@@ -123,7 +114,7 @@ impl TestApp {
     /// Another server process-alike on the same database and media folder (a restart,
     /// or a second instance). Stops when the returned guard drops.
     pub async fn another_server(&self) -> Server {
-        let (addr, shutdown, handle) = start_server(self.config.clone()).await;
+        let (addr, shutdown, handle, _) = start_server(self.config.clone()).await;
         Server {
             addr,
             _shutdown: shutdown,
@@ -172,8 +163,7 @@ impl TestApp {
     /// Makes an admin through the same code path as the `create-admin` command; returns
     /// its access token.
     pub async fn admin(&self, email: &str) -> String {
-        let state = App::build(self.config.clone()).await.expect("app").state;
-        mini_ecommerce::accounts::service::create_admin(&state, email, PASSWORD)
+        mini_ecommerce::accounts::service::create_admin(&self.state, email, PASSWORD)
             .await
             .expect("admin created");
         self.login(email, PASSWORD).await
@@ -233,14 +223,16 @@ impl Drop for Server {
     }
 }
 
-async fn start_server(
-    config: Config,
-) -> (
+type Started = (
     SocketAddr,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
-) {
+    std::sync::Arc<mini_ecommerce::app::AppState>,
+);
+
+async fn start_server(config: Config) -> Started {
     let app = App::build(config).await.expect("app starts");
+    let state = app.state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -253,7 +245,7 @@ async fn start_server(
         .await
         .expect("server runs");
     });
-    (addr, tx, server)
+    (addr, tx, server, state)
 }
 
 /// The migration creates pg_trgm if missing; tests running at once would race to create

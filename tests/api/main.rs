@@ -4,4 +4,6 @@
 mod accounts;
 mod catalog;
 mod helpers;
+mod orders;
+mod subscriptions;
 mod transport;

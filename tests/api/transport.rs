@@ -107,7 +107,8 @@ backend_test!(
             .unwrap();
         assert_eq!(response.status(), 413);
         assert_eq!(
-            app.client
+            // A fresh client: the refused request's connection was closed by the server.
+            reqwest::Client::new()
                 .get(app.url("/healthz"))
                 .send()
                 .await
@@ -172,5 +173,80 @@ fn schema_file_matches_the_code() {
     assert!(
         on_disk == mini_ecommerce::graphql::schema::sdl(),
         "schema.graphql is stale: run `cargo run -- print-schema > schema.graphql`"
+    );
+}
+
+/// Every type, field, argument, enum value and input field of the shared contract is in
+/// the server's schema with the same type.
+#[test]
+fn schema_is_a_superset_of_the_contract() {
+    use async_graphql::parser::parse_schema;
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    use std::collections::BTreeMap;
+
+    fn members(sdl: &str) -> BTreeMap<String, String> {
+        let document = parse_schema(sdl).expect("valid SDL");
+        let mut out = BTreeMap::new();
+        for definition in document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let name = ty.node.name.node.to_string();
+            out.insert(name.clone(), "type".to_owned());
+            match ty.node.kind {
+                TypeKind::Object(o) => {
+                    for f in o.fields {
+                        let field = format!("{name}.{}", f.node.name.node);
+                        out.insert(field.clone(), f.node.ty.node.to_string());
+                        for a in f.node.arguments {
+                            out.insert(
+                                format!("{field}({})", a.node.name.node),
+                                a.node.ty.node.to_string(),
+                            );
+                        }
+                    }
+                }
+                TypeKind::Interface(i) => {
+                    for f in i.fields {
+                        out.insert(
+                            format!("{name}.{}", f.node.name.node),
+                            f.node.ty.node.to_string(),
+                        );
+                    }
+                }
+                TypeKind::InputObject(i) => {
+                    for f in i.fields {
+                        out.insert(
+                            format!("{name}.{}", f.node.name.node),
+                            f.node.ty.node.to_string(),
+                        );
+                    }
+                }
+                TypeKind::Enum(e) => {
+                    for v in e.values {
+                        out.insert(format!("{name}::{}", v.node.value.node), "value".to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    let contract_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/api/contract.graphql"
+    );
+    let contract = std::fs::read_to_string(contract_path).expect("../shared/api/contract.graphql");
+    let ours = members(&mini_ecommerce::graphql::schema::sdl());
+    let missing: Vec<String> = members(&contract)
+        .into_iter()
+        .filter(|(k, v)| ours.get(k) != Some(v))
+        .map(|(k, v)| format!("{k}: {v} (ours: {:?})", ours.get(&k)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in schema.graphql as the contract has it:\n{}",
+        missing.join("\n")
     );
 }

@@ -1,0 +1,173 @@
+//! The cart part of the schema: `cart` and the cart mutations (customers only).
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+
+use super::model::CartLine;
+use super::service;
+use crate::accounts::model::Role;
+use crate::catalog::graphql::Product;
+use crate::error::{AppError, UserError};
+use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
+use crate::graphql::payload::split;
+use crate::graphql::scalars::{DateTime, Decimal};
+use crate::graphql::viewer::{require_role, state};
+
+pub struct CartItem(pub CartLine);
+
+#[Object]
+impl CartItem {
+    pub async fn id(&self) -> ID {
+        encode_id(NodeKind::CartItem, self.0.item.id)
+    }
+    async fn product(&self) -> Product {
+        Product(self.0.product.clone())
+    }
+    async fn quantity(&self) -> i32 {
+        self.0.item.quantity
+    }
+    async fn line_total(&self) -> Decimal {
+        Decimal::Cents(self.0.line_total_cents())
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.item.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.0.item.updated_at.into()
+    }
+}
+
+/// `node(id:)` for cart lines: only their owner sees them.
+pub async fn cart_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<CartItem>, AppError> {
+    let Some(viewer) = crate::graphql::viewer::viewer(ctx).await? else {
+        return Ok(None);
+    };
+    let mut pooled = state(ctx).db.get().await?;
+    Ok(super::repo::find_own(&mut pooled.conn(), viewer.id, id)
+        .await?
+        .map(CartItem))
+}
+
+/// The signed-in customer's cart, priced at current prices.
+pub struct Cart(pub Vec<CartLine>);
+
+#[Object]
+impl Cart {
+    async fn items(&self) -> Vec<CartItem> {
+        self.0.iter().cloned().map(CartItem).collect()
+    }
+    async fn total_quantity(&self) -> i32 {
+        self.0.iter().map(|l| l.item.quantity).sum()
+    }
+    async fn subtotal(&self) -> Decimal {
+        Decimal::Cents(self.0.iter().map(CartLine::line_total_cents).sum())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CartPayload {
+    cart: Cart,
+    /// The item that the mutation created or changed, when there is one.
+    cart_item: Option<CartItem>,
+    user_errors: Vec<UserError>,
+}
+
+impl CartPayload {
+    /// The cart as it now is, the changed line (by id) and any user error.
+    async fn build(
+        ctx: &Context<'_>,
+        user_id: i64,
+        result: Result<Option<i64>, AppError>,
+    ) -> async_graphql::Result<Self> {
+        let (changed, user_errors) = split(result)?;
+        let lines = service::lines(state(ctx), user_id).await?;
+        let cart_item = changed.flatten().and_then(|id| {
+            lines
+                .iter()
+                .find(|l| l.item.id == id)
+                .cloned()
+                .map(CartItem)
+        });
+        Ok(CartPayload {
+            cart: Cart(lines),
+            cart_item,
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct AddToCartInput {
+    product_id: ID,
+    #[graphql(default_with = "Some(1)")]
+    quantity: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateCartItemInput {
+    cart_item_id: ID,
+    /// 0 removes the item.
+    quantity: i32,
+}
+
+#[derive(InputObject)]
+pub struct RemoveFromCartInput {
+    cart_item_id: ID,
+}
+
+#[derive(Default)]
+pub struct CartQuery;
+
+#[Object]
+impl CartQuery {
+    /// The signed-in customer's cart.
+    async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
+        let customer = require_role(ctx, Role::Customer).await?;
+        Ok(Cart(service::lines(state(ctx), customer.id).await?))
+    }
+}
+
+#[derive(Default)]
+pub struct CartMutation;
+
+#[Object]
+impl CartMutation {
+    async fn add_to_cart(
+        &self,
+        ctx: &Context<'_>,
+        input: AddToCartInput,
+    ) -> async_graphql::Result<CartPayload> {
+        let customer = require_role(ctx, Role::Customer).await?;
+        let product_id = id_of_kind(&input.product_id, NodeKind::Product)?;
+        let quantity = input.quantity.unwrap_or(1);
+        let result = service::add(state(ctx), customer.id, product_id, quantity).await;
+        CartPayload::build(ctx, customer.id, result.map(|item| Some(item.id))).await
+    }
+
+    async fn update_cart_item(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCartItemInput,
+    ) -> async_graphql::Result<CartPayload> {
+        let customer = require_role(ctx, Role::Customer).await?;
+        let item_id = id_of_kind(&input.cart_item_id, NodeKind::CartItem)?;
+        let result = service::update(state(ctx), customer.id, item_id, input.quantity).await;
+        CartPayload::build(ctx, customer.id, result.map(|item| item.map(|i| i.id))).await
+    }
+
+    async fn remove_from_cart(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveFromCartInput,
+    ) -> async_graphql::Result<CartPayload> {
+        let customer = require_role(ctx, Role::Customer).await?;
+        let item_id = id_of_kind(&input.cart_item_id, NodeKind::CartItem)?;
+        let result = service::remove(state(ctx), customer.id, item_id).await;
+        CartPayload::build(ctx, customer.id, result.map(|()| None)).await
+    }
+
+    async fn clear_cart(&self, ctx: &Context<'_>) -> async_graphql::Result<CartPayload> {
+        let customer = require_role(ctx, Role::Customer).await?;
+        let result = service::clear(state(ctx), customer.id).await;
+        CartPayload::build(ctx, customer.id, result.map(|()| None)).await
+    }
+}

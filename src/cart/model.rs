@@ -1,0 +1,34 @@
+//! Rows of the cart_items table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::catalog::model::ProductRow;
+use crate::db::schema::cart_items;
+
+/// Quantities a line may hold.
+pub const MAX_LINE_QUANTITY: i32 = 1000;
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = cart_items)]
+pub struct CartItemRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A cart line with its product, as the cart shows it.
+#[derive(Clone, Debug)]
+pub struct CartLine {
+    pub item: CartItemRow,
+    pub product: ProductRow,
+}
+
+impl CartLine {
+    pub fn line_total_cents(&self) -> i64 {
+        self.product.price_cents * i64::from(self.item.quantity)
+    }
+}

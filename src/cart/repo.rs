@@ -1,0 +1,109 @@
+//! Queries of the cart_items table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::RunQueryDsl;
+
+use super::model::{CartItemRow, CartLine};
+use crate::catalog::model::ProductRow;
+use crate::db::Conn;
+use crate::db::schema::{cart_items, products};
+use crate::db_run;
+
+/// The user's cart lines with their products, in the order they were added.
+pub async fn lines(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartLine>> {
+    let rows: Vec<(CartItemRow, ProductRow)> = db_run!(conn, |c| cart_items::table
+        .inner_join(products::table)
+        .filter(cart_items::user_id.eq(user_id))
+        .order(cart_items::id.asc())
+        .select((CartItemRow::as_select(), ProductRow::as_select()))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(item, product)| CartLine { item, product })
+        .collect())
+}
+
+/// Adds `quantity` to the user's line of the product, creating it if needed; returns
+/// the line as it now is. One statement, so concurrent adds to one line both count.
+pub async fn add(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    product_id: i64,
+    quantity: i32,
+    now: NaiveDateTime,
+) -> QueryResult<CartItemRow> {
+    db_run!(conn, |c| diesel::insert_into(cart_items::table)
+        .values((
+            cart_items::user_id.eq(user_id),
+            cart_items::product_id.eq(product_id),
+            cart_items::quantity.eq(quantity),
+            cart_items::created_at.eq(now),
+            cart_items::updated_at.eq(now),
+        ))
+        .on_conflict((cart_items::user_id, cart_items::product_id))
+        .do_update()
+        .set((
+            cart_items::quantity.eq(cart_items::quantity + excluded(cart_items::quantity)),
+            cart_items::updated_at.eq(now),
+        ))
+        .returning(CartItemRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
+/// The user's own line, or `None` (also for another user's line).
+pub async fn find_own(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    item_id: i64,
+) -> QueryResult<Option<CartLine>> {
+    let row: Option<(CartItemRow, ProductRow)> = db_run!(conn, |c| cart_items::table
+        .inner_join(products::table)
+        .filter(cart_items::id.eq(item_id))
+        .filter(cart_items::user_id.eq(user_id))
+        .select((CartItemRow::as_select(), ProductRow::as_select()))
+        .first(c)
+        .await
+        .optional())?;
+    Ok(row.map(|(item, product)| CartLine { item, product }))
+}
+
+pub async fn set_quantity(
+    conn: &mut Conn<'_>,
+    item_id: i64,
+    quantity: i32,
+    now: NaiveDateTime,
+) -> QueryResult<CartItemRow> {
+    db_run!(conn, |c| diesel::update(cart_items::table.find(item_id))
+        .set((
+            cart_items::quantity.eq(quantity),
+            cart_items::updated_at.eq(now)
+        ))
+        .returning(CartItemRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
+pub async fn remove(conn: &mut Conn<'_>, user_id: i64, item_id: i64) -> QueryResult<usize> {
+    db_run!(conn, |c| diesel::delete(
+        cart_items::table
+            .filter(cart_items::id.eq(item_id))
+            .filter(cart_items::user_id.eq(user_id))
+    )
+    .execute(c)
+    .await)
+}
+
+/// Empties the cart and returns what it held: the first step of placing an order, so
+/// two concurrent checkouts of one cart cannot both take it.
+pub async fn take_all(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartItemRow>> {
+    db_run!(conn, |c| diesel::delete(
+        cart_items::table.filter(cart_items::user_id.eq(user_id))
+    )
+    .returning(CartItemRow::as_returning())
+    .get_results(c)
+    .await)
+}

@@ -1,0 +1,126 @@
+//! Cart rules: quantities, stock and availability.
+
+use super::model::{CartItemRow, CartLine, MAX_LINE_QUANTITY};
+use super::repo;
+use crate::app::AppState;
+use crate::catalog::model::ProductRow;
+use crate::db::now;
+use crate::db_transaction;
+use crate::error::{AppError, AppResult, UserErrorCode};
+
+fn check_quantity(quantity: i32, field: &str) -> AppResult<()> {
+    if !(1..=MAX_LINE_QUANTITY).contains(&quantity) {
+        return Err(AppError::input(
+            UserErrorCode::InvalidQuantity,
+            field,
+            format!("quantity must be 1 to {MAX_LINE_QUANTITY}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A line may not hold more than the product's current stock.
+fn check_stock(product: &ProductRow, quantity: i32, field: &str) -> AppResult<()> {
+    if quantity > MAX_LINE_QUANTITY {
+        return Err(AppError::input(
+            UserErrorCode::InvalidQuantity,
+            field,
+            format!("a line holds at most {MAX_LINE_QUANTITY} units"),
+        ));
+    }
+    if quantity > product.stock {
+        return Err(AppError::input(
+            UserErrorCode::InsufficientStock,
+            field,
+            format!("only {} units of {} in stock", product.stock, product.name),
+        ));
+    }
+    Ok(())
+}
+
+fn item_not_found() -> AppError {
+    AppError::input(UserErrorCode::NotFound, "cartItemId", "no such cart item")
+}
+
+pub async fn lines(state: &AppState, user_id: i64) -> AppResult<Vec<CartLine>> {
+    let mut pooled = state.db.get().await?;
+    Ok(repo::lines(&mut pooled.conn(), user_id).await?)
+}
+
+/// Adds units of a product; a product already in the cart gets its line increased.
+pub async fn add(
+    state: &AppState,
+    user_id: i64,
+    product_id: Option<i64>,
+    quantity: i32,
+) -> AppResult<CartItemRow> {
+    check_quantity(quantity, "quantity")?;
+    let not_found = || AppError::input(UserErrorCode::NotFound, "productId", "no such product");
+    let product_id = product_id.ok_or_else(not_found)?;
+    let now = now();
+    let mut pooled = state.db.get().await?;
+    db_transaction!(&mut pooled, |tx| {
+        let product = crate::catalog::repo::find_product(tx, product_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if product.is_archived {
+            return Err(AppError::input(
+                UserErrorCode::ProductUnavailable,
+                "productId",
+                format!("{} is no longer sold", product.name),
+            ));
+        }
+        let item = repo::add(tx, user_id, product_id, quantity, now).await?;
+        // Checked on the line as it now is: a failure rolls the add back.
+        check_stock(&product, item.quantity, "quantity")?;
+        Ok(item)
+    })
+}
+
+/// Sets a line's quantity; 0 removes the line (and returns `None`).
+pub async fn update(
+    state: &AppState,
+    user_id: i64,
+    item_id: Option<i64>,
+    quantity: i32,
+) -> AppResult<Option<CartItemRow>> {
+    let item_id = item_id.ok_or_else(item_not_found)?;
+    if quantity != 0 {
+        check_quantity(quantity, "quantity")?;
+    }
+    let now = now();
+    let mut pooled = state.db.get().await?;
+    db_transaction!(&mut pooled, |tx| {
+        let line = repo::find_own(tx, user_id, item_id)
+            .await?
+            .ok_or_else(item_not_found)?;
+        if quantity == 0 {
+            repo::remove(tx, user_id, item_id).await?;
+            return Ok(None);
+        }
+        if line.product.is_archived {
+            return Err(AppError::input(
+                UserErrorCode::ProductUnavailable,
+                "cartItemId",
+                format!("{} is no longer sold", line.product.name),
+            ));
+        }
+        check_stock(&line.product, quantity, "quantity")?;
+        Ok(Some(repo::set_quantity(tx, item_id, quantity, now).await?))
+    })
+}
+
+pub async fn remove(state: &AppState, user_id: i64, item_id: Option<i64>) -> AppResult<()> {
+    let item_id = item_id.ok_or_else(item_not_found)?;
+    let mut pooled = state.db.get().await?;
+    match repo::remove(&mut pooled.conn(), user_id, item_id).await? {
+        0 => Err(item_not_found()),
+        _ => Ok(()),
+    }
+}
+
+pub async fn clear(state: &AppState, user_id: i64) -> AppResult<()> {
+    let mut pooled = state.db.get().await?;
+    repo::take_all(&mut pooled.conn(), user_id).await?;
+    Ok(())
+}

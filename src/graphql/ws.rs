@@ -1,0 +1,78 @@
+//! Subscriptions over WebSocket at /graphql/ws (`graphql-transport-ws`, and the legacy
+//! `graphql-ws`). The access token comes in `connection_init`; without a valid one the
+//! connection is closed with 4403 before any subscription starts.
+
+use async_graphql::Data;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::graphql::loaders::insert_loaders;
+use crate::graphql::viewer::{Bearer, RequestAuth};
+
+/// Close code for a refused `connection_init` (the graphql-transport-ws "Forbidden").
+const FORBIDDEN: u16 = 4403;
+
+pub async fn graphql_ws(
+    State(app): State<App>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(app, protocol, socket))
+}
+
+async fn serve(app: App, protocol: GraphQLProtocol, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    // The first message must be connection_init with a valid token.
+    let first = loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(text))) => break text,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            _ => return,
+        }
+    };
+    let auth = match bearer_of_init(first.as_str()) {
+        Some(header) => RequestAuth::from_header(Some(&header), &app.state),
+        None => RequestAuth::new(Bearer::Invalid),
+    };
+    if !matches!(auth.user(&app.state).await, Ok(Some(_))) {
+        let frame = CloseFrame {
+            code: FORBIDDEN,
+            reason: "Forbidden".into(),
+        };
+        let _ = sink.send(Message::Close(Some(frame))).await;
+        return;
+    }
+    let mut data = Data::default();
+    data.insert(auth);
+    insert_loaders(&mut data, &app.state.db, false);
+
+    // Hand the connection, its first message included, to async-graphql.
+    let replay =
+        futures_util::stream::once(async move { Ok::<_, axum::Error>(Message::Text(first)) });
+    GraphQLWebSocket::new_with_pair(sink, replay.chain(stream), app.schema.clone(), protocol)
+        .with_data(data)
+        .serve()
+        .await;
+}
+
+/// The `authorization` of a `connection_init` payload ({"authorization": "Bearer …"}).
+fn bearer_of_init(text: &str) -> Option<String> {
+    let message: Value = serde_json::from_str(text).ok()?;
+    if message["type"] != "connection_init" {
+        return None;
+    }
+    let payload = &message["payload"];
+    payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}

@@ -1,0 +1,435 @@
+//! The orders part of the schema: `Order`, `OrderItem`, `Payment`, the order queries
+//! and mutations.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
+use futures_util::{Stream, StreamExt};
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
+use super::model::{
+    OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod, PaymentRow, PaymentStatus,
+};
+use super::repo;
+use super::service::{self, Checkout};
+use crate::accounts::graphql::User;
+use crate::accounts::model::Role;
+use crate::catalog::graphql::Product;
+use crate::catalog::loader::ProductLoader;
+use crate::db::time_to_micros;
+use crate::error::{AppError, UserError};
+use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
+use crate::graphql::pagination::{Cursor, Page, PageOf};
+use crate::graphql::payload::split;
+use crate::graphql::scalars::{DateTime, Decimal};
+use crate::graphql::viewer::{RoleGuard, require_role, require_user, state, viewer};
+
+fn missing(what: &str) -> async_graphql::Error {
+    AppError::internal(format!("{what} missing")).into_graphql()
+}
+
+pub struct Order(pub OrderRow);
+
+#[Object]
+impl Order {
+    pub async fn id(&self) -> ID {
+        encode_id(NodeKind::Order, self.0.id)
+    }
+    async fn order_number(&self) -> &str {
+        &self.0.order_number
+    }
+    async fn status(&self) -> OrderStatus {
+        self.0.status()
+    }
+    async fn total_amount(&self) -> Decimal {
+        Decimal::Cents(self.0.total_cents)
+    }
+    async fn shipping_address(&self) -> &str {
+        &self.0.shipping_address
+    }
+    async fn payment_method(&self) -> PaymentMethod {
+        self.0.payment_method()
+    }
+    async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderItem>> {
+        let items = ctx
+            .data_unchecked::<DataLoader<OrderItemsLoader>>()
+            .load_one(self.0.id)
+            .await?;
+        Ok(items
+            .unwrap_or_default()
+            .into_iter()
+            .map(OrderItem)
+            .collect())
+    }
+    /// Total units across all items.
+    async fn item_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let items = ctx
+            .data_unchecked::<DataLoader<OrderItemsLoader>>()
+            .load_one(self.0.id)
+            .await?;
+        Ok(items.unwrap_or_default().iter().map(|i| i.quantity).sum())
+    }
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let user = ctx
+            .data_unchecked::<DataLoader<UserLoader>>()
+            .load_one(self.0.user_id)
+            .await?;
+        user.map(User).ok_or_else(|| missing("customer"))
+    }
+    async fn payment(&self, ctx: &Context<'_>) -> async_graphql::Result<Payment> {
+        let payment = ctx
+            .data_unchecked::<DataLoader<PaymentLoader>>()
+            .load_one(self.0.id)
+            .await?;
+        payment.map(Payment).ok_or_else(|| missing("payment"))
+    }
+    /// The statuses this order may move to next, per the status flow.
+    async fn next_statuses(&self) -> Vec<OrderStatus> {
+        self.0.status().next_statuses().to_vec()
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+}
+
+pub struct OrderItem(pub OrderItemRow);
+
+#[Object]
+impl OrderItem {
+    pub async fn id(&self) -> ID {
+        encode_id(NodeKind::OrderItem, self.0.id)
+    }
+    async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
+        let product = ctx
+            .data_unchecked::<DataLoader<ProductLoader>>()
+            .load_one(self.0.product_id)
+            .await?;
+        product.map(Product).ok_or_else(|| missing("product"))
+    }
+    /// The product's name when the order was placed.
+    async fn product_name(&self) -> &str {
+        &self.0.product_name
+    }
+    /// The unit price when the order was placed.
+    async fn unit_price(&self) -> Decimal {
+        Decimal::Cents(self.0.unit_price_cents)
+    }
+    async fn quantity(&self) -> i32 {
+        self.0.quantity
+    }
+    async fn subtotal(&self) -> Decimal {
+        Decimal::Cents(self.0.unit_price_cents * i64::from(self.0.quantity))
+    }
+}
+
+pub struct Payment(pub PaymentRow);
+
+#[Object]
+impl Payment {
+    pub async fn id(&self) -> ID {
+        encode_id(NodeKind::Payment, self.0.id)
+    }
+    async fn amount(&self) -> Decimal {
+        Decimal::Cents(self.0.amount_cents)
+    }
+    async fn method(&self) -> PaymentMethod {
+        PaymentMethod::from_db(&self.0.method).unwrap_or_default()
+    }
+    async fn status(&self) -> PaymentStatus {
+        self.0.status()
+    }
+    async fn transaction_id(&self) -> Option<&str> {
+        self.0.transaction_id.as_deref()
+    }
+    async fn created_at(&self) -> DateTime {
+        self.0.created_at.into()
+    }
+    async fn updated_at(&self) -> DateTime {
+        self.0.updated_at.into()
+    }
+}
+
+/// `order(id:)` and `node(id:)` for orders: null unless the viewer may see it.
+pub async fn order_node(ctx: &Context<'_>, id: i64) -> Result<Option<Order>, AppError> {
+    let Some(viewer) = viewer(ctx).await? else {
+        return Ok(None);
+    };
+    let mut pooled = state(ctx).db.get().await?;
+    Ok(service::visible_order(&mut pooled.conn(), viewer, id)
+        .await?
+        .map(Order))
+}
+
+/// `node(id:)` for order lines: visible with their order.
+pub async fn order_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<OrderItem>, AppError> {
+    let Some(viewer) = viewer(ctx).await? else {
+        return Ok(None);
+    };
+    let mut pooled = state(ctx).db.get().await?;
+    let mut conn = pooled.conn();
+    let Some(item) = repo::find_item(&mut conn, id).await? else {
+        return Ok(None);
+    };
+    let visible = service::visible_order(&mut conn, viewer, item.order_id)
+        .await?
+        .is_some();
+    Ok(visible.then_some(OrderItem(item)))
+}
+
+/// `node(id:)` for payments: visible with their order.
+pub async fn payment_node(ctx: &Context<'_>, id: i64) -> Result<Option<Payment>, AppError> {
+    let Some(viewer) = viewer(ctx).await? else {
+        return Ok(None);
+    };
+    let mut pooled = state(ctx).db.get().await?;
+    let mut conn = pooled.conn();
+    let Some(payment) = repo::find_payment(&mut conn, id).await? else {
+        return Ok(None);
+    };
+    let visible = service::visible_order(&mut conn, viewer, payment.order_id)
+        .await?
+        .is_some();
+    Ok(visible.then_some(Payment(payment)))
+}
+
+/// `totalCount` of `OrderConnection`, counted only when asked for.
+pub struct OrderConnectionFields {
+    filter: OrderListFilter,
+}
+
+#[Object]
+impl OrderConnectionFields {
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let mut pooled = state(ctx).db.get().await?;
+        let count = repo::count_orders(&mut pooled.conn(), &self.filter)
+            .await
+            .map_err(AppError::from)?;
+        Ok(count as i32)
+    }
+}
+
+pub type OrderConnection = Connection<Cursor, Order, OrderConnectionFields>;
+
+/// A page of orders, newest first; `filter` already carries the viewer's rights.
+pub async fn orders_page(
+    ctx: &Context<'_>,
+    filter: OrderListFilter,
+    page: Page,
+) -> async_graphql::Result<OrderConnection> {
+    let mut pooled = state(ctx).db.get().await?;
+    let rows = repo::list_orders(&mut pooled.conn(), &filter, &page).await?;
+    let page = PageOf::from_fetched(&page, rows);
+    let mut connection = Connection::with_additional_fields(
+        page.has_previous_page,
+        page.has_next_page,
+        OrderConnectionFields { filter },
+    );
+    connection.edges.extend(page.rows.into_iter().map(|row| {
+        Edge::new(
+            Cursor::new(row.id, time_to_micros(row.created_at)),
+            Order(row),
+        )
+    }));
+    Ok(connection)
+}
+
+#[derive(InputObject, Default)]
+pub struct OrderFilter {
+    status: Option<OrderStatus>,
+    /// Admins only: orders of one customer.
+    customer_id: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct OrdersQuery;
+
+#[Object]
+impl OrdersQuery {
+    /// Customers see their own orders; admins see all. Newest first.
+    #[graphql(
+        complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+    )]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<OrderFilter>,
+    ) -> async_graphql::Result<OrderConnection> {
+        let viewer = require_user(ctx).await?;
+        let page = Page::from_args(first, after, last, before)?;
+        let filter = filter.unwrap_or_default();
+        let user_id = if viewer.role() == Role::Admin {
+            match filter.customer_id {
+                // A customer ID of the wrong type or of nobody matches no orders.
+                Some(id) => Some(id_of_kind(&id, NodeKind::User)?.unwrap_or(0)),
+                None => None,
+            }
+        } else {
+            Some(viewer.id)
+        };
+        orders_page(
+            ctx,
+            OrderListFilter {
+                user_id,
+                status: filter.status,
+            },
+            page,
+        )
+        .await
+    }
+
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+        match id_of_kind(&id, NodeKind::Order)? {
+            Some(id) => Ok(order_node(ctx, id).await?),
+            None => Ok(None),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct OrderPayload {
+    order: Option<Order>,
+    user_errors: Vec<UserError>,
+}
+
+impl OrderPayload {
+    fn from_result(result: Result<OrderRow, AppError>) -> async_graphql::Result<Self> {
+        let (order, user_errors) = split(result)?;
+        Ok(OrderPayload {
+            order: order.map(Order),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct PlaceOrderInput {
+    shipping_address: String,
+    #[graphql(default_with = "Some(PaymentMethod::CashOnDelivery)")]
+    payment_method: Option<PaymentMethod>,
+    /// A client-chosen key: retrying placeOrder with the same key returns the first
+    /// order instead of placing another.
+    idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CancelOrderInput {
+    order_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct UpdateOrderStatusInput {
+    order_id: ID,
+    status: OrderStatus,
+}
+
+#[derive(InputObject)]
+pub struct PayOrderInput {
+    order_id: ID,
+    /// Simulated card token: tok_visa succeeds, tok_chargeDeclined is declined.
+    payment_token: String,
+}
+
+#[derive(Default)]
+pub struct OrdersSubscription;
+
+#[Subscription]
+impl OrdersSubscription {
+    /// Every change of status or payment of an order the subscriber may see (own
+    /// orders; admins: all), optionally one order only.
+    async fn order_updated(
+        &self,
+        ctx: &Context<'_>,
+        order_id: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = Order> + use<>> {
+        let viewer = require_user(ctx).await?;
+        let (viewer_id, is_admin) = (viewer.id, viewer.role() == Role::Admin);
+        // An ID of another type or of nothing matches no order: the stream stays silent.
+        let only = order_id
+            .map(|id| id_of_kind(&id, NodeKind::Order))
+            .transpose()?
+            .map(|id| id.unwrap_or(0));
+        let state = state(ctx);
+        let db = state.db.clone();
+        let events = BroadcastStream::new(state.events.subscribe());
+        Ok(events.filter_map(move |event| {
+            let db = db.clone();
+            async move {
+                // A subscriber too slow to keep up skips what it missed.
+                let event = event.ok()?;
+                let visible = is_admin || event.user_id == viewer_id;
+                if !visible || only.is_some_and(|id| id != event.order_id) {
+                    return None;
+                }
+                let mut pooled = db.get().await.ok()?;
+                repo::find_order(&mut pooled.conn(), event.order_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(Order)
+            }
+        }))
+    }
+}
+
+#[derive(Default)]
+pub struct OrdersMutation;
+
+#[Object]
+impl OrdersMutation {
+    async fn place_order(
+        &self,
+        ctx: &Context<'_>,
+        input: PlaceOrderInput,
+    ) -> async_graphql::Result<OrderPayload> {
+        let customer = require_role(ctx, Role::Customer).await?;
+        let checkout = Checkout {
+            shipping_address: input.shipping_address,
+            payment_method: input.payment_method.unwrap_or_default(),
+            idempotency_key: input.idempotency_key,
+        };
+        OrderPayload::from_result(service::place_order(state(ctx), customer, checkout).await)
+    }
+
+    async fn cancel_order(
+        &self,
+        ctx: &Context<'_>,
+        input: CancelOrderInput,
+    ) -> async_graphql::Result<OrderPayload> {
+        let viewer = require_user(ctx).await?;
+        let order_id = id_of_kind(&input.order_id, NodeKind::Order)?;
+        OrderPayload::from_result(service::cancel_order(state(ctx), viewer, order_id).await)
+    }
+
+    async fn pay_order(
+        &self,
+        ctx: &Context<'_>,
+        input: PayOrderInput,
+    ) -> async_graphql::Result<OrderPayload> {
+        let viewer = require_user(ctx).await?;
+        let order_id = id_of_kind(&input.order_id, NodeKind::Order)?;
+        OrderPayload::from_result(
+            service::pay_order(state(ctx), viewer, order_id, &input.payment_token).await,
+        )
+    }
+
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
+    async fn update_order_status(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateOrderStatusInput,
+    ) -> async_graphql::Result<OrderPayload> {
+        let admin = require_user(ctx).await?;
+        let order_id = id_of_kind(&input.order_id, NodeKind::Order)?;
+        OrderPayload::from_result(
+            service::update_status(state(ctx), admin, order_id, input.status).await,
+        )
+    }
+}

@@ -1,0 +1,197 @@
+//! Rows of the orders, order_items and payments tables, and the status machine.
+
+use async_graphql::Enum;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{order_items, orders, payments};
+
+/// Text enums stored as their GraphQL names; the CHECK constraints admit only these.
+macro_rules! db_text_enum {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn from_db(value: &str) -> Option<$name> {
+                match value {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+db_text_enum!(OrderStatus {
+    Pending => "PENDING",
+    Confirmed => "CONFIRMED",
+    Shipped => "SHIPPED",
+    Delivered => "DELIVERED",
+    Cancelled => "CANCELLED",
+});
+
+impl OrderStatus {
+    /// PENDING -> CONFIRMED -> SHIPPED -> DELIVERED; PENDING or CONFIRMED -> CANCELLED.
+    pub fn next_statuses(self) -> &'static [OrderStatus] {
+        use OrderStatus::*;
+        match self {
+            Pending => &[Confirmed, Cancelled],
+            Confirmed => &[Shipped, Cancelled],
+            Shipped => &[Delivered],
+            Delivered | Cancelled => &[],
+        }
+    }
+
+    pub fn can_move_to(self, next: OrderStatus) -> bool {
+        self.next_statuses().contains(&next)
+    }
+
+    pub fn is_cancellable(self) -> bool {
+        self.can_move_to(OrderStatus::Cancelled)
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum PaymentMethod {
+    #[default]
+    CashOnDelivery,
+    Card,
+}
+
+db_text_enum!(PaymentMethod {
+    CashOnDelivery => "CASH_ON_DELIVERY",
+    Card => "CARD",
+});
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PaymentStatus {
+    Pending,
+    Paid,
+    Failed,
+    Refunded,
+}
+
+db_text_enum!(PaymentStatus {
+    Pending => "PENDING",
+    Paid => "PAID",
+    Failed => "FAILED",
+    Refunded => "REFUNDED",
+});
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = orders)]
+pub struct OrderRow {
+    pub id: i64,
+    pub order_number: String,
+    pub user_id: i64,
+    pub status: String,
+    pub total_cents: i64,
+    pub shipping_address: String,
+    pub payment_method: String,
+    pub idempotency_key: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> OrderStatus {
+        OrderStatus::from_db(&self.status).unwrap_or(OrderStatus::Pending)
+    }
+
+    pub fn payment_method(&self) -> PaymentMethod {
+        PaymentMethod::from_db(&self.payment_method).unwrap_or_default()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = orders)]
+pub struct NewOrder<'a> {
+    pub order_number: &'a str,
+    pub user_id: i64,
+    pub status: &'a str,
+    pub total_cents: i64,
+    pub shipping_address: &'a str,
+    pub payment_method: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = order_items)]
+pub struct OrderItemRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub product_id: i64,
+    pub product_name: String,
+    pub unit_price_cents: i64,
+    pub quantity: i32,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = order_items)]
+pub struct NewOrderItem<'a> {
+    pub order_id: i64,
+    pub product_id: i64,
+    pub product_name: &'a str,
+    pub unit_price_cents: i64,
+    pub quantity: i32,
+}
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = payments)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub amount_cents: i64,
+    pub method: String,
+    pub status: String,
+    pub transaction_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl PaymentRow {
+    pub fn status(&self) -> PaymentStatus {
+        PaymentStatus::from_db(&self.status).unwrap_or(PaymentStatus::Pending)
+    }
+}
+
+/// What `orders(filter:)` narrows by, after the viewer's rights are applied.
+#[derive(Debug, Clone, Default)]
+pub struct OrderListFilter {
+    /// Only this customer's orders (always set for customers).
+    pub user_id: Option<i64>,
+    pub status: Option<OrderStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_flow() {
+        use OrderStatus::*;
+        assert!(Pending.can_move_to(Confirmed));
+        assert!(Confirmed.can_move_to(Cancelled));
+        assert!(!Shipped.can_move_to(Cancelled));
+        assert!(!Pending.can_move_to(Shipped));
+        assert!(Delivered.next_statuses().is_empty());
+        for status in [Pending, Confirmed, Shipped, Delivered, Cancelled] {
+            assert_eq!(OrderStatus::from_db(status.as_str()), Some(status));
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Queries of orders, order lines and payments, and the stock moves they make.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::model::{
+    NewOrder, NewOrderItem, OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod,
+    PaymentRow, PaymentStatus,
+};
+use crate::db::schema::{order_items, orders, payments, products};
+use crate::db::{Conn, micros_to_time};
+use crate::db_run;
+use crate::error::AppError;
+use crate::graphql::pagination::{Direction, Page};
+
+pub async fn find_order(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderRow>> {
+    db_run!(conn, |c| orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+pub async fn find_by_idempotency_key(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    key: &str,
+) -> QueryResult<Option<OrderRow>> {
+    db_run!(conn, |c| orders::table
+        .filter(orders::user_id.eq(user_id))
+        .filter(orders::idempotency_key.eq(key))
+        .select(OrderRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+pub async fn insert_order(conn: &mut Conn<'_>, new: &NewOrder<'_>) -> QueryResult<OrderRow> {
+    db_run!(conn, |c| diesel::insert_into(orders::table)
+        .values(new)
+        .returning(OrderRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
+pub async fn insert_item(conn: &mut Conn<'_>, new: &NewOrderItem<'_>) -> QueryResult<usize> {
+    db_run!(conn, |c| diesel::insert_into(order_items::table)
+        .values(new)
+        .execute(c)
+        .await)
+}
+
+pub async fn set_total(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+    total_cents: i64,
+) -> QueryResult<OrderRow> {
+    db_run!(conn, |c| diesel::update(orders::table.find(order_id))
+        .set(orders::total_cents.eq(total_cents))
+        .returning(OrderRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
+pub async fn insert_payment(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+    amount_cents: i64,
+    method: PaymentMethod,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    db_run!(conn, |c| diesel::insert_into(payments::table)
+        .values((
+            payments::order_id.eq(order_id),
+            payments::amount_cents.eq(amount_cents),
+            payments::method.eq(method.as_str()),
+            payments::status.eq(PaymentStatus::Pending.as_str()),
+            payments::created_at.eq(now),
+            payments::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)
+}
+
+/// Takes `quantity` units if that many are left: the one conditional UPDATE that makes
+/// overselling impossible on both databases. False when there were too few.
+pub async fn take_stock(
+    conn: &mut Conn<'_>,
+    product_id: i64,
+    quantity: i32,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = db_run!(conn, |c| diesel::update(
+        products::table
+            .find(product_id)
+            .filter(products::stock.ge(quantity))
+    )
+    .set((
+        products::stock.eq(products::stock - quantity),
+        products::updated_at.eq(now)
+    ))
+    .execute(c)
+    .await)?;
+    Ok(changed == 1)
+}
+
+pub async fn return_stock(
+    conn: &mut Conn<'_>,
+    product_id: i64,
+    quantity: i32,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    db_run!(conn, |c| diesel::update(products::table.find(product_id))
+        .set((
+            products::stock.eq(products::stock + quantity),
+            products::updated_at.eq(now)
+        ))
+        .execute(c)
+        .await)
+}
+
+/// Moves an order to `to` only if it is still in one of `from`: of two racing changes,
+/// exactly one wins. `None` when the order was not in `from`.
+pub async fn move_status(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+    from: &[OrderStatus],
+    to: OrderStatus,
+    now: NaiveDateTime,
+) -> QueryResult<Option<OrderRow>> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    db_run!(conn, |c| diesel::update(
+        orders::table
+            .find(order_id)
+            .filter(orders::status.eq_any(&from))
+    )
+    .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
+    .returning(OrderRow::as_returning())
+    .get_result(c)
+    .await
+    .optional())
+}
+
+/// Sets the payment of an order to `to` if it is in one of `from`.
+pub async fn move_payment(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+    from: &[PaymentStatus],
+    to: PaymentStatus,
+    transaction_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<Option<PaymentRow>> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    db_run!(conn, |c| {
+        let target = payments::table
+            .filter(payments::order_id.eq(order_id))
+            .filter(payments::status.eq_any(&from));
+        match transaction_id {
+            Some(txn) => diesel::update(target)
+                .set((
+                    payments::status.eq(to.as_str()),
+                    payments::transaction_id.eq(txn),
+                    payments::updated_at.eq(now),
+                ))
+                .returning(PaymentRow::as_returning())
+                .get_result(c)
+                .await
+                .optional(),
+            None => diesel::update(target)
+                .set((
+                    payments::status.eq(to.as_str()),
+                    payments::updated_at.eq(now),
+                ))
+                .returning(PaymentRow::as_returning())
+                .get_result(c)
+                .await
+                .optional(),
+        }
+    })
+}
+
+pub async fn touch_order(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<OrderRow> {
+    db_run!(conn, |c| diesel::update(orders::table.find(order_id))
+        .set(orders::updated_at.eq(now))
+        .returning(OrderRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
+pub async fn items_of(conn: &mut Conn<'_>, order_ids: &[i64]) -> QueryResult<Vec<OrderItemRow>> {
+    db_run!(conn, |c| order_items::table
+        .filter(order_items::order_id.eq_any(order_ids))
+        .order(order_items::id.asc())
+        .select(OrderItemRow::as_select())
+        .load(c)
+        .await)
+}
+
+pub async fn find_item(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderItemRow>> {
+    db_run!(conn, |c| order_items::table
+        .find(id)
+        .select(OrderItemRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+pub async fn find_payment(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<PaymentRow>> {
+    db_run!(conn, |c| payments::table
+        .find(id)
+        .select(PaymentRow::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+pub async fn payments_of(conn: &mut Conn<'_>, order_ids: &[i64]) -> QueryResult<Vec<PaymentRow>> {
+    db_run!(conn, |c| payments::table
+        .filter(payments::order_id.eq_any(order_ids))
+        .select(PaymentRow::as_select())
+        .load(c)
+        .await)
+}
+
+/// Applies an [`OrderListFilter`] to a boxed orders query.
+macro_rules! filter_orders {
+    ($query:expr, $filter:expr) => {{
+        let mut query = $query;
+        if let Some(user_id) = $filter.user_id {
+            query = query.filter(orders::user_id.eq(user_id));
+        }
+        if let Some(status) = $filter.status {
+            query = query.filter(orders::status.eq(status.as_str()));
+        }
+        query
+    }};
+}
+
+/// One page of orders, newest first (created_at, then id).
+pub async fn list_orders(
+    conn: &mut Conn<'_>,
+    filter: &OrderListFilter,
+    page: &Page,
+) -> Result<Vec<OrderRow>, AppError> {
+    let cursor = match &page.cursor {
+        Some(cursor) => Some((micros_to_time(cursor.key_i64()?)?, cursor.id)),
+        None => None,
+    };
+    let rows = db_run!(conn, |c| {
+        let mut query = filter_orders!(
+            orders::table.select(OrderRow::as_select()).into_boxed(),
+            filter
+        );
+        query = match (&page.direction, cursor) {
+            (Direction::Forward, Some((t, id))) => query.filter(
+                orders::created_at
+                    .lt(t)
+                    .or(orders::created_at.eq(t).and(orders::id.lt(id))),
+            ),
+            (Direction::Backward, Some((t, id))) => query.filter(
+                orders::created_at
+                    .gt(t)
+                    .or(orders::created_at.eq(t).and(orders::id.gt(id))),
+            ),
+            (_, None) => query,
+        };
+        query = match page.direction {
+            Direction::Forward => query.order((orders::created_at.desc(), orders::id.desc())),
+            Direction::Backward => query.order((orders::created_at.asc(), orders::id.asc())),
+        };
+        query.limit(page.fetch_limit()).load(c).await
+    })?;
+    Ok(rows)
+}
+
+pub async fn count_orders(conn: &mut Conn<'_>, filter: &OrderListFilter) -> QueryResult<i64> {
+    db_run!(conn, |c| filter_orders!(
+        orders::table.count().into_boxed(),
+        filter
+    )
+    .get_result(c)
+    .await)
+}

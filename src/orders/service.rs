@@ -1,0 +1,387 @@
+//! Order rules: checkout in one transaction, the status flow, payments and refunds.
+
+use rand::Rng;
+
+use super::model::{NewOrder, NewOrderItem, OrderRow, OrderStatus, PaymentMethod, PaymentStatus};
+use super::repo;
+use crate::accounts::model::{Role, UserRow};
+use crate::app::AppState;
+use crate::cart;
+use crate::catalog;
+use crate::db::{Conn, PooledConn, is_unique_violation, now};
+use crate::db_transaction;
+use crate::error::{AppError, AppResult, UserErrorCode};
+use crate::graphql::ids::{NodeKind, encode_id};
+
+pub const MAX_ADDRESS_CHARS: usize = 500;
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 100;
+
+/// The simulated gateway's one accepted card token.
+pub const TOKEN_VISA: &str = "tok_visa";
+
+fn order_not_found() -> AppError {
+    AppError::input(UserErrorCode::NotFound, "orderId", "no such order")
+}
+
+fn invalid_transition(order: &OrderRow, to: OrderStatus) -> AppError {
+    AppError::input(
+        UserErrorCode::InvalidStatusTransition,
+        "status",
+        format!("an order in {} cannot become {}", order.status, to.as_str()),
+    )
+}
+
+/// Unique, readable, and not guessable in sequence: "ORD-" and 10 random characters of
+/// Crockford's base32 (no I, L, O, U), about 50 bits.
+pub fn new_order_number() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut rng = rand::rng();
+    let code: String = (0..10)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("ORD-{code}")
+}
+
+/// The order if the viewer may see it: their own, or any for an admin.
+pub async fn visible_order(
+    conn: &mut Conn<'_>,
+    viewer: &UserRow,
+    order_id: i64,
+) -> AppResult<Option<OrderRow>> {
+    Ok(repo::find_order(conn, order_id)
+        .await?
+        .filter(|o| o.user_id == viewer.id || viewer.role() == Role::Admin))
+}
+
+pub struct Checkout {
+    pub shipping_address: String,
+    pub payment_method: PaymentMethod,
+    pub idempotency_key: Option<String>,
+}
+
+/// Turns the customer's whole cart into an order, or changes nothing.
+///
+/// In one write transaction: the order row first (so a duplicate idempotency key waits
+/// on the unique index for the first to commit), then the cart is taken (DELETE …
+/// RETURNING, so two checkouts of one cart cannot both get it), stock is taken line by
+/// line with conditional UPDATEs in ascending product id (no deadlocks), name and price
+/// are snapshotted, and the payment is created.
+pub async fn place_order(
+    state: &AppState,
+    customer: &UserRow,
+    checkout: Checkout,
+) -> AppResult<OrderRow> {
+    let address = checkout.shipping_address.trim().to_owned();
+    if address.is_empty() || address.chars().count() > MAX_ADDRESS_CHARS || address.contains('\0') {
+        return Err(AppError::input(
+            UserErrorCode::InvalidInput,
+            "shippingAddress",
+            format!("the shipping address must be 1 to {MAX_ADDRESS_CHARS} characters"),
+        ));
+    }
+    let key = checkout
+        .idempotency_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    if key.is_some_and(|k| k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS) {
+        return Err(AppError::input(
+            UserErrorCode::InvalidInput,
+            "idempotencyKey",
+            format!("the idempotency key must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
+        ));
+    }
+    let mut pooled = state.db.get().await?;
+    let placed = db_transaction!(&mut pooled, |tx| {
+        if let Some(key) = key
+            && let Some(existing) = repo::find_by_idempotency_key(tx, customer.id, key).await?
+        {
+            return Ok((existing, false));
+        }
+        let order = place_in(tx, customer.id, &address, checkout.payment_method, key).await?;
+        Ok((order, true))
+    });
+    match (placed, key) {
+        (Ok((order, created)), _) => {
+            if created {
+                state
+                    .events
+                    .publish(&mut pooled.conn(), order.id, order.user_id)
+                    .await;
+            }
+            Ok(order)
+        }
+        // A duplicate of a concurrent call that committed first: answer with its order.
+        (Err(AppError::Database(e)), Some(key)) if is_unique_violation(&e) => {
+            repo::find_by_idempotency_key(&mut pooled.conn(), customer.id, key)
+                .await?
+                .ok_or(AppError::Database(e))
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// Tells subscribers about a committed change of `order`, and passes it on.
+async fn announce(
+    state: &AppState,
+    pooled: &mut PooledConn,
+    order: AppResult<OrderRow>,
+) -> AppResult<OrderRow> {
+    if let Ok(order) = &order {
+        state
+            .events
+            .publish(&mut pooled.conn(), order.id, order.user_id)
+            .await;
+    }
+    order
+}
+
+async fn place_in(
+    tx: &mut Conn<'_>,
+    user_id: i64,
+    address: &str,
+    method: PaymentMethod,
+    key: Option<&str>,
+) -> AppResult<OrderRow> {
+    let now = now();
+    let order_number = new_order_number();
+    let order = repo::insert_order(
+        tx,
+        &NewOrder {
+            order_number: &order_number,
+            user_id,
+            status: OrderStatus::Pending.as_str(),
+            total_cents: 0,
+            shipping_address: address,
+            payment_method: method.as_str(),
+            idempotency_key: key,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    let mut lines = cart::repo::take_all(tx, user_id).await?;
+    if lines.is_empty() {
+        return Err(AppError::user(
+            UserErrorCode::CartEmpty,
+            "the cart is empty",
+        ));
+    }
+    lines.sort_by_key(|line| line.product_id);
+    let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+    let products = catalog::repo::find_products(tx, &product_ids).await?;
+    let mut total_cents: i64 = 0;
+    for line in &lines {
+        let line_field = || vec!["cart".to_owned(), encode_id(NodeKind::CartItem, line.id).0];
+        let product = products
+            .iter()
+            .find(|p| p.id == line.product_id)
+            .ok_or_else(|| AppError::internal("cart line without its product"))?;
+        if product.is_archived {
+            return Err(AppError::User(
+                crate::error::UserError::new(
+                    UserErrorCode::ProductUnavailable,
+                    format!("{} is no longer sold", product.name),
+                )
+                .with_field(line_field()),
+            ));
+        }
+        if !repo::take_stock(tx, product.id, line.quantity, now).await? {
+            let left = catalog::repo::find_product(tx, product.id)
+                .await?
+                .map_or(0, |p| p.stock);
+            return Err(AppError::User(
+                crate::error::UserError::new(
+                    UserErrorCode::InsufficientStock,
+                    format!(
+                        "only {left} units of {} left, {} wanted",
+                        product.name, line.quantity
+                    ),
+                )
+                .with_field(line_field()),
+            ));
+        }
+        repo::insert_item(
+            tx,
+            &NewOrderItem {
+                order_id: order.id,
+                product_id: product.id,
+                product_name: &product.name,
+                unit_price_cents: product.price_cents,
+                quantity: line.quantity,
+            },
+        )
+        .await?;
+        total_cents += product.price_cents * i64::from(line.quantity);
+    }
+    repo::insert_payment(tx, order.id, total_cents, method, now).await?;
+    Ok(repo::set_total(tx, order.id, total_cents).await?)
+}
+
+/// Cancels a PENDING or CONFIRMED order: every unit goes back to stock exactly once (the
+/// status change is conditional, so of two racing cancels one does nothing), and the
+/// payment becomes REFUNDED if it was paid, FAILED otherwise.
+async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
+    let now = now();
+    let cancellable = [OrderStatus::Pending, OrderStatus::Confirmed];
+    let Some(cancelled) =
+        repo::move_status(tx, order.id, &cancellable, OrderStatus::Cancelled, now).await?
+    else {
+        let current = repo::find_order(tx, order.id)
+            .await?
+            .unwrap_or_else(|| order.clone());
+        return Err(invalid_transition(&current, OrderStatus::Cancelled));
+    };
+    for item in repo::items_of(tx, &[order.id]).await? {
+        repo::return_stock(tx, item.product_id, item.quantity, now).await?;
+    }
+    let refunded = repo::move_payment(
+        tx,
+        order.id,
+        &[PaymentStatus::Paid],
+        PaymentStatus::Refunded,
+        None,
+        now,
+    )
+    .await?;
+    if refunded.is_none() {
+        let open = [PaymentStatus::Pending, PaymentStatus::Failed];
+        repo::move_payment(tx, order.id, &open, PaymentStatus::Failed, None, now).await?;
+    }
+    Ok(cancelled)
+}
+
+/// `cancelOrder`: customers their own orders, admins any.
+pub async fn cancel_order(
+    state: &AppState,
+    viewer: &UserRow,
+    order_id: Option<i64>,
+) -> AppResult<OrderRow> {
+    let order_id = order_id.ok_or_else(order_not_found)?;
+    let mut pooled = state.db.get().await?;
+    let cancelled = db_transaction!(&mut pooled, |tx| {
+        let order = visible_order(tx, viewer, order_id)
+            .await?
+            .ok_or_else(order_not_found)?;
+        cancel_in(tx, &order).await
+    });
+    announce(state, &mut pooled, cancelled).await
+}
+
+/// `updateOrderStatus` (admins): one step along the flow. Confirming an unpaid card
+/// order is PAYMENT_REQUIRED; delivering a cash-on-delivery order marks it paid.
+pub async fn update_status(
+    state: &AppState,
+    admin: &UserRow,
+    order_id: Option<i64>,
+    to: OrderStatus,
+) -> AppResult<OrderRow> {
+    let order_id = order_id.ok_or_else(order_not_found)?;
+    let mut pooled = state.db.get().await?;
+    let moved = db_transaction!(&mut pooled, |tx| {
+        let order = visible_order(tx, admin, order_id)
+            .await?
+            .ok_or_else(order_not_found)?;
+        let from = order.status();
+        if !from.can_move_to(to) {
+            return Err(invalid_transition(&order, to));
+        }
+        if to == OrderStatus::Cancelled {
+            return cancel_in(tx, &order).await;
+        }
+        let now = now();
+        if to == OrderStatus::Confirmed && order.payment_method() == PaymentMethod::Card {
+            let payment = repo::payments_of(tx, &[order.id]).await?;
+            if !payment.iter().any(|p| p.status() == PaymentStatus::Paid) {
+                return Err(AppError::input(
+                    UserErrorCode::PaymentRequired,
+                    "status",
+                    "a card order must be paid before it is confirmed",
+                ));
+            }
+        }
+        let moved = repo::move_status(tx, order.id, &[from], to, now)
+            .await?
+            .ok_or_else(|| invalid_transition(&order, to))?;
+        if to == OrderStatus::Delivered && order.payment_method() == PaymentMethod::CashOnDelivery {
+            let open = [PaymentStatus::Pending, PaymentStatus::Failed];
+            repo::move_payment(tx, order.id, &open, PaymentStatus::Paid, None, now).await?;
+        }
+        Ok(moved)
+    });
+    announce(state, &mut pooled, moved).await
+}
+
+/// `payOrder` with the simulated gateway: `tok_visa` pays, anything else is declined. A
+/// declined attempt is recorded (payment FAILED) even though it is a user error.
+pub async fn pay_order(
+    state: &AppState,
+    viewer: &UserRow,
+    order_id: Option<i64>,
+    token: &str,
+) -> AppResult<OrderRow> {
+    let order_id = order_id.ok_or_else(order_not_found)?;
+    let mut pooled = state.db.get().await?;
+    let now = now();
+    let payable = [PaymentStatus::Pending, PaymentStatus::Failed];
+    let outcome = db_transaction!(&mut pooled, |tx| {
+        let order = visible_order(tx, viewer, order_id)
+            .await?
+            .ok_or_else(order_not_found)?;
+        let status = order.status();
+        if order.payment_method() != PaymentMethod::Card || status == OrderStatus::Cancelled {
+            return Err(AppError::input(
+                UserErrorCode::InvalidStatusTransition,
+                "orderId",
+                "only open card orders are paid with payOrder",
+            ));
+        }
+        let payment = repo::payments_of(tx, &[order.id]).await?;
+        if payment.iter().any(|p| p.status() == PaymentStatus::Paid) {
+            return Err(AppError::input(
+                UserErrorCode::AlreadyPaid,
+                "orderId",
+                "this order is already paid",
+            ));
+        }
+        if token != TOKEN_VISA {
+            repo::move_payment(tx, order.id, &payable, PaymentStatus::Failed, None, now).await?;
+            // Committed on purpose: the declined attempt is part of the record.
+            return Ok(Err(order));
+        }
+        let transaction_id = format!("txn_{}", crate::accounts::tokens::random_token());
+        match repo::move_payment(
+            tx,
+            order.id,
+            &payable,
+            PaymentStatus::Paid,
+            Some(&transaction_id),
+            now,
+        )
+        .await?
+        {
+            Some(_) => Ok(Ok(repo::touch_order(tx, order.id, now).await?)),
+            // Someone paid between our read and our write.
+            None => Err(AppError::input(
+                UserErrorCode::AlreadyPaid,
+                "orderId",
+                "this order is already paid",
+            )),
+        }
+    })?;
+    match outcome {
+        Ok(order) => announce(state, &mut pooled, Ok(order)).await,
+        Err(order) => {
+            // The failed attempt changed the payment: subscribers hear of it too.
+            state
+                .events
+                .publish(&mut pooled.conn(), order.id, order.user_id)
+                .await;
+            Err(AppError::input(
+                UserErrorCode::PaymentDeclined,
+                "paymentToken",
+                "the card was declined",
+            ))
+        }
+    }
+}

@@ -1,0 +1,729 @@
+//! Cart, orders and payments, including the concurrency rules.
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, backend_test, error_code, user_error_code};
+
+const CART: &str =
+    "{ cart { totalQuantity subtotal items { id quantity lineTotal product { id name } } } }";
+const ADD: &str = "mutation($p: ID!, $q: Int) { addToCart(input: {productId: $p, quantity: $q}) {
+    cart { totalQuantity subtotal } cartItem { id quantity lineTotal } userErrors { field code message } } }";
+const UPDATE_ITEM: &str =
+    "mutation($i: ID!, $q: Int!) { updateCartItem(input: {cartItemId: $i, quantity: $q}) {
+    cart { totalQuantity } cartItem { quantity } userErrors { field code } } }";
+const REMOVE_ITEM: &str = "mutation($i: ID!) { removeFromCart(input: {cartItemId: $i}) {
+    cart { totalQuantity } userErrors { code } } }";
+const PLACE: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order {
+    id orderNumber status totalAmount itemCount paymentMethod nextStatuses customer { email }
+    items { productName unitPrice quantity subtotal product { id name } }
+    payment { status amount method transactionId } } userErrors { field code message } } }";
+const PAY: &str =
+    "mutation($o: ID!, $t: String!) { payOrder(input: {orderId: $o, paymentToken: $t}) {
+    order { status payment { status transactionId } } userErrors { field code } } }";
+const SET_STATUS: &str =
+    "mutation($o: ID!, $s: OrderStatus!) { updateOrderStatus(input: {orderId: $o, status: $s}) {
+    order { status nextStatuses payment { status } } userErrors { field code } } }";
+const CANCEL: &str = "mutation($o: ID!) { cancelOrder(input: {orderId: $o}) {
+    order { status payment { status } } userErrors { code } } }";
+const STOCK: &str = "query($id: ID!) { product(id: $id) { stock isArchived } }";
+
+async fn add(app: &TestApp, token: &str, product: &str, quantity: i32) -> Value {
+    app.gql(ADD, json!({ "p": product, "q": quantity }), Some(token))
+        .await
+}
+
+async fn place(app: &TestApp, token: &str, input: Value) -> Value {
+    app.gql(PLACE, json!({ "input": input }), Some(token)).await
+}
+
+fn order_id(body: &Value) -> String {
+    body["data"]["placeOrder"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no order: {body}"))
+        .to_owned()
+}
+
+async fn stock(app: &TestApp, admin: &str, product: &str) -> i64 {
+    app.gql(STOCK, json!({ "id": product }), Some(admin)).await["data"]["product"]["stock"]
+        .as_i64()
+        .unwrap()
+}
+
+backend_test!(cart_rules, |app: TestApp| async move {
+    let admin = app.admin("admin@example.com").await;
+    let (ann, _, _) = app.register("ann@example.com").await;
+    let (bob, _, _) = app.register("bob@example.com").await;
+    let pen = app.product(&admin, "Pen", "2.50", 5).await;
+    let ink = app.product(&admin, "Ink", "0.10", 100).await;
+
+    assert_eq!(
+        error_code(&app.gql(CART, json!({}), Some(&admin)).await),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        error_code(&app.gql(CART, json!({}), None).await),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(error_code(&add(&app, &admin, &pen, 1).await), "FORBIDDEN");
+
+    let body = add(&app, &ann, &pen, 2).await;
+    assert_eq!(body["data"]["addToCart"]["cartItem"]["lineTotal"], "5.00");
+    let body = add(&app, &ann, &pen, 2).await;
+    assert_eq!(
+        body["data"]["addToCart"]["cartItem"]["quantity"], 4,
+        "adds to the line"
+    );
+    let item = body["data"]["addToCart"]["cartItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = add(&app, &ann, &pen, 2).await;
+    assert_eq!(user_error_code(&body, "addToCart"), "INSUFFICIENT_STOCK");
+    assert_eq!(
+        body["data"]["addToCart"]["cart"]["totalQuantity"], 4,
+        "unchanged"
+    );
+    assert_eq!(body["data"]["addToCart"]["cartItem"], json!(null));
+    for quantity in [0, -1, 1001] {
+        let body = add(&app, &ann, &ink, quantity).await;
+        assert_eq!(
+            user_error_code(&body, "addToCart"),
+            "INVALID_QUANTITY",
+            "{quantity}"
+        );
+    }
+    let body = add(&app, &ann, &ink, 3).await;
+    assert_eq!(body["data"]["addToCart"]["cart"]["subtotal"], "10.30");
+    let body = add(&app, &ann, &crate::helpers::global_id("Product", 9999), 1).await;
+    assert_eq!(user_error_code(&body, "addToCart"), "NOT_FOUND");
+
+    let body = app
+        .gql(UPDATE_ITEM, json!({ "i": item, "q": 1 }), Some(&ann))
+        .await;
+    assert_eq!(body["data"]["updateCartItem"]["cartItem"]["quantity"], 1);
+    let body = app
+        .gql(UPDATE_ITEM, json!({ "i": item, "q": 6 }), Some(&ann))
+        .await;
+    assert_eq!(
+        user_error_code(&body, "updateCartItem"),
+        "INSUFFICIENT_STOCK"
+    );
+    let body = app
+        .gql(UPDATE_ITEM, json!({ "i": item, "q": 1 }), Some(&bob))
+        .await;
+    assert_eq!(
+        user_error_code(&body, "updateCartItem"),
+        "NOT_FOUND",
+        "not Bob's line"
+    );
+    let body = app.gql(REMOVE_ITEM, json!({ "i": item }), Some(&bob)).await;
+    assert_eq!(user_error_code(&body, "removeFromCart"), "NOT_FOUND");
+    let body = app
+        .gql(UPDATE_ITEM, json!({ "i": item, "q": 0 }), Some(&ann))
+        .await;
+    assert_eq!(
+        body["data"]["updateCartItem"]["cart"]["totalQuantity"], 3,
+        "0 removes the line"
+    );
+    assert_eq!(body["data"]["updateCartItem"]["cartItem"], json!(null));
+
+    // Archiving takes a product out of every cart, and it cannot be added again.
+    add(&app, &bob, &ink, 1).await;
+    let archive = "mutation($id: ID!) { updateProduct(input: {id: $id, isArchived: true}) { userErrors { code } } }";
+    app.gql(archive, json!({ "id": ink }), Some(&admin)).await;
+    for token in [&ann, &bob] {
+        assert_eq!(
+            app.gql(CART, json!({}), Some(token)).await["data"]["cart"]["totalQuantity"],
+            0
+        );
+    }
+    let body = add(&app, &ann, &ink, 1).await;
+    assert_eq!(user_error_code(&body, "addToCart"), "PRODUCT_UNAVAILABLE");
+
+    add(&app, &ann, &pen, 1).await;
+    let cleared = app
+        .gql(
+            "mutation { clearCart { cart { totalQuantity items { id } } userErrors { code } } }",
+            json!({}),
+            Some(&ann),
+        )
+        .await;
+    assert_eq!(
+        cleared["data"]["clearCart"]["cart"],
+        json!({ "totalQuantity": 0, "items": [] })
+    );
+});
+
+backend_test!(
+    card_order_from_cart_to_delivery,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let mug = app.product(&admin, "Mug", "4.99", 10).await;
+        let tea = app.product(&admin, "Tea", "12.00", 3).await;
+        add(&app, &ann, &mug, 3).await;
+        add(&app, &ann, &tea, 1).await;
+
+        let body = place(
+            &app,
+            &ann,
+            json!({ "shippingAddress": " 1 Main St ", "paymentMethod": "CARD" }),
+        )
+        .await;
+        let order = &body["data"]["placeOrder"]["order"];
+        assert_eq!(order["status"], "PENDING", "{body}");
+        assert_eq!(order["totalAmount"], "26.97");
+        assert_eq!(order["itemCount"], 4);
+        assert_eq!(order["customer"]["email"], "ann@example.com");
+        assert_eq!(order["nextStatuses"], json!(["CONFIRMED", "CANCELLED"]));
+        assert_eq!(
+            order["payment"],
+            json!({ "status": "PENDING", "amount": "26.97", "method": "CARD", "transactionId": null })
+        );
+        let number = order["orderNumber"].as_str().unwrap();
+        assert!(number.starts_with("ORD-") && number.len() == 14, "{number}");
+        let id = order_id(&body);
+        assert_eq!(
+            app.gql(CART, json!({}), Some(&ann)).await["data"]["cart"]["totalQuantity"],
+            0
+        );
+        assert_eq!(stock(&app, &admin, &mug).await, 7);
+        assert_eq!(stock(&app, &admin, &tea).await, 2);
+
+        // The lines keep the name and price of the moment of purchase.
+        let rename = "mutation($id: ID!) { updateProduct(input: {id: $id, name: \"Big Mug\", price: \"9.99\"}) { userErrors { code } } }";
+        app.gql(rename, json!({ "id": mug }), Some(&admin)).await;
+        let query = "query($id: ID!) { order(id: $id) { items { productName unitPrice subtotal product { name } } } }";
+        let seen = app.gql(query, json!({ "id": id }), Some(&ann)).await;
+        assert_eq!(
+            seen["data"]["order"]["items"][0],
+            json!({ "productName": "Mug", "unitPrice": "4.99", "subtotal": "14.97", "product": { "name": "Big Mug" } })
+        );
+
+        let body = app
+            .gql(
+                SET_STATUS,
+                json!({ "o": id, "s": "CONFIRMED" }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            user_error_code(&body, "updateOrderStatus"),
+            "PAYMENT_REQUIRED"
+        );
+        let body = app
+            .gql(
+                PAY,
+                json!({ "o": id, "t": "tok_chargeDeclined" }),
+                Some(&ann),
+            )
+            .await;
+        assert_eq!(user_error_code(&body, "payOrder"), "PAYMENT_DECLINED");
+        let check = "query($id: ID!) { order(id: $id) { status payment { status } } }";
+        assert_eq!(
+            app.gql(check, json!({ "id": id }), Some(&ann)).await["data"]["order"],
+            json!({ "status": "PENDING", "payment": { "status": "FAILED" } })
+        );
+        let body = app
+            .gql(PAY, json!({ "o": id, "t": "tok_visa" }), Some(&ann))
+            .await;
+        assert_eq!(
+            body["data"]["payOrder"]["order"]["payment"]["status"], "PAID",
+            "{body}"
+        );
+        assert!(
+            body["data"]["payOrder"]["order"]["payment"]["transactionId"]
+                .as_str()
+                .unwrap()
+                .starts_with("txn_")
+        );
+        let body = app
+            .gql(PAY, json!({ "o": id, "t": "tok_visa" }), Some(&ann))
+            .await;
+        assert_eq!(user_error_code(&body, "payOrder"), "ALREADY_PAID");
+
+        assert_eq!(
+            error_code(
+                &app.gql(SET_STATUS, json!({ "o": id, "s": "CONFIRMED" }), Some(&ann))
+                    .await
+            ),
+            "FORBIDDEN"
+        );
+        let body = app
+            .gql(SET_STATUS, json!({ "o": id, "s": "SHIPPED" }), Some(&admin))
+            .await;
+        assert_eq!(
+            user_error_code(&body, "updateOrderStatus"),
+            "INVALID_STATUS_TRANSITION",
+            "must confirm first"
+        );
+        for (status, next) in [
+            ("CONFIRMED", json!(["SHIPPED", "CANCELLED"])),
+            ("SHIPPED", json!(["DELIVERED"])),
+            ("DELIVERED", json!([])),
+        ] {
+            let body = app
+                .gql(SET_STATUS, json!({ "o": id, "s": status }), Some(&admin))
+                .await;
+            assert_eq!(
+                body["data"]["updateOrderStatus"]["order"]["status"], status,
+                "{body}"
+            );
+            assert_eq!(
+                body["data"]["updateOrderStatus"]["order"]["nextStatuses"],
+                next
+            );
+        }
+        let body = app.gql(CANCEL, json!({ "o": id }), Some(&ann)).await;
+        assert_eq!(
+            user_error_code(&body, "cancelOrder"),
+            "INVALID_STATUS_TRANSITION"
+        );
+
+        // An ordered product can only be archived, not deleted.
+        let delete = "mutation($id: ID!) { deleteProduct(input: {id: $id}) { deletedProductId userErrors { code } } }";
+        let body = app.gql(delete, json!({ "id": tea }), Some(&admin)).await;
+        assert_eq!(
+            body["data"]["deleteProduct"]["deletedProductId"],
+            json!(tea)
+        );
+        assert_eq!(
+            app.gql(STOCK, json!({ "id": tea }), Some(&admin)).await["data"]["product"]["isArchived"],
+            true
+        );
+    }
+);
+
+backend_test!(
+    cash_on_delivery_is_paid_on_delivery,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let pen = app.product(&admin, "Pen", "1.00", 5).await;
+        add(&app, &ann, &pen, 1).await;
+        let body = place(&app, &ann, json!({ "shippingAddress": "Home" })).await;
+        assert_eq!(
+            body["data"]["placeOrder"]["order"]["paymentMethod"],
+            "CASH_ON_DELIVERY"
+        );
+        let id = order_id(&body);
+        let body = app
+            .gql(PAY, json!({ "o": id, "t": "tok_visa" }), Some(&ann))
+            .await;
+        assert_eq!(
+            user_error_code(&body, "payOrder"),
+            "INVALID_STATUS_TRANSITION"
+        );
+        for status in ["CONFIRMED", "SHIPPED"] {
+            let body = app
+                .gql(SET_STATUS, json!({ "o": id, "s": status }), Some(&admin))
+                .await;
+            assert_eq!(
+                body["data"]["updateOrderStatus"]["order"]["payment"]["status"],
+                "PENDING"
+            );
+        }
+        let body = app
+            .gql(
+                SET_STATUS,
+                json!({ "o": id, "s": "DELIVERED" }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["updateOrderStatus"]["order"]["payment"]["status"],
+            "PAID"
+        );
+    }
+);
+
+backend_test!(
+    cancelling_returns_stock_and_settles_the_payment,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let (bob, _, _) = app.register("bob@example.com").await;
+        let pen = app.product(&admin, "Pen", "1.00", 5).await;
+
+        add(&app, &ann, &pen, 2).await;
+        let unpaid = order_id(&place(&app, &ann, json!({ "shippingAddress": "Home" })).await);
+        assert_eq!(stock(&app, &admin, &pen).await, 3);
+        let body = app.gql(CANCEL, json!({ "o": unpaid }), Some(&bob)).await;
+        assert_eq!(
+            user_error_code(&body, "cancelOrder"),
+            "NOT_FOUND",
+            "not Bob's order"
+        );
+        let seen = app
+            .gql(
+                "query($id: ID!) { order(id: $id) { id } }",
+                json!({ "id": unpaid }),
+                Some(&bob),
+            )
+            .await;
+        assert_eq!(seen["data"]["order"], json!(null));
+        let body = app.gql(CANCEL, json!({ "o": unpaid }), Some(&ann)).await;
+        assert_eq!(
+            body["data"]["cancelOrder"]["order"],
+            json!({ "status": "CANCELLED", "payment": { "status": "FAILED" } })
+        );
+        assert_eq!(stock(&app, &admin, &pen).await, 5);
+        let body = app
+            .gql(PAY, json!({ "o": unpaid, "t": "tok_visa" }), Some(&ann))
+            .await;
+        assert_eq!(
+            user_error_code(&body, "payOrder"),
+            "INVALID_STATUS_TRANSITION"
+        );
+
+        add(&app, &ann, &pen, 1).await;
+        let paid = order_id(
+            &place(
+                &app,
+                &ann,
+                json!({ "shippingAddress": "Home", "paymentMethod": "CARD" }),
+            )
+            .await,
+        );
+        app.gql(PAY, json!({ "o": paid, "t": "tok_visa" }), Some(&ann))
+            .await;
+        let body = app
+            .gql(
+                SET_STATUS,
+                json!({ "o": paid, "s": "CANCELLED" }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["updateOrderStatus"]["order"]["payment"]["status"], "REFUNDED",
+            "{body}"
+        );
+        assert_eq!(stock(&app, &admin, &pen).await, 5);
+
+        // Nothing to order, not a customer, no address.
+        assert_eq!(
+            user_error_code(
+                &place(&app, &ann, json!({ "shippingAddress": "Home" })).await,
+                "placeOrder"
+            ),
+            "CART_EMPTY"
+        );
+        assert_eq!(
+            error_code(&place(&app, &admin, json!({ "shippingAddress": "Home" })).await),
+            "FORBIDDEN"
+        );
+        add(&app, &ann, &pen, 1).await;
+        let body = place(&app, &ann, json!({ "shippingAddress": "   " })).await;
+        assert_eq!(user_error_code(&body, "placeOrder"), "INVALID_INPUT");
+        assert_eq!(
+            app.gql(CART, json!({}), Some(&ann)).await["data"]["cart"]["totalQuantity"],
+            1,
+            "cart kept"
+        );
+    }
+);
+
+backend_test!(a_short_line_sells_nothing, |app: TestApp| async move {
+    let admin = app.admin("admin@example.com").await;
+    let (ann, _, _) = app.register("ann@example.com").await;
+    let pen = app.product(&admin, "Pen", "1.00", 5).await;
+    let cup = app.product(&admin, "Cup", "3.00", 4).await;
+    add(&app, &ann, &pen, 2).await;
+    let body = add(&app, &ann, &cup, 4).await;
+    let cup_line = body["data"]["addToCart"]["cartItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let adjust = "mutation($id: ID!) { adjustStock(input: {productId: $id, delta: -2}) { userErrors { code } } }";
+    app.gql(adjust, json!({ "id": cup }), Some(&admin)).await;
+
+    let body = place(&app, &ann, json!({ "shippingAddress": "Home" })).await;
+    let error = &body["data"]["placeOrder"]["userErrors"][0];
+    assert_eq!(error["code"], "INSUFFICIENT_STOCK", "{body}");
+    assert_eq!(error["field"], json!(["cart", cup_line]));
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("Cup") && message.contains('2'),
+        "{message}"
+    );
+    assert_eq!(body["data"]["placeOrder"]["order"], json!(null));
+    assert_eq!(stock(&app, &admin, &pen).await, 5, "nothing sold");
+    assert_eq!(stock(&app, &admin, &cup).await, 2);
+    assert_eq!(
+        app.gql(CART, json!({}), Some(&ann)).await["data"]["cart"]["totalQuantity"],
+        6,
+        "cart kept"
+    );
+    let orders = app
+        .gql("{ orders { totalCount } }", json!({}), Some(&ann))
+        .await;
+    assert_eq!(orders["data"]["orders"]["totalCount"], 0);
+});
+
+backend_test!(
+    orders_are_listed_by_who_may_see_them,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, ann_id) = app.register("ann@example.com").await;
+        let (bob, _, _) = app.register("bob@example.com").await;
+        let pen = app.product(&admin, "Pen", "1.00", 50).await;
+        let mut ann_orders = Vec::new();
+        for _ in 0..3 {
+            add(&app, &ann, &pen, 1).await;
+            ann_orders.push(order_id(
+                &place(&app, &ann, json!({ "shippingAddress": "A" })).await,
+            ));
+        }
+        add(&app, &bob, &pen, 1).await;
+        let bob_order = order_id(&place(&app, &bob, json!({ "shippingAddress": "B" })).await);
+        app.gql(CANCEL, json!({ "o": ann_orders[0] }), Some(&ann))
+            .await;
+
+        let list = "query($f: OrderFilter, $first: Int, $after: String) { orders(first: $first, after: $after, filter: $f) {
+        totalCount nodes { id } pageInfo { hasNextPage endCursor } } }";
+        let ids = |body: &Value| -> Vec<String> {
+            body["data"]["orders"]["nodes"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body}"))
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let newest_first: Vec<String> = ann_orders.iter().rev().cloned().collect();
+        assert_eq!(
+            ids(&app.gql(list, json!({}), Some(&ann)).await),
+            newest_first
+        );
+        // A customer's customerId filter is ignored.
+        let sneaky = app
+            .gql(
+                list,
+                json!({ "f": { "customerId": crate::helpers::global_id("User", 3) } }),
+                Some(&bob),
+            )
+            .await;
+        assert_eq!(ids(&sneaky), vec![bob_order.clone()]);
+        assert_eq!(
+            app.gql(list, json!({}), Some(&admin)).await["data"]["orders"]["totalCount"],
+            4
+        );
+        assert_eq!(
+            ids(&app
+                .gql(list, json!({ "f": { "customerId": ann_id } }), Some(&admin))
+                .await),
+            newest_first
+        );
+        let cancelled = app
+            .gql(
+                list,
+                json!({ "f": { "status": "CANCELLED" } }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(ids(&cancelled), [ann_orders[0].clone()]);
+        let first = app.gql(list, json!({ "first": 2 }), Some(&ann)).await;
+        let after = first["data"]["orders"]["pageInfo"]["endCursor"].clone();
+        let second = app
+            .gql(list, json!({ "first": 2, "after": after }), Some(&ann))
+            .await;
+        assert_eq!([ids(&first), ids(&second)].concat(), newest_first);
+
+        let mine = "{ me { orders(status: PENDING) { totalCount nodes { id } } } }";
+        let body = app.gql(mine, json!({}), Some(&ann)).await;
+        assert_eq!(body["data"]["me"]["orders"]["totalCount"], 2);
+        let node = app
+            .gql(
+                "query($id: ID!) { node(id: $id) { ... on Order { id } } }",
+                json!({ "id": bob_order }),
+                Some(&ann),
+            )
+            .await;
+        assert_eq!(node["data"]["node"], json!(null));
+        assert_eq!(
+            error_code(&app.gql(list, json!({}), None).await),
+            "UNAUTHENTICATED"
+        );
+    }
+);
+
+backend_test!(
+    a_page_of_orders_costs_a_fixed_number_of_statements,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let mut products = Vec::new();
+        for i in 0..5 {
+            products.push(app.product(&admin, &format!("P{i}"), "1.00", 1000).await);
+        }
+        let mut customers = Vec::new();
+        for c in 0..4 {
+            customers.push(app.register(&format!("c{c}@example.com")).await.0);
+        }
+        for n in 0..20 {
+            let customer = &customers[n % customers.len()];
+            for product in &products {
+                add(&app, customer, product, 1).await;
+            }
+            order_id(&place(&app, customer, json!({ "shippingAddress": "X" })).await);
+        }
+        let query = "query($n: Int) { orders(first: $n) { nodes { orderNumber totalAmount itemCount
+        customer { email } payment { status amount }
+        items { productName quantity product { name stock } } } } }";
+        let mut costs = Vec::new();
+        for n in [1, 5, 20] {
+            let before = app.state.db.statement_count();
+            let body = app.gql(query, json!({ "n": n }), Some(&admin)).await;
+            let after = app.state.db.statement_count();
+            let nodes = body["data"]["orders"]["nodes"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body}"));
+            assert_eq!(nodes.len(), n as usize);
+            assert!(
+                nodes
+                    .iter()
+                    .all(|o| o["items"].as_array().unwrap().len() == 5)
+            );
+            costs.push(after - before);
+        }
+        // viewer, page, items, payments, customers, products: the same for 1, 5 and 20 orders.
+        assert_eq!(costs[0], costs[1], "{costs:?}");
+        assert_eq!(costs[1], costs[2], "{costs:?}");
+        assert!(costs[2] <= 6, "{costs:?}");
+    }
+);
+
+backend_test!(
+    no_oversell_when_buyers_race_for_the_last_units,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let lamp = app.product(&admin, "Lamp", "10.00", 5).await;
+        let mut buyers = Vec::new();
+        for i in 0..20 {
+            let (token, _, _) = app.register(&format!("buyer{i}@example.com")).await;
+            add(&app, &token, &lamp, 1).await;
+            buyers.push(token);
+        }
+        let results = join_all(
+            buyers
+                .iter()
+                .map(|t| place(&app, t, json!({ "shippingAddress": "X" }))),
+        )
+        .await;
+        let sold = results
+            .iter()
+            .filter(|b| b["data"]["placeOrder"]["order"].is_object())
+            .count();
+        let refused: Vec<&Value> = results
+            .iter()
+            .filter(|b| user_error_code(b, "placeOrder") == "INSUFFICIENT_STOCK")
+            .collect();
+        assert_eq!((sold, refused.len()), (5, 15), "{results:?}");
+        assert_eq!(stock(&app, &admin, &lamp).await, 0);
+        let orders = app
+            .gql("{ orders { totalCount } }", json!({}), Some(&admin))
+            .await;
+        assert_eq!(orders["data"]["orders"]["totalCount"], 5);
+        // Every refused buyer was charged nothing and keeps their cart.
+        for (token, body) in buyers.iter().zip(&results) {
+            if body["data"]["placeOrder"]["order"].is_null() {
+                assert_eq!(
+                    app.gql(CART, json!({}), Some(token)).await["data"]["cart"]["totalQuantity"],
+                    1
+                );
+                assert_eq!(
+                    app.gql("{ orders { totalCount } }", json!({}), Some(token))
+                        .await["data"]["orders"]["totalCount"],
+                    0
+                );
+            }
+        }
+    }
+);
+
+backend_test!(
+    racing_cancels_return_stock_once,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let lamp = app.product(&admin, "Lamp", "10.00", 10).await;
+        for _ in 0..3 {
+            add(&app, &ann, &lamp, 3).await;
+            let id = order_id(&place(&app, &ann, json!({ "shippingAddress": "X" })).await);
+            let (a, b, c) = tokio::join!(
+                app.gql(CANCEL, json!({ "o": id }), Some(&ann)),
+                app.gql(CANCEL, json!({ "o": id }), Some(&admin)),
+                app.gql(
+                    SET_STATUS,
+                    json!({ "o": id, "s": "CANCELLED" }),
+                    Some(&admin)
+                ),
+            );
+            let wins = [
+                a["data"]["cancelOrder"]["order"].is_object(),
+                b["data"]["cancelOrder"]["order"].is_object(),
+                c["data"]["updateOrderStatus"]["order"].is_object(),
+            ];
+            assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{a} {b} {c}");
+            assert_eq!(stock(&app, &admin, &lamp).await, 10);
+        }
+    }
+);
+
+backend_test!(
+    one_idempotency_key_gives_one_order,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let lamp = app.product(&admin, "Lamp", "10.00", 10).await;
+        add(&app, &ann, &lamp, 2).await;
+        let input = json!({ "shippingAddress": "X", "idempotencyKey": "checkout-1" });
+        let results = join_all((0..5).map(|_| place(&app, &ann, input.clone()))).await;
+        let ids: Vec<String> = results.iter().map(order_id).collect();
+        assert!(ids.iter().all(|id| id == &ids[0]), "{results:?}");
+        assert_eq!(stock(&app, &admin, &lamp).await, 8);
+        // A later retry with the same key also answers with that order.
+        assert_eq!(order_id(&place(&app, &ann, input).await), ids[0]);
+        assert_eq!(
+            app.gql("{ orders { totalCount } }", json!({}), Some(&ann))
+                .await["data"]["orders"]["totalCount"],
+            1
+        );
+    }
+);
+
+backend_test!(
+    stock_arithmetic_is_exact_under_concurrent_orders_and_adjustments,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let lamp = app.product(&admin, "Lamp", "10.00", 50).await;
+        let mut buyers = Vec::new();
+        for i in 0..10 {
+            let (token, _, _) = app.register(&format!("b{i}@example.com")).await;
+            add(&app, &token, &lamp, 2).await;
+            buyers.push(token);
+        }
+        let adjust = "mutation($id: ID!, $d: Int!) { adjustStock(input: {productId: $id, delta: $d}) { product { stock } userErrors { code } } }";
+        let orders = join_all(
+            buyers
+                .iter()
+                .map(|t| place(&app, t, json!({ "shippingAddress": "X" }))),
+        );
+        let ups =
+            join_all((0..10).map(|_| app.gql(adjust, json!({ "id": lamp, "d": 3 }), Some(&admin))));
+        let downs =
+            join_all((0..5).map(|_| app.gql(adjust, json!({ "id": lamp, "d": -1 }), Some(&admin))));
+        let (orders, ups, downs) = tokio::join!(orders, ups, downs);
+        assert!(
+            orders
+                .iter()
+                .all(|b| b["data"]["placeOrder"]["order"].is_object()),
+            "{orders:?}"
+        );
+        assert!(
+            ups.iter()
+                .chain(&downs)
+                .all(|b| b["data"]["adjustStock"]["product"].is_object())
+        );
+        assert_eq!(stock(&app, &admin, &lamp).await, 50 - 20 + 30 - 5);
+    }
+);
