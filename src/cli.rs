@@ -6,6 +6,7 @@ use std::io::{BufRead, Write};
 use crate::app::App;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::seed::{DEMO_EMAIL, DEMO_PASSWORD, SeedPlan};
 
 /// Reads a missing admin email or password: from the environment, or by asking.
 pub fn admin_credentials(
@@ -39,14 +40,20 @@ pub async fn create_admin(config: Config, email: &str, password: &str) -> Result
     Ok(())
 }
 
-/// Adds a demo catalog and customer; prints how to sign in.
-pub async fn seed_demo(config: Config, products: usize) -> Result<(), String> {
-    use crate::catalog::seed::{DEMO_EMAIL, DEMO_PASSWORD, seed_demo};
+/// Adds demo data; prints what it added and how to sign in.
+pub async fn seed_demo(config: Config, plan: SeedPlan) -> Result<(), String> {
     let app = App::build(config).await.map_err(describe)?;
     let started = std::time::Instant::now();
-    let inserted = seed_demo(&app.state, products).await.map_err(describe)?;
+    let seeded = crate::seed::seed_demo(&app.state, plan)
+        .await
+        .map_err(describe)?;
     println!(
-        "added {inserted} products in {:.1} s; sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}",
+        "added {} products, {} customers, {} orders, {} cart lines in {:.1} s; \
+         sign in as {DEMO_EMAIL} (or customer0@example.com, …) with {DEMO_PASSWORD}",
+        seeded.products,
+        seeded.customers,
+        seeded.orders,
+        seeded.cart_lines,
         started.elapsed().as_secs_f64()
     );
     Ok(())

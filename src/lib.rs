@@ -20,3 +20,5 @@ pub mod error;
 pub mod graphql;
 /// Orders, payments and the status flow.
 pub mod orders;
+/// Demo data (`seed-demo`).
+pub mod seed;

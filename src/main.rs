@@ -41,6 +41,15 @@ enum Command {
         /// How many products to add.
         #[arg(long, default_value_t = 200)]
         products: usize,
+        /// Customers customer{i}@example.com to add, with the demo password.
+        #[arg(long, default_value_t = 0)]
+        customers: usize,
+        /// Delivered orders of five lines for each added customer.
+        #[arg(long, default_value_t = 0)]
+        orders_per_customer: usize,
+        /// Cart lines for each added customer.
+        #[arg(long, default_value_t = 0)]
+        cart_lines: usize,
     },
 }
 
@@ -99,7 +108,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 cli::admin_credentials(email, password).map_err(|e| e.to_string())?;
             cli::create_admin(config, &email, &password).await
         }
-        Command::SeedDemo { products } => cli::seed_demo(config, products).await,
+        Command::SeedDemo {
+            products,
+            customers,
+            orders_per_customer,
+            cart_lines,
+        } => {
+            let plan = mini_ecommerce::seed::SeedPlan {
+                products,
+                customers,
+                orders_per_customer,
+                cart_lines,
+            };
+            cli::seed_demo(config, plan).await
+        }
         Command::PrintSchema => {
             print!("{}", mini_ecommerce::graphql::schema::sdl());
             Ok(())

@@ -5,5 +5,4 @@ pub mod images;
 pub mod loader;
 pub mod model;
 pub mod repo;
-pub mod seed;
 pub mod service;

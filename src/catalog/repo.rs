@@ -176,6 +176,16 @@ pub async fn find_products(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<
         .await)
 }
 
+/// Ids of the products with at least `min_stock` units, in id order (demo data).
+pub async fn product_ids_in_stock(conn: &mut Conn<'_>, min_stock: i32) -> QueryResult<Vec<i64>> {
+    db_run!(conn, |c| products::table
+        .filter(products::stock.ge(min_stock))
+        .order(products::id.asc())
+        .select(products::id)
+        .load(c)
+        .await)
+}
+
 pub async fn insert_product(conn: &mut Conn<'_>, new: &NewProduct<'_>) -> QueryResult<ProductRow> {
     db_run!(conn, |c| diesel::insert_into(products::table)
         .values(new)

@@ -727,3 +727,56 @@ backend_test!(
         assert_eq!(stock(&app, &admin, &lamp).await, 50 - 20 + 30 - 5);
     }
 );
+
+backend_test!(demo_data_is_usable_at_once, |app: TestApp| async move {
+    let plan = mini_ecommerce::seed::SeedPlan {
+        products: 50,
+        customers: 3,
+        orders_per_customer: 2,
+        cart_lines: 3,
+    };
+    let seeded = mini_ecommerce::seed::seed_demo(&app.state, plan)
+        .await
+        .expect("seeded");
+    assert_eq!(
+        (
+            seeded.products,
+            seeded.customers,
+            seeded.orders,
+            seeded.cart_lines
+        ),
+        (50, 3, 6, 9)
+    );
+    let demo = app
+        .login("demo@example.com", mini_ecommerce::seed::DEMO_PASSWORD)
+        .await;
+    let page = app
+        .gql(
+            "{ products(first: 100) { totalCount } }",
+            json!({}),
+            Some(&demo),
+        )
+        .await;
+    assert_eq!(page["data"]["products"]["totalCount"], 50);
+    let customer = app
+        .login("customer1@example.com", mini_ecommerce::seed::DEMO_PASSWORD)
+        .await;
+    let orders = app
+        .gql(
+            "{ orders { totalCount nodes { status itemCount payment { status } } } }",
+            json!({}),
+            Some(&customer),
+        )
+        .await;
+    assert_eq!(orders["data"]["orders"]["totalCount"], 2);
+    assert_eq!(orders["data"]["orders"]["nodes"][0]["status"], "DELIVERED");
+    assert_eq!(
+        orders["data"]["orders"]["nodes"][0]["payment"]["status"],
+        "PAID"
+    );
+    let placed = place(&app, &customer, json!({ "shippingAddress": "Home" })).await;
+    assert_eq!(
+        placed["data"]["placeOrder"]["order"]["itemCount"], 3,
+        "{placed}"
+    );
+});
