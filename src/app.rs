@@ -4,14 +4,16 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::accounts::passwords::Hasher;
+use crate::accounts::rate_limit::RateLimits;
 use crate::accounts::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -24,6 +26,7 @@ use crate::orders::events::OrderEvents;
 /// What every request can reach.
 pub struct AppState {
     pub config: Config,
+    pub rate_limits: RateLimits,
     pub db: Db,
     pub events: OrderEvents,
     pub tokens: TokenKeys,
@@ -43,6 +46,7 @@ impl App {
         let secret = config
             .resolve_jwt_secret()
             .map_err(|e| AppError::internal(e.to_string()))?;
+        check_cors_origins(&config.cors_origins)?;
         db::run_migrations(&config.database_url).await?;
         let db = Db::connect(&config.database_url, config.db_pool_size).await?;
         let hasher = {
@@ -53,6 +57,7 @@ impl App {
         };
         let events = OrderEvents::start(&db, &config.database_url);
         let state = Arc::new(AppState {
+            rate_limits: RateLimits::new(&config),
             events,
             tokens: TokenKeys::new(&secret),
             hasher,
@@ -60,15 +65,21 @@ impl App {
             config,
         });
         let schema = build_schema(&state.config, Some(state.clone()));
+        spawn_pruning(Arc::downgrade(&state));
         Ok(App { state, schema })
     }
 
     pub fn router(&self) -> Router {
-        let security_headers = [
+        let config = &self.state.config;
+        let mut security_headers = vec![
             ("x-content-type-options", "nosniff"),
             ("x-frame-options", "DENY"),
             ("referrer-policy", "no-referrer"),
         ];
+        if config.is_production() {
+            // Production runs behind TLS: browsers should never fall back to plain HTTP.
+            security_headers.push(("strict-transport-security", "max-age=63072000"));
+        }
         let mut router = Router::new()
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/graphql/ws", get(graphql_ws))
@@ -82,6 +93,9 @@ impl App {
                 HeaderValue::from_static(value),
             ));
         }
+        if let Some(cors) = cors_layer(&config.cors_origins) {
+            router = router.layer(cors);
+        }
         router.layer(TraceLayer::new_for_http())
     }
 
@@ -91,7 +105,10 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
+        let service = self
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
     }
@@ -106,6 +123,55 @@ fn media_service(media_dir: &std::path::Path) -> Router {
             axum::http::header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ))
+}
+
+/// CORS for the configured origins (none: no CORS headers, same-origin only). Never
+/// with credentials: the API authenticates with bearer tokens, not cookies.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+        .max_age(std::time::Duration::from_secs(600));
+    Some(if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        layer.allow_origin(AllowOrigin::list(
+            origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+        ))
+    })
+}
+
+/// CORS_ORIGINS entries must be `*` or an origin like `https://shop.example.com`.
+fn check_cors_origins(origins: &[String]) -> Result<(), AppError> {
+    for origin in origins {
+        let plausible = origin == "*"
+            || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.ends_with('/')
+                && HeaderValue::from_str(origin).is_ok());
+        if !plausible {
+            return Err(AppError::internal(format!(
+                "CORS_ORIGINS: {origin:?} is not an origin such as https://shop.example.com"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Forgets recovered rate-limit keys once a minute, for as long as the state lives.
+fn spawn_pruning(state: std::sync::Weak<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match state.upgrade() {
+                Some(state) => state.rate_limits.prune(),
+                None => return,
+            }
+        }
+    });
 }
 
 /// 200 when the database answers, 503 otherwise.

@@ -101,6 +101,43 @@ pub struct Config {
     #[arg(long, env = "MAX_IMAGE_BYTES", default_value_t = 5 * 1024 * 1024, global = true)]
     pub max_image_bytes: usize,
 
+    /// Most aliased fields in one operation (`__typename` costs nothing in the
+    /// complexity count, so aliases get their own cap).
+    #[arg(long, env = "MAX_ALIASES", default_value_t = 100, global = true)]
+    pub max_aliases: usize,
+
+    /// Requests per minute from one client address to login, register, refreshToken
+    /// and changePassword (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_PER_ADDRESS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub rate_limit_per_address: u32,
+
+    /// Failed sign-ins per email in 15 minutes before the email is locked (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_LOGIN_FAILURES",
+        default_value_t = 10,
+        global = true
+    )]
+    pub rate_limit_login_failures: u32,
+
+    /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-For is believed.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// Comma-separated origins allowed to call the API from a browser (CORS); none by
+    /// default. `*` allows any origin (never with credentials: the API uses bearer tokens).
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+
+    /// Automatic persisted queries kept in memory (Apollo APQ).
+    #[arg(long, env = "APQ_CACHE_SIZE", default_value_t = 1000, global = true)]
+    pub apq_cache_size: usize,
+
     /// Introspection on or off; default: on in development, off in production.
     #[arg(long, env = "INTROSPECTION", action = clap::ArgAction::Set, global = true)]
     pub introspection: Option<bool>,

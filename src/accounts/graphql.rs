@@ -11,7 +11,7 @@ use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
 use crate::graphql::pagination::{Cursor, Page, PageOf};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::DateTime;
-use crate::graphql::viewer::{RoleGuard, require_role, require_user, state, viewer};
+use crate::graphql::viewer::{RoleGuard, client_addr, require_role, require_user, state, viewer};
 use crate::orders::graphql::{OrderConnection, orders_page};
 use crate::orders::model::{OrderListFilter, OrderStatus};
 
@@ -289,7 +289,9 @@ impl AccountsMutation {
             last_name: input.last_name,
             phone: input.phone,
         };
-        AuthPayload::from_result(service::register(state(ctx), registration).await)
+        AuthPayload::from_result(
+            service::register(state(ctx), client_addr(ctx), registration).await,
+        )
     }
 
     async fn login(
@@ -297,7 +299,9 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
-        AuthPayload::from_result(service::login(state(ctx), &input.email, &input.password).await)
+        AuthPayload::from_result(
+            service::login(state(ctx), client_addr(ctx), &input.email, &input.password).await,
+        )
     }
 
     async fn refresh_token(
@@ -305,7 +309,9 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: RefreshTokenInput,
     ) -> async_graphql::Result<AuthPayload> {
-        AuthPayload::from_result(service::refresh(state(ctx), &input.refresh_token).await)
+        AuthPayload::from_result(
+            service::refresh(state(ctx), client_addr(ctx), &input.refresh_token).await,
+        )
     }
 
     async fn logout(
@@ -345,6 +351,7 @@ impl AccountsMutation {
         AuthPayload::from_result(
             service::change_password(
                 state(ctx),
+                client_addr(ctx),
                 user,
                 &input.current_password,
                 &input.new_password,

@@ -3,6 +3,7 @@
 pub mod graphql;
 pub mod model;
 pub mod passwords;
+pub mod rate_limit;
 pub mod repo;
 pub mod service;
 pub mod tokens;

@@ -1,5 +1,7 @@
 //! Account rules: registration, sign-in, token rotation, profile and role management.
 
+use std::net::IpAddr;
+
 use chrono::{NaiveDateTime, TimeDelta};
 
 use super::model::{NewUser, Role, UserRow};
@@ -103,7 +105,12 @@ pub fn check_phone(raw: &str, field: &str) -> AppResult<Option<String>> {
     }
 }
 
-pub async fn register(state: &AppState, input: Registration) -> AppResult<Session> {
+pub async fn register(
+    state: &AppState,
+    client: Option<IpAddr>,
+    input: Registration,
+) -> AppResult<Session> {
+    state.rate_limits.check_address(client)?;
     let email = normalize_email(&input.email, "email")?;
     let first_name = check_name(&input.first_name, "firstName")?;
     let last_name = check_name(&input.last_name, "lastName")?;
@@ -146,7 +153,15 @@ pub async fn register(state: &AppState, input: Registration) -> AppResult<Sessio
     })
 }
 
-pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<Session> {
+/// Signs in. Rate-limited per client address, and per email after repeated failures
+/// (while an email is locked even the right password is refused).
+pub async fn login(
+    state: &AppState,
+    client: Option<IpAddr>,
+    email: &str,
+    password: &str,
+) -> AppResult<Session> {
+    state.rate_limits.check_address(client)?;
     let invalid = || {
         AppError::user(
             UserErrorCode::InvalidCredentials,
@@ -154,6 +169,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<S
         )
     };
     let email = email.trim().to_lowercase();
+    state.rate_limits.check_email(&email)?;
     let mut pooled = state.db.get().await?;
     let user = if email.len() <= MAX_EMAIL_LEN {
         repo::find_user_by_email(&mut pooled.conn(), &email).await?
@@ -167,7 +183,10 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<S
         .await?;
     let user = match user {
         Some(user) if matches => user,
-        _ => return Err(invalid()),
+        _ => {
+            state.rate_limits.record_failure(&email)?;
+            return Err(invalid());
+        }
     };
     if !user.is_active {
         return Err(AppError::user(
@@ -181,7 +200,12 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<S
 
 /// Exchanges a refresh token for a new pair. A token that was already exchanged means
 /// it leaked (or a client misbehaves): the whole session is revoked.
-pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<Session> {
+pub async fn refresh(
+    state: &AppState,
+    client: Option<IpAddr>,
+    refresh_token: &str,
+) -> AppResult<Session> {
+    state.rate_limits.check_address(client)?;
     let invalid = || {
         AppError::input(
             UserErrorCode::InvalidToken,
@@ -295,15 +319,19 @@ pub async fn update_profile(
 /// Sets a new password, revokes every session (the caller's too) and signs in afresh.
 pub async fn change_password(
     state: &AppState,
+    client: Option<IpAddr>,
     user: &UserRow,
     current: &str,
     new: &str,
 ) -> AppResult<Session> {
+    state.rate_limits.check_address(client)?;
+    state.rate_limits.check_email(&user.email)?;
     if !state
         .hasher
         .verify(current, Some(&user.password_hash))
         .await?
     {
+        state.rate_limits.record_failure(&user.email)?;
         return Err(AppError::input(
             UserErrorCode::InvalidCredentials,
             "currentPassword",

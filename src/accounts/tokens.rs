@@ -113,4 +113,19 @@ mod tests {
         assert!(keys.verify(&format!("{header}.{body}.")).is_none());
         assert!(keys.verify("garbage").is_none());
     }
+
+    proptest::proptest! {
+        /// Arbitrary text, and three base64url segments of arbitrary bytes (the shape of a
+        /// JWT), are refused without panicking.
+        #[test]
+        fn verifying_arbitrary_tokens_never_panics_or_accepts(
+            text in "\\PC{0,400}",
+            parts in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..80), 3),
+        ) {
+            let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef");
+            proptest::prop_assert!(keys.verify(&text).is_none());
+            let forged: Vec<String> = parts.iter().map(|p| URL_SAFE_NO_PAD.encode(p)).collect();
+            proptest::prop_assert!(keys.verify(&forged.join(".")).is_none());
+        }
+    }
 }

@@ -5,14 +5,17 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{
     BatchRequest, BatchResponse, ParseRequestError, Request, Response as GqlResponse,
 };
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::TryStreamExt;
 
 use crate::app::App;
 use crate::graphql::loaders::insert_loaders;
-use crate::graphql::viewer::RequestAuth;
+use crate::graphql::viewer::{ClientAddr, RequestAuth};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -59,7 +62,7 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
         .max_num_files(MAX_UPLOAD_FILES)
         .max_file_size(config.max_image_bytes + UPLOAD_OVERHEAD_BYTES);
     match async_graphql::http::receive_batch_body(content_type, reader, options).await {
-        Ok(batch) => execute(&app, &parts.headers, batch).await,
+        Ok(batch) => execute(&app, &parts, batch).await,
         Err(e) => BadRequest::from(e).into_response(),
     }
 }
@@ -70,13 +73,9 @@ const UPLOAD_OVERHEAD_BYTES: usize = 1024 * 1024;
 const MAX_UPLOAD_FILES: usize = 1;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
-pub async fn graphql_get(
-    State(app): State<App>,
-    headers: HeaderMap,
-    method: Method,
-    uri: axum::http::Uri,
-) -> Response {
-    let accepts_html = headers
+pub async fn graphql_get(State(app): State<App>, parts: Parts) -> Response {
+    let accepts_html = parts
+        .headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
@@ -89,13 +88,14 @@ pub async fn graphql_get(
         )
         .into_response();
     }
-    let request = match async_graphql::http::parse_query_string(uri.query().unwrap_or_default()) {
-        Ok(request) => request,
-        Err(e) => {
-            return BadRequest::message(&format!("invalid query string: {e}")).into_response();
-        }
-    };
-    if method == Method::GET && is_mutation(&request) {
+    let request =
+        match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or_default()) {
+            Ok(request) => request,
+            Err(e) => {
+                return BadRequest::message(&format!("invalid query string: {e}")).into_response();
+            }
+        };
+    if parts.method == Method::GET && is_mutation(&request) {
         let mut response = BadRequest::message("mutations need POST").into_response();
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
         response
@@ -103,7 +103,7 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&app, &headers, BatchRequest::Single(request)).await
+    execute(&app, &parts, BatchRequest::Single(request)).await
 }
 
 /// Whether the operation a request would run is a mutation (or a subscription, which
@@ -123,13 +123,22 @@ fn is_mutation(request: &Request) -> bool {
     operation.is_some_and(|op| op.node.ty != OperationType::Query)
 }
 
-async fn execute(app: &App, headers: &HeaderMap, batch: BatchRequest) -> Response {
+async fn execute(app: &App, parts: &Parts, batch: BatchRequest) -> Response {
+    let headers = &parts.headers;
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    // Per operation: who asks, and loaders whose cache lives as long as the operation.
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let client = ClientAddr(client_ip(peer, headers, &app.state.config.trusted_proxies));
+    // Per operation: who asks, from where, and loaders whose cache lives as long as the
+    // operation.
     let with_auth = |request: Request| {
-        let mut request = request.data(RequestAuth::from_header(authorization, &app.state));
+        let mut request = request
+            .data(RequestAuth::from_header(authorization, &app.state))
+            .data(client);
         insert_loaders(&mut request.data, &app.state.db, true);
         request
     };
@@ -153,6 +162,33 @@ async fn execute(app: &App, headers: &HeaderMap, batch: BatchRequest) -> Respons
         }
     };
     respond(headers, response)
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the nearest
+/// untrusted hop of X-Forwarded-For (the entries further left are the client's word).
+pub fn client_ip(
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = peer?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|hop| !trusted.contains(hop))
+            .unwrap_or(peer),
+    )
 }
 
 /// Gives every error a `code`: async-graphql's own (parse, validation, limits) have none.

@@ -87,4 +87,17 @@ mod tests {
         assert!(decode_id(&STANDARD.encode("Product")).is_err());
         assert_eq!(decode_id(&STANDARD.encode("Spaceship:1")).unwrap(), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_arbitrary_ids_never_panics(text in "\\PC{0,300}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let _ = decode_id(&text);
+            let _ = decode_id(&STANDARD.encode(&bytes));
+        }
+
+        #[test]
+        fn ids_round_trip(id in 1i64..i64::MAX) {
+            proptest::prop_assert_eq!(decode_id(&encode_id(NodeKind::Order, id)).unwrap(), Some((NodeKind::Order, id)));
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod node;
 pub mod pagination;

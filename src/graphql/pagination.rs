@@ -195,4 +195,17 @@ mod tests {
         assert!(Page::from_args(Some(1), None, Some(1), None).is_err());
         assert_eq!(Page::from_args(None, None, None, None).unwrap().limit, 20);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_arbitrary_cursors_never_panics(text in "\\PC{0,2000}") {
+            let _ = Cursor::decode_cursor(&text);
+        }
+
+        #[test]
+        fn cursors_round_trip_any_key(id in proptest::num::i64::ANY, key in "\\PC{0,100}") {
+            let cursor = Cursor::new(id, &key);
+            proptest::prop_assert_eq!(Cursor::decode_cursor(&cursor.encode_cursor()).unwrap(), cursor);
+        }
+    }
 }

@@ -112,4 +112,26 @@ mod tests {
         let d = Decimal::parse(Value::from(19.99)).unwrap();
         assert_eq!(d.to_cents(), Some(1999));
     }
+
+    proptest::proptest! {
+        /// Fuzzing stand-in that runs in CI: any string or number either parses to an
+        /// exact amount or is refused; nothing panics, nothing allocates without bound.
+        #[test]
+        fn decimal_parsing_never_panics(text in "\\PC{0,60}", number in proptest::num::f64::ANY) {
+            if let Ok(Decimal::Input(d)) = Decimal::parse(Value::String(text.clone())) {
+                proptest::prop_assert!(text.len() <= 40);
+                let _ = Decimal::Input(d).to_cents();
+            }
+            if let Some(n) = serde_json::Number::from_f64(number) {
+                let _ = Decimal::parse(Value::Number(n)).map(|d| d.to_cents());
+            }
+        }
+
+        #[test]
+        fn two_decimal_amounts_round_trip(cents in 0i64..=crate::db::money::MAX_PRICE_CENTS) {
+            let text = crate::db::money::format_cents(cents);
+            let parsed = Decimal::parse(Value::String(text)).unwrap();
+            proptest::prop_assert_eq!(parsed.to_cents(), Some(cents));
+        }
+    }
 }

@@ -75,6 +75,14 @@ impl RequestAuth {
     }
 }
 
+/// The client's address, as far as the server can tell (see `http::client_ip`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+pub fn client_addr(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
+    ctx.data_opt::<ClientAddr>().and_then(|c| c.0)
+}
+
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<std::sync::Arc<AppState>>()
 }

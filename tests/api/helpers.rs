@@ -122,6 +122,27 @@ impl TestApp {
         }
     }
 
+    /// Runs SQL on the test's own database, beside the server (to break things on
+    /// purpose).
+    pub async fn execute_sql(&self, sql: &str) {
+        match &self.pg_schema {
+            Some(schema) => {
+                let client = pg_client(&postgres_base_url().expect("postgres url")).await;
+                client
+                    .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                    .await
+                    .expect("SQL runs");
+            }
+            None => {
+                use diesel::Connection;
+                let path = self.config.database_url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite opens");
+                diesel::connection::SimpleConnection::batch_execute(&mut conn, sql)
+                    .expect("SQL runs");
+            }
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

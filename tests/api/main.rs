@@ -3,6 +3,7 @@
 
 mod accounts;
 mod catalog;
+mod hardening;
 mod helpers;
 mod orders;
 mod subscriptions;

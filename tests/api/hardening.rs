@@ -1,0 +1,465 @@
+//! Limits, abuse and hostile input: every request error code provoked, nothing leaked,
+//! nothing half-written, the server still healthy afterwards.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, CREATE_PRODUCT, LOGIN, PASSWORD, REGISTER, TestApp, backend_test, error_code,
+    global_id, user_error_code,
+};
+
+fn login_vars(email: &str, password: &str) -> Value {
+    json!({ "input": { "email": email, "password": password } })
+}
+
+async fn healthy(app: &TestApp) {
+    let response = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+backend_test!(repeated_failures_lock_an_email, |app: TestApp| async move {
+    app.register("victim@example.com").await;
+    app.register("other@example.com").await;
+    for attempt in 0..10 {
+        let body = app
+            .gql(
+                LOGIN,
+                login_vars("victim@example.com", "wrong password"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            user_error_code(&body, "login"),
+            "INVALID_CREDENTIALS",
+            "attempt {attempt}"
+        );
+    }
+    let body = app
+        .gql(
+            LOGIN,
+            login_vars("victim@example.com", "wrong password"),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    // Even the right password waits; another email does not.
+    let body = app
+        .gql(LOGIN, login_vars("VICTIM@example.com", PASSWORD), None)
+        .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    app.login("other@example.com", PASSWORD).await;
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_addresses_are_rate_limited_and_forwarded_only_by_trusted_proxies() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.rate_limit_per_address = 3)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let body = app
+            .gql(LOGIN, login_vars("nobody@example.com", PASSWORD), None)
+            .await;
+        assert_eq!(user_error_code(&body, "login"), "INVALID_CREDENTIALS");
+    }
+    let body = app
+        .gql(
+            REGISTER,
+            json!({ "input": { "email": "a@example.com", "password": PASSWORD,
+        "passwordConfirmation": PASSWORD, "firstName": "A", "lastName": "B" } }),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+    // X-Forwarded-For is not believed from an untrusted peer.
+    let spoofed = post_from(&app, "10.9.9.9").await;
+    assert_eq!(error_code(&spoofed), "RATE_LIMITED");
+
+    let proxied = TestApp::spawn(Backend::Sqlite, |c| {
+        c.rate_limit_per_address = 2;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            user_error_code(&post_from(&proxied, "10.0.0.1").await, "login"),
+            "INVALID_CREDENTIALS"
+        );
+    }
+    assert_eq!(
+        error_code(&post_from(&proxied, "10.0.0.1").await),
+        "RATE_LIMITED"
+    );
+    assert_eq!(
+        user_error_code(&post_from(&proxied, "10.0.0.2").await, "login"),
+        "INVALID_CREDENTIALS"
+    );
+}
+
+async fn post_json(app: &TestApp, body: Value) -> Value {
+    app.client
+        .post(app.url("/graphql"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn post_from(app: &TestApp, forwarded_for: &str) -> Value {
+    app.client
+        .post(app.url("/graphql"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "query": LOGIN, "variables": login_vars("nobody@example.com", PASSWORD) }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+backend_test!(aliases_are_capped, |app: TestApp| async move {
+    let query = |n: usize| {
+        format!(
+            "{{ {} }}",
+            (0..n)
+                .map(|i| format!("a{i}: __typename"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    let ok = app.gql(&query(100), json!({}), None).await;
+    assert!(ok["errors"].is_null(), "{}", ok["errors"]);
+    let body = app.gql(&query(101), json!({}), None).await;
+    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{}", body["errors"]);
+});
+
+backend_test!(automatic_persisted_queries, |app: TestApp| async move {
+    use sha2::{Digest, Sha256};
+    let query = "{ me { id } }";
+    let hash = hex::encode(Sha256::digest(query.as_bytes()));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+
+    let miss = post_json(&app, json!({ "extensions": extensions })).await;
+    assert_eq!(
+        miss["errors"][0]["message"], "PersistedQueryNotFound",
+        "{miss}"
+    );
+    let first = post_json(&app, json!({ "query": query, "extensions": extensions })).await;
+    assert_eq!(first, json!({ "data": { "me": null } }));
+    let by_hash = post_json(&app, json!({ "extensions": extensions })).await;
+    assert_eq!(by_hash, json!({ "data": { "me": null } }));
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_weak_settings_and_hides_the_schema() {
+    use mini_ecommerce::config::AppEnv;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = mini_ecommerce::config::Config::from_env();
+    config.database_url = format!("sqlite://{}", dir.path().join("p.db").display());
+    config.data_dir = dir.path().to_owned();
+    config.app_env = AppEnv::Production;
+    config.jwt_secret = None;
+    assert!(
+        mini_ecommerce::app::App::build(config.clone())
+            .await
+            .is_err(),
+        "no secret"
+    );
+    config.jwt_secret = Some("short".to_owned());
+    assert!(
+        mini_ecommerce::app::App::build(config.clone())
+            .await
+            .is_err(),
+        "short secret"
+    );
+    config.jwt_secret = Some("x".repeat(40));
+    config.cors_origins = vec!["not an origin".to_owned()];
+    assert!(
+        mini_ecommerce::app::App::build(config).await.is_err(),
+        "bad CORS origin"
+    );
+
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.app_env = AppEnv::Production;
+        c.cors_origins = vec!["https://shop.example.com".to_owned()];
+    })
+    .await
+    .unwrap();
+    let body = app
+        .gql("{ __schema { types { name } } }", json!({}), None)
+        .await;
+    assert!(
+        body["data"]["__schema"].is_null(),
+        "introspection is off: {body}"
+    );
+    let typo = app.gql("{ mee { id } }", json!({}), None).await;
+    assert!(
+        !typo["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{typo}"
+    );
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://shop.example.com").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://shop.example.com"
+    );
+    assert!(
+        allowed
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert!(health.headers().contains_key("strict-transport-security"));
+}
+
+backend_test!(internal_errors_reveal_nothing, |app: TestApp| async move {
+    let admin = app.admin("admin@example.com").await;
+    app.product(&admin, "Pen", "1", 1).await;
+    // Break the database under the running server.
+    app.execute_sql("ALTER TABLE products RENAME TO products_gone")
+        .await;
+    let body = app
+        .gql("{ products { nodes { name } } }", json!({}), Some(&admin))
+        .await;
+    assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+    assert_eq!(body["errors"][0]["message"], "internal server error");
+    let text = body.to_string().to_lowercase();
+    for leak in [
+        "products_gone",
+        "select",
+        "relation",
+        "no such table",
+        "sqlite",
+        "postgres",
+        "/src/",
+        ".rs",
+    ] {
+        assert!(!text.contains(leak), "{leak} leaked: {text}");
+    }
+    app.execute_sql("ALTER TABLE products_gone RENAME TO products")
+        .await;
+    healthy(&app).await;
+});
+
+backend_test!(
+    hostile_requests_get_clean_errors_and_change_nothing,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (customer, _, _) = app.register("c@example.com").await;
+        let product = app.product(&admin, "Pen", "1.00", 5).await;
+        let count =
+            "{ products(filter: {includeArchived: true}) { totalCount } users { totalCount } }";
+        let before = app.gql(count, json!({}), Some(&admin)).await;
+
+        let huge = "x".repeat(100_000);
+        let cases: Vec<(&str, Value, Option<&str>)> = vec![
+            // Wrong types and absurd numbers.
+            (
+                CREATE_PRODUCT,
+                json!({ "input": { "name": 5, "price": "1" } }),
+                Some(&admin),
+            ),
+            (
+                CREATE_PRODUCT,
+                json!({ "input": { "name": "X", "price": "1", "stock": 1e20 } }),
+                Some(&admin),
+            ),
+            (
+                CREATE_PRODUCT,
+                json!({ "input": { "name": "X", "price": "99999999999999999999999999999999999" } }),
+                Some(&admin),
+            ),
+            (
+                CREATE_PRODUCT,
+                json!({ "input": { "name": "X", "price": "NaN" } }),
+                Some(&admin),
+            ),
+            (
+                CREATE_PRODUCT,
+                json!({ "input": { "name": "X", "price": "-0.00" } }),
+                Some(&admin),
+            ),
+            (
+                CREATE_PRODUCT,
+                json!({ "input": { "name": huge, "price": "1" } }),
+                Some(&admin),
+            ),
+            (
+                CREATE_PRODUCT,
+                json!({ "input": { "name": "nul\u{0}byte", "price": "1" } }),
+                Some(&admin),
+            ),
+            (
+                CREATE_PRODUCT,
+                json!({ "input": { "name": "\u{202e}\u{200b}", "price": "1" } }),
+                Some(&customer),
+            ),
+            (CREATE_PRODUCT, json!(null), Some(&admin)),
+            // Absurd pagination and broken IDs.
+            (
+                "{ products(first: 2147483647) { totalCount } }",
+                json!({}),
+                Some(&admin),
+            ),
+            (
+                "{ products(first: 99999999999) { totalCount } }",
+                json!({}),
+                Some(&admin),
+            ),
+            (
+                "{ products(last: -5) { totalCount } }",
+                json!({}),
+                Some(&admin),
+            ),
+            (
+                "{ products(after: \"\u{0}\") { totalCount } }",
+                json!({}),
+                Some(&admin),
+            ),
+            (
+                "query($id: ID!) { product(id: $id) { name } }",
+                json!({ "id": "\u{0}\u{ffff}" }),
+                Some(&admin),
+            ),
+            (
+                "query($id: ID!) { order(id: $id) { id } }",
+                json!({ "id": product }),
+                Some(&customer),
+            ),
+            (
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": global_id("Order", i64::MAX) }),
+                Some(&customer),
+            ),
+            (
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": global_id("Order", -1) }),
+                Some(&customer),
+            ),
+            // Forged, expired and unsigned tokens.
+            (
+                "{ me { id } }",
+                json!({}),
+                Some("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiZXhwIjo0MTAyNDQ0ODAwfQ."),
+            ),
+            (
+                "{ me { id } }",
+                json!({}),
+                Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIiwic2lkIjoxLCJpYXQiOjAsImV4cCI6MX0.AAAA"),
+            ),
+            ("{ me { id } }", json!({}), Some(&huge)),
+            // Syntax garbage.
+            ("{ products { ", json!({}), Some(&admin)),
+            (
+                "mutation { deleteProduct(input: {id: \"x\"}) { deletedProductId } }",
+                json!({}),
+                Some(&admin),
+            ),
+        ];
+        for (query, variables, token) in cases {
+            let body = app.gql(query, variables.clone(), token).await;
+            let code = error_code(&body);
+            let user_code = body["data"]
+                .as_object()
+                .and_then(|d| d.values().next())
+                .map(|p| p["userErrors"][0]["code"].clone());
+            let clean = matches!(
+                code.as_str(),
+                Some("BAD_USER_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUERY_TOO_COMPLEX")
+            ) || matches!(
+                user_code.as_ref().and_then(Value::as_str),
+                Some("INVALID_INPUT" | "NOT_FOUND")
+            ) || body["data"]["order"].is_null() && body["errors"].is_null()
+                || body["data"]["node"].is_null() && body["errors"].is_null();
+            assert!(
+                clean,
+                "{query} {variables}: {}",
+                body.to_string().chars().take(300).collect::<String>()
+            );
+        }
+        assert_eq!(
+            app.gql(count, json!({}), Some(&admin)).await,
+            before,
+            "nothing was written"
+        );
+        healthy(&app).await;
+    }
+);
+
+/// Free text and numbers thrown at createProduct and register: every answer is the
+/// product, or a user error naming a field, or a clean request error; never a 500; and
+/// exactly the accepted products exist afterwards.
+#[test]
+fn mutations_with_free_text_and_numbers_never_misbehave() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = runtime
+        .block_on(TestApp::spawn(Backend::Sqlite, |_| {}))
+        .unwrap();
+    let admin = runtime.block_on(app.admin("admin@example.com"));
+    let accepted = std::cell::Cell::new(0);
+    let config = ProptestConfig {
+        cases: 64,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(name in "\\PC{0,210}", description in "\\PC{0,50}", price in "-?[0-9]{0,12}(\\.[0-9]{0,4})?", stock in any::<i32>(), first in "\\PC{0,120}")| {
+        let body = runtime.block_on(app.gql(CREATE_PRODUCT,
+            json!({ "input": { "name": name, "description": description, "price": price, "stock": stock } }), Some(&admin)));
+        let payload = &body["data"]["createProduct"];
+        if payload["product"].is_object() {
+            accepted.set(accepted.get() + 1);
+        } else if payload.is_object() {
+            prop_assert_eq!(&payload["userErrors"][0]["code"], "INVALID_INPUT");
+            prop_assert!(payload["userErrors"][0]["field"][1].is_string());
+        } else {
+            prop_assert_eq!(error_code(&body), "BAD_USER_INPUT", "{}", body);
+        }
+        let registered = runtime.block_on(app.gql(REGISTER, json!({ "input": { "email": "p@example.com",
+            "password": "short", "passwordConfirmation": "short", "firstName": first, "lastName": "X" } }), None));
+        let code = user_error_code(&registered, "register");
+        prop_assert!(code == "INVALID_INPUT" || code == "PASSWORD_TOO_WEAK", "{}", registered);
+    });
+    let count = runtime.block_on(app.gql(
+        "{ products(filter: {includeArchived: true}) { totalCount } }",
+        json!({}),
+        Some(&admin),
+    ));
+    assert_eq!(count["data"]["products"]["totalCount"], accepted.get());
+    runtime.block_on(healthy(&app));
+    drop(app);
+}
