@@ -85,7 +85,10 @@ impl TestApp {
                     .expect("create test schema");
                 let sep = if base.contains('?') { '&' } else { '?' };
                 (
-                    format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    // application_name lets a test find its own connections in pg_stat_activity.
+                    format!(
+                        "{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
+                    ),
                     Some(schema),
                 )
             }
@@ -129,7 +132,9 @@ impl TestApp {
             Some(schema) => {
                 let client = pg_client(&postgres_base_url().expect("postgres url")).await;
                 client
-                    .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                    .batch_execute(&format!(
+                        "SET search_path TO {schema}; SET application_name TO {schema}; {sql}"
+                    ))
                     .await
                     .expect("SQL runs");
             }
@@ -149,15 +154,66 @@ impl TestApp {
 
     /// POSTs one operation; returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        self.gql_at(self.addr, query, variables, token).await
+    }
+
+    /// The same, against another server on the same database.
+    pub async fn gql_at(
+        &self,
+        addr: SocketAddr,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> Value {
         let mut request = self
             .client
-            .post(self.url("/graphql"))
+            .post(format!("http://{addr}/graphql"))
             .json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.expect("request sent");
         response.json().await.expect("JSON response")
+    }
+
+    /// Starts the real `mini-ecommerce` binary as a separate process on this test's
+    /// database; killed when the returned guard drops.
+    pub async fn server_process(&self) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_mini-ecommerce"))
+            .arg("serve")
+            .env("DATABASE_URL", &self.config.database_url)
+            .env("BIND_ADDR", addr.to_string())
+            .env(
+                "JWT_SECRET",
+                self.config.jwt_secret.as_deref().unwrap_or_default(),
+            )
+            .env("BCRYPT_COST", "4")
+            .env("DATA_DIR", &self.config.data_dir)
+            .env("MEDIA_DIR", &self.config.media_dir)
+            .env("DB_POOL_SIZE", "5")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("server binary starts");
+        let process = Process { addr, child };
+        for _ in 0..200 {
+            if let Ok(r) = self
+                .client
+                .get(format!("http://{addr}/readyz"))
+                .send()
+                .await
+                && r.status() == 200
+            {
+                return process;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("server process on {addr} did not become ready");
     }
 
     /// Registers a customer; returns (access token, refresh token, user id).
@@ -229,6 +285,18 @@ impl Drop for TestApp {
             })
             .join();
         }
+    }
+}
+
+pub struct Process {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod catalog;
 mod hardening;
 mod helpers;
+mod multiprocess;
 mod orders;
 mod subscriptions;
 mod transport;

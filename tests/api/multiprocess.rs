@@ -1,0 +1,101 @@
+//! Several server processes on one PostgreSQL database: events cross between them and
+//! stock stays exact.
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp};
+use crate::subscriptions::{SET_STATUS, next_update, subscribe};
+
+const ADD: &str = "mutation($p: ID!) { addToCart(input: {productId: $p}) { userErrors { code } } }";
+const PLACE: &str =
+    "mutation { placeOrder(input: {shippingAddress: \"X\"}) { order { id } userErrors { code } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_stock_are_shared_across_processes() {
+    let Some(app) = TestApp::spawn(Backend::Postgres, |_| {}).await else {
+        eprintln!("TEST_POSTGRES_URL is not set: multi-process test not run");
+        return;
+    };
+    let one = app.server_process().await;
+    let two = app.server_process().await;
+    let admin = app.admin("admin@example.com").await;
+    let (ann, _, _) = app.register("ann@example.com").await;
+
+    // Subscribed on process one; everything changes through process two.
+    let mut socket = subscribe(one.addr, &ann, None).await;
+    let lamp = app.product(&admin, "Lamp", "10.00", 3).await;
+    app.gql_at(two.addr, ADD, json!({ "p": lamp }), Some(&ann))
+        .await;
+    let placed = app.gql_at(two.addr, PLACE, json!({}), Some(&ann)).await;
+    let order = placed["data"]["placeOrder"]["order"]["id"]
+        .as_str()
+        .expect("order")
+        .to_owned();
+    assert_eq!(
+        next_update(&mut socket).await,
+        Some(("PENDING".into(), "PENDING".into()))
+    );
+    app.gql_at(
+        two.addr,
+        SET_STATUS,
+        json!({ "o": order, "s": "CONFIRMED" }),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        next_update(&mut socket).await,
+        Some(("CONFIRMED".into(), "PENDING".into()))
+    );
+
+    // The database drops process one's listening connection (as in a restart): it
+    // reconnects, and the subscription on it keeps receiving.
+    app.execute_sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = current_setting('application_name') \
+         AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.gql_at(
+        two.addr,
+        SET_STATUS,
+        json!({ "o": order, "s": "SHIPPED" }),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        next_update(&mut socket).await,
+        Some(("SHIPPED".into(), "PENDING".into()))
+    );
+
+    // Twelve buyers for the last two units, half through each process.
+    let mut buyers = Vec::new();
+    for i in 0..12 {
+        let (token, _, _) = app.register(&format!("b{i}@example.com")).await;
+        app.gql(ADD, json!({ "p": lamp }), Some(&token)).await;
+        buyers.push(token);
+    }
+    let attempts = buyers.iter().enumerate().map(|(i, token)| {
+        let addr = if i % 2 == 0 { one.addr } else { two.addr };
+        app.gql_at(addr, PLACE, json!({}), Some(token))
+    });
+    let results = join_all(attempts).await;
+    let sold = results
+        .iter()
+        .filter(|b| b["data"]["placeOrder"]["order"].is_object())
+        .count();
+    let short = results
+        .iter()
+        .filter(|b| b["data"]["placeOrder"]["userErrors"][0]["code"] == "INSUFFICIENT_STOCK")
+        .count();
+    assert_eq!((sold, short), (2, 10), "{results:?}");
+    let stock = app
+        .gql(
+            "query($id: ID!) { product(id: $id) { stock } }",
+            json!({ "id": lamp }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(stock["data"]["product"]["stock"], 0);
+}
