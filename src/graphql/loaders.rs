@@ -1,20 +1,27 @@
 //! The DataLoaders every operation gets: products, order lines, payments, customers.
 
 use async_graphql::Data;
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 
 use crate::catalog::loader::ProductLoader;
 use crate::db::Db;
 use crate::orders::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
 
+/// A loader that remembers what it loaded (async-graphql's `DataLoader::new` does not).
+pub type CachedLoader<L> = DataLoader<L, HashMapCache>;
+
+fn caching<L: async_graphql::dataloader::Loader<i64>>(loader: L) -> CachedLoader<L> {
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
+
 /// Adds the loaders to an operation's (or a WebSocket connection's) data. `cached`:
 /// an HTTP operation may reuse what it loaded; a subscription lives for hours and must
 /// see every change, so it batches without caching.
 pub fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
-    let products = DataLoader::new(ProductLoader::new(db.clone()), tokio::spawn);
-    let items = DataLoader::new(OrderItemsLoader(db.clone()), tokio::spawn);
-    let payments = DataLoader::new(PaymentLoader(db.clone()), tokio::spawn);
-    let users = DataLoader::new(UserLoader(db.clone()), tokio::spawn);
+    let products = caching(ProductLoader::new(db.clone()));
+    let items = caching(OrderItemsLoader(db.clone()));
+    let payments = caching(PaymentLoader(db.clone()));
+    let users = caching(UserLoader(db.clone()));
     if !cached {
         products.enable_all_cache(false);
         items.enable_all_cache(false);

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod catalog;
+mod cli;
 mod hardening;
 mod helpers;
 mod multiprocess;

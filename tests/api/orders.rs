@@ -585,10 +585,9 @@ backend_test!(
             );
             costs.push(after - before);
         }
-        // viewer, page, items, payments, customers, products: the same for 1, 5 and 20 orders.
-        assert_eq!(costs[0], costs[1], "{costs:?}");
-        assert_eq!(costs[1], costs[2], "{costs:?}");
-        assert!(costs[2] <= 6, "{costs:?}");
+        // viewer, page, items, their products, payments, customers: six statements for
+        // 1, 5 or 20 orders.
+        assert_eq!(costs, [6, 6, 6]);
     }
 );
 
