@@ -7,8 +7,8 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewUser, RefreshTokenRow, Role, SessionRow, UserListFilter, UserRow};
 use crate::db::schema::{refresh_tokens, sessions, users};
 use crate::db::{Conn, contains_pattern, lower, micros_to_time};
-use crate::db_run;
 use crate::graphql::pagination::{Direction, Page};
+use crate::{db_run, keyset_page};
 
 pub async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<UserRow> {
     db_run!(conn, |c| diesel::insert_into(users::table)
@@ -147,28 +147,14 @@ pub async fn list_users(
         .as_deref()
         .map(|s| contains_pattern(&s.to_lowercase()));
     let rows = db_run!(conn, |c| {
-        let mut query = filter_users!(
+        let query = filter_users!(
             users::table.select(UserRow::as_select()).into_boxed(),
             filter,
             &pattern
         );
-        query = match (&page.direction, cursor) {
-            (Direction::Forward, Some((t, id))) => query.filter(
-                users::created_at
-                    .lt(t)
-                    .or(users::created_at.eq(t).and(users::id.lt(id))),
-            ),
-            (Direction::Backward, Some((t, id))) => query.filter(
-                users::created_at
-                    .gt(t)
-                    .or(users::created_at.eq(t).and(users::id.gt(id))),
-            ),
-            (_, None) => query,
-        };
-        query = match page.direction {
-            Direction::Forward => query.order((users::created_at.desc(), users::id.desc())),
-            Direction::Backward => query.order((users::created_at.asc(), users::id.asc())),
-        };
+        // Newest first: reading forward is descending.
+        let backward = page.direction == Direction::Backward;
+        let query = keyset_page!(query, users::created_at, users::id, cursor, backward);
         query.limit(page.fetch_limit()).load(c).await
     })?;
     Ok(rows)

@@ -9,9 +9,9 @@ use super::model::{
 };
 use crate::db::schema::{cart_items, order_items, products};
 use crate::db::{Conn, contains_pattern, micros_to_time};
-use crate::db_run;
 use crate::error::AppError;
 use crate::graphql::pagination::{Cursor, Direction, Page};
+use crate::{db_run, keyset_page};
 
 /// Applies a [`ProductListFilter`] to a boxed products query (the page and the count
 /// share it). `$patterns` are the LIKE patterns of the search words.
@@ -37,35 +37,6 @@ macro_rules! filter_products {
         }
         query
     }};
-}
-
-/// Rows strictly after `$cursor` (a `(key, id)` pair) in the order `$ascending` gives,
-/// ordered that way: one range scan of the `(column, id)` index.
-macro_rules! keyset {
-    ($query:expr, $column:expr, $cursor:expr, $ascending:expr) => {{
-        let query = match $cursor {
-            Some((key, id)) if $ascending => {
-                query_after!($query, $column, key, id, gt)
-            }
-            Some((key, id)) => query_after!($query, $column, key, id, lt),
-            None => $query,
-        };
-        if $ascending {
-            query.order(($column.asc(), products::id.asc()))
-        } else {
-            query.order(($column.desc(), products::id.desc()))
-        }
-    }};
-}
-
-macro_rules! query_after {
-    ($query:expr, $column:expr, $key:expr, $id:expr, $cmp:ident) => {
-        $query.filter(
-            $column
-                .$cmp($key)
-                .or($column.eq($key).and(products::id.$cmp($id))),
-        )
-    };
 }
 
 fn like_patterns(filter: &ProductListFilter) -> Vec<String> {
@@ -120,26 +91,57 @@ pub async fn list_products(
             &patterns
         );
         let query = match (order.field, &key) {
-            (ProductSortField::CreatedAt, None) => keyset!(
+            (ProductSortField::CreatedAt, None) => keyset_page!(
                 query,
                 products::created_at,
+                products::id,
                 None::<(NaiveDateTime, i64)>,
                 ascending
             ),
             (ProductSortField::CreatedAt, Some((SortKey::Time(t), id))) => {
-                keyset!(query, products::created_at, Some((*t, *id)), ascending)
+                keyset_page!(
+                    query,
+                    products::created_at,
+                    products::id,
+                    Some((*t, *id)),
+                    ascending
+                )
             }
             (ProductSortField::Name, None) => {
-                keyset!(query, products::name, None::<(&str, i64)>, ascending)
+                keyset_page!(
+                    query,
+                    products::name,
+                    products::id,
+                    None::<(&str, i64)>,
+                    ascending
+                )
             }
             (ProductSortField::Name, Some((SortKey::Text(name), id))) => {
-                keyset!(query, products::name, Some((name.as_str(), *id)), ascending)
+                keyset_page!(
+                    query,
+                    products::name,
+                    products::id,
+                    Some((name.as_str(), *id)),
+                    ascending
+                )
             }
             (ProductSortField::Price, None) => {
-                keyset!(query, products::price_cents, None::<(i64, i64)>, ascending)
+                keyset_page!(
+                    query,
+                    products::price_cents,
+                    products::id,
+                    None::<(i64, i64)>,
+                    ascending
+                )
             }
             (ProductSortField::Price, Some((SortKey::Cents(p), id))) => {
-                keyset!(query, products::price_cents, Some((*p, *id)), ascending)
+                keyset_page!(
+                    query,
+                    products::price_cents,
+                    products::id,
+                    Some((*p, *id)),
+                    ascending
+                )
             }
             _ => unreachable!("sort_key types the key by the sort field"),
         };

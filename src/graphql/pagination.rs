@@ -147,6 +147,27 @@ impl Page {
     }
 }
 
+/// Keyset paging of a boxed diesel query ordered by `($column, $id)`: keeps the rows
+/// strictly after `$cursor` (an `Option<(key, id)>`) in that order, ascending or not, and
+/// orders them so. One range scan of a `(column, id)` index, whatever the page's depth.
+#[macro_export]
+macro_rules! keyset_page {
+    ($query:expr, $column:expr, $id:expr, $cursor:expr, $ascending:expr) => {{
+        let query = match $cursor {
+            Some((key, id)) if $ascending => {
+                $query.filter($column.gt(key).or($column.eq(key).and($id.gt(id))))
+            }
+            Some((key, id)) => $query.filter($column.lt(key).or($column.eq(key).and($id.lt(id)))),
+            None => $query,
+        };
+        if $ascending {
+            query.order(($column.asc(), $id.asc()))
+        } else {
+            query.order(($column.desc(), $id.desc()))
+        }
+    }};
+}
+
 /// A page of rows, in list order, with the Relay page flags.
 pub struct PageOf<T> {
     pub rows: Vec<T>,

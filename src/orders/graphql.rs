@@ -256,26 +256,38 @@ async fn prefetch(ctx: &Context<'_>, orders: &[OrderRow]) -> async_graphql::Resu
     if selects("items") || selects("itemCount") {
         let loader = ctx.data_unchecked::<CachedLoader<OrderItemsLoader>>();
         let mut items = loader.loader().load(&order_ids).await?;
-        if nodes.iter().any(|n| n.field("items").field("product").exists()) {
-            let mut product_ids: Vec<i64> = items.values().flatten().map(|i| i.product_id).collect();
+        if nodes
+            .iter()
+            .any(|n| n.field("items").field("product").exists())
+        {
+            let mut product_ids: Vec<i64> =
+                items.values().flatten().map(|i| i.product_id).collect();
             product_ids.sort_unstable();
             product_ids.dedup();
             let products = ctx.data_unchecked::<CachedLoader<ProductLoader>>();
-            products.feed_many(products.loader().load(&product_ids).await?).await;
+            products
+                .feed_many(products.loader().load(&product_ids).await?)
+                .await;
         }
-        let all = order_ids.iter().map(|id| (*id, items.remove(id).unwrap_or_default()));
+        let all = order_ids
+            .iter()
+            .map(|id| (*id, items.remove(id).unwrap_or_default()));
         loader.feed_many(all).await;
     }
     if selects("payment") {
         let loader = ctx.data_unchecked::<CachedLoader<PaymentLoader>>();
-        loader.feed_many(loader.loader().load(&order_ids).await?).await;
+        loader
+            .feed_many(loader.loader().load(&order_ids).await?)
+            .await;
     }
     if selects("customer") {
         let mut user_ids: Vec<i64> = orders.iter().map(|o| o.user_id).collect();
         user_ids.sort_unstable();
         user_ids.dedup();
         let loader = ctx.data_unchecked::<CachedLoader<UserLoader>>();
-        loader.feed_many(loader.loader().load(&user_ids).await?).await;
+        loader
+            .feed_many(loader.loader().load(&user_ids).await?)
+            .await;
     }
     Ok(())
 }

@@ -10,9 +10,9 @@ use super::model::{
 };
 use crate::db::schema::{order_items, orders, payments, products};
 use crate::db::{Conn, micros_to_time};
-use crate::db_run;
 use crate::error::AppError;
 use crate::graphql::pagination::{Direction, Page};
+use crate::{db_run, keyset_page};
 
 pub async fn find_order(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderRow>> {
     db_run!(conn, |c| orders::table
@@ -253,27 +253,13 @@ pub async fn list_orders(
         None => None,
     };
     let rows = db_run!(conn, |c| {
-        let mut query = filter_orders!(
+        let query = filter_orders!(
             orders::table.select(OrderRow::as_select()).into_boxed(),
             filter
         );
-        query = match (&page.direction, cursor) {
-            (Direction::Forward, Some((t, id))) => query.filter(
-                orders::created_at
-                    .lt(t)
-                    .or(orders::created_at.eq(t).and(orders::id.lt(id))),
-            ),
-            (Direction::Backward, Some((t, id))) => query.filter(
-                orders::created_at
-                    .gt(t)
-                    .or(orders::created_at.eq(t).and(orders::id.gt(id))),
-            ),
-            (_, None) => query,
-        };
-        query = match page.direction {
-            Direction::Forward => query.order((orders::created_at.desc(), orders::id.desc())),
-            Direction::Backward => query.order((orders::created_at.asc(), orders::id.asc())),
-        };
+        // Newest first: reading forward is descending.
+        let backward = page.direction == Direction::Backward;
+        let query = keyset_page!(query, orders::created_at, orders::id, cursor, backward);
         query.limit(page.fetch_limit()).load(c).await
     })?;
     Ok(rows)
