@@ -170,8 +170,10 @@ pub async fn login(
     };
     let email = email.trim().to_lowercase();
     state.rate_limits.check_email(&email)?;
-    let mut pooled = state.db.get().await?;
     let user = if email.len() <= MAX_EMAIL_LEN {
+        // The connection goes back to the pool before hashing: a burst of logins queued
+        // on bcrypt must not hold connections that other requests need.
+        let mut pooled = state.db.get().await?;
         repo::find_user_by_email(&mut pooled.conn(), &email).await?
     } else {
         None
@@ -195,6 +197,7 @@ pub async fn login(
         ));
     }
     let now = now();
+    let mut pooled = state.db.get().await?;
     db_transaction!(&mut pooled, |tx| start_session(state, tx, user, now).await)
 }
 
