@@ -79,17 +79,27 @@ impl CartPayload {
         result: Result<Option<i64>, AppError>,
     ) -> async_graphql::Result<Self> {
         let (changed, user_errors) = split(result)?;
-        let lines = service::lines(state(ctx), user_id).await?;
-        let cart_item = changed.flatten().and_then(|id| {
-            lines
-                .iter()
-                .find(|l| l.item.id == id)
-                .cloned()
-                .map(CartItem)
-        });
+        let changed = changed.flatten();
+        // Load only what the client selected: the whole cart is a join over every line,
+        // which an add-to-cart button asking for `cartItem` alone does not need.
+        let ahead = ctx.look_ahead();
+        let (cart, cart_item) = if ahead.field("cart").exists() {
+            let lines = service::lines(state(ctx), user_id).await?;
+            let item = changed.and_then(|id| lines.iter().find(|l| l.item.id == id).cloned());
+            (Cart(lines), item)
+        } else {
+            let item = match changed {
+                Some(id) if ahead.field("cartItem").exists() => {
+                    service::line(state(ctx), user_id, id).await?
+                }
+                _ => None,
+            };
+            // Not selected, so never resolved: an empty cart stands in.
+            (Cart(Vec::new()), item)
+        };
         Ok(CartPayload {
-            cart: Cart(lines),
-            cart_item,
+            cart,
+            cart_item: cart_item.map(CartItem),
             user_errors,
         })
     }

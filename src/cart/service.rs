@@ -47,6 +47,12 @@ pub async fn lines(state: &AppState, user_id: i64) -> AppResult<Vec<CartLine>> {
     Ok(repo::lines(&mut pooled.conn(), user_id).await?)
 }
 
+/// One of the user's lines, with its product.
+pub async fn line(state: &AppState, user_id: i64, item_id: i64) -> AppResult<Option<CartLine>> {
+    let mut pooled = state.db.get().await?;
+    Ok(repo::find_own(&mut pooled.conn(), user_id, item_id).await?)
+}
+
 /// Adds units of a product; a product already in the cart gets its line increased.
 pub async fn add(
     state: &AppState,

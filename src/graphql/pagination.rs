@@ -153,11 +153,16 @@ impl Page {
 #[macro_export]
 macro_rules! keyset_page {
     ($query:expr, $column:expr, $id:expr, $cursor:expr, $ascending:expr) => {{
+        // The first bound (column >= key) is redundant but sargable: without it
+        // PostgreSQL cannot turn the OR into an index range and filters every row
+        // before the cursor, so deep pages got slower than the first.
         let query = match $cursor {
-            Some((key, id)) if $ascending => {
-                $query.filter($column.gt(key).or($column.eq(key).and($id.gt(id))))
-            }
-            Some((key, id)) => $query.filter($column.lt(key).or($column.eq(key).and($id.lt(id)))),
+            Some((key, id)) if $ascending => $query
+                .filter($column.ge(key))
+                .filter($column.gt(key).or($column.eq(key).and($id.gt(id)))),
+            Some((key, id)) => $query
+                .filter($column.le(key))
+                .filter($column.lt(key).or($column.eq(key).and($id.lt(id)))),
             None => $query,
         };
         if $ascending {

@@ -779,3 +779,23 @@ backend_test!(demo_data_is_usable_at_once, |app: TestApp| async move {
         "{placed}"
     );
 });
+
+backend_test!(
+    add_to_cart_answers_what_is_selected,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let pen = app.product(&admin, "Pen", "2.00", 5).await;
+        let only_item = "mutation($p: ID!) { addToCart(input: {productId: $p, quantity: 2}) { cartItem { quantity lineTotal product { name } } userErrors { code } } }";
+        let body = app.gql(only_item, json!({ "p": pen }), Some(&ann)).await;
+        assert_eq!(
+            body["data"]["addToCart"]["cartItem"],
+            json!({ "quantity": 2, "lineTotal": "4.00", "product": { "name": "Pen" } })
+        );
+        let body = app.gql(only_item, json!({ "p": pen }), Some(&ann)).await;
+        assert_eq!(body["data"]["addToCart"]["cartItem"]["quantity"], 4);
+        let both = add(&app, &ann, &pen, 1).await;
+        assert_eq!(both["data"]["addToCart"]["cart"]["totalQuantity"], 5);
+        assert_eq!(both["data"]["addToCart"]["cartItem"]["quantity"], 5);
+    }
+);
