@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run: talk GraphQL to the running server (standard library only).
+
+  tools.py walk     URL TOKEN OUTDIR      walk the whole catalog, write Lua data files
+  tools.py login    URL OUT PREFIX FROM TO PASSWORD [THREADS]
+                                          log in PREFIX{FROM..TO-1}@example.com, one
+                                          access token per line in OUT
+  tools.py register URL EMAIL PASSWORD    register a user through the API
+  tools.py token    URL EMAIL PASSWORD    print one access token
+  tools.py free-port                      print a free TCP port on 127.0.0.1
+  tools.py cpu-watch SERVER_PID OUT       until SIGTERM, then CPU used meanwhile in %
+                                          of one core: "server / postgres / wrk / other"
+"""
+
+import http.client
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+LOGIN = ("mutation($i: LoginInput!) { login(input: $i) "
+         "{ accessToken userErrors { code message } } }")
+REGISTER = ("mutation($i: RegisterInput!) { register(input: $i) "
+            "{ accessToken user { id } userErrors { code message } } }")
+PAGE = ("query($after: String) { products(first: 100, after: $after) "
+        "{ edges { cursor node { id name price stock } } "
+        "pageInfo { endCursor hasNextPage } } }")
+
+_local = threading.local()
+
+
+def _conn(url):
+    """One keep-alive connection per thread."""
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        parts = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+        _local.conn = conn
+    return conn
+
+
+def gql(url, query, variables=None, token=None):
+    body = json.dumps({"query": query, "variables": variables or {}})
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = "Bearer " + token
+    path = urllib.parse.urlsplit(url).path or "/graphql"
+    for attempt in range(3):
+        conn = _conn(url)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"HTTP {resp.status}: {data[:300]!r}")
+            out = json.loads(data)
+            if out.get("errors"):
+                raise RuntimeError(f"GraphQL errors: {out['errors']}")
+            return out["data"]
+        except (http.client.HTTPException, ConnectionError, OSError):
+            conn.close()
+            _local.conn = None
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
+
+
+def lua_string(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_lua_list(path, values):
+    with open(path, "w") as f:
+        f.write("return {\n")
+        for v in values:
+            f.write(lua_string(v) + ",\n")
+        f.write("}\n")
+
+
+def walk(url, token, outdir):
+    """Every product's edge cursor, id and stock, paging with first: 100."""
+    cursors, ids, stocked = [], [], []
+    after, pages = None, 0
+    while True:
+        data = gql(url, PAGE, {"after": after}, token)["products"]
+        pages += 1
+        for edge in data["edges"]:
+            cursors.append(edge["cursor"])
+            ids.append(edge["node"]["id"])
+            # addToCart targets: stock high enough that a few units per cart line can
+            # never hit INSUFFICIENT_STOCK.
+            if edge["node"]["stock"] >= 50:
+                stocked.append(edge["node"]["id"])
+        if not data["pageInfo"]["hasNextPage"]:
+            break
+        after = data["pageInfo"]["endCursor"]
+    write_lua_list(f"{outdir}/cursors.lua", cursors)
+    write_lua_list(f"{outdir}/product_ids.lua", ids)
+    write_lua_list(f"{outdir}/stocked_ids.lua", stocked)
+    print(f"walked {len(ids)} products in {pages} pages; {len(stocked)} with stock >= 50")
+
+
+def login_one(url, email, password):
+    payload = gql(url, LOGIN, {"i": {"email": email, "password": password}})["login"]
+    if payload["userErrors"] or not payload["accessToken"]:
+        raise RuntimeError(f"login {email}: {payload['userErrors']}")
+    return payload["accessToken"]
+
+
+def login_many(url, out, prefix, first, last, password, threads=16):
+    emails = [f"{prefix}{i}@example.com" for i in range(first, last)]
+    started = time.time()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        tokens = list(pool.map(lambda e: login_one(url, e, password), emails))
+    with open(out, "w") as f:
+        for t in tokens:
+            f.write(t + "\n")
+    took = time.time() - started
+    print(f"logged in {len(tokens)} users ({prefix}{first}..{prefix}{last - 1}) "
+          f"in {took:.1f} s ({len(tokens) / max(took, 1e-9):.0f}/s)")
+
+
+def register(url, email, password):
+    payload = gql(url, REGISTER, {"i": {
+        "email": email, "password": password, "passwordConfirmation": password,
+        "firstName": "Bench", "lastName": "Login"}})["register"]
+    if payload["userErrors"]:
+        raise RuntimeError(f"register {email}: {payload['userErrors']}")
+    print(f"registered {email}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    print(port)
+
+
+def _ticks(pid):
+    """utime + stime of a process (all its threads), in clock ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # fields[0] is field 3 (state): utime and stime are fields 14 and 15.
+    return int(fields[11]) + int(fields[12])
+
+
+def _busy():
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    return cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6] + cpu[7]
+
+
+def cpu_watch(server_pid, out):
+    """Until SIGTERM: polls the server, every postgres process and every wrk, 4 times
+    a second, keeping each process's first and last tick counts (a process seen late
+    counts from 0). Polling matters: postgres backends come and go (the server discards
+    a pooled connection whose transaction a departing client cancelled), and a process
+    that has exited can no longer be read. Then writes "server / postgres / wrk / other"
+    in % of one core to OUT; "other" is the rest of the machine's busy time (anything
+    else running), less this watcher's own."""
+    import signal
+    hz = os.sysconf("SC_CLK_TCK")
+    started, busy0 = time.time(), _busy()
+    first, last, group = {}, {}, {}
+
+    def poll(initial=False):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            if entry == server_pid:
+                kind = "server"
+            else:
+                try:
+                    with open(f"/proc/{entry}/comm") as f:
+                        comm = f.read().strip()
+                except OSError:
+                    continue
+                kind = {"postgres": "postgres", "wrk": "wrk"}.get(comm)
+                if kind is None:
+                    continue
+            t = _ticks(entry)
+            if t is None:
+                continue
+            if entry not in first:
+                first[entry] = t if initial else 0
+                group[entry] = kind
+            last[entry] = t
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    poll(initial=True)
+    while not stop:
+        time.sleep(0.25)
+        poll()
+    poll()
+    secs = time.time() - started
+    used = {"server": 0, "postgres": 0, "wrk": 0}
+    for pid, kind in group.items():
+        used[kind] += last[pid] - first[pid]
+    me = os.times()
+    own = (me.user + me.system) * hz
+    other = max(_busy() - busy0 - sum(used.values()) - own, 0)
+    pct = lambda ticks: f"{ticks / hz / secs * 100:.0f}"
+    with open(out, "w") as f:
+        f.write(f"{pct(used['server'])} / {pct(used['postgres'])} / {pct(used['wrk'])} / {pct(other)}\n")
+
+
+def main(argv):
+    cmd, args = argv[1], argv[2:]
+    if cmd == "walk":
+        walk(*args)
+    elif cmd == "login":
+        url, out, prefix, first, last, password = args[:6]
+        threads = int(args[6]) if len(args) > 6 else 16
+        login_many(url, out, prefix, int(first), int(last), password, threads)
+    elif cmd == "register":
+        register(*args)
+    elif cmd == "token":
+        print(login_one(*args))
+    elif cmd == "free-port":
+        free_port()
+    elif cmd == "cpu-watch":
+        cpu_watch(*args)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
