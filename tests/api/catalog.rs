@@ -650,16 +650,7 @@ async fn images_are_checked_stored_served_and_replaced() {
             Ok(response) => assert_eq!(response.status(), 413),
             Err(e) => assert!(e.is_request(), "{e}"),
         }
-        assert_eq!(
-            // A fresh client: the refused request's connection was closed by the server.
-            reqwest::Client::new()
-                .get(app.url("/healthz"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        app.assert_healthy().await;
         let current = app.gql(PRODUCT, json!({ "id": id }), Some(&admin)).await;
         assert_eq!(current["data"]["product"]["imageUrl"], json!(new_url));
 

@@ -13,15 +13,6 @@ fn login_vars(email: &str, password: &str) -> Value {
     json!({ "input": { "email": email, "password": password } })
 }
 
-async fn healthy(app: &TestApp) {
-    let response = reqwest::Client::new()
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
 backend_test!(repeated_failures_lock_an_email, |app: TestApp| async move {
     app.register("victim@example.com").await;
     app.register("other@example.com").await;
@@ -270,7 +261,7 @@ backend_test!(internal_errors_reveal_nothing, |app: TestApp| async move {
     }
     app.execute_sql("ALTER TABLE products_gone RENAME TO products")
         .await;
-    healthy(&app).await;
+    app.assert_healthy().await;
 });
 
 backend_test!(
@@ -414,7 +405,7 @@ backend_test!(
             before,
             "nothing was written"
         );
-        healthy(&app).await;
+        app.assert_healthy().await;
     }
 );
 
@@ -460,6 +451,6 @@ fn mutations_with_free_text_and_numbers_never_misbehave() {
         Some(&admin),
     ));
     assert_eq!(count["data"]["products"]["totalCount"], accepted.get());
-    runtime.block_on(healthy(&app));
+    runtime.block_on(app.assert_healthy());
     drop(app);
 }

@@ -148,6 +148,17 @@ impl TestApp {
         }
     }
 
+    /// The server still answers /healthz. A fresh client: a refused request may have had
+    /// its connection closed by the server, and a pooled one could be that connection.
+    pub async fn assert_healthy(&self) {
+        let response = reqwest::Client::new()
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
