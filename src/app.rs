@@ -18,8 +18,9 @@ use crate::accounts::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::error::AppError;
+use crate::graphql::documents::CheckedSchema;
 use crate::graphql::http::{graphql_get, graphql_post};
-use crate::graphql::schema::{AppSchema, build_schema};
+use crate::graphql::schema::build_schema;
 use crate::graphql::ws::graphql_ws;
 use crate::orders::events::OrderEvents;
 
@@ -37,7 +38,7 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct App {
     pub state: Arc<AppState>,
-    pub schema: AppSchema,
+    pub schema: CheckedSchema,
 }
 
 impl App {
@@ -64,7 +65,11 @@ impl App {
             db,
             config,
         });
-        let schema = build_schema(&state.config, Some(state.clone()));
+        let schema = CheckedSchema::new(
+            build_schema(&state.config, Some(state.clone())),
+            state.config.apq_cache_size,
+            state.config.max_aliases,
+        );
         spawn_pruning(Arc::downgrade(&state));
         Ok(App { state, schema })
     }

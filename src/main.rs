@@ -8,6 +8,12 @@ use mini_ecommerce::cli;
 use mini_ecommerce::config::Config;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than the system allocator: GraphQL execution allocates many small,
+/// short-lived values per request, and glibc's malloc/free took about a tenth of the
+/// server's CPU under load (bench/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mini-ecommerce",

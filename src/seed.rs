@@ -194,7 +194,15 @@ pub async fn seed_demo(state: &AppState, plan: SeedPlan) -> AppResult<Seeded> {
             for line in 0..plan.cart_lines.min(well_stocked.len()) {
                 // Spread the carts over the well-stocked products, distinct within a cart.
                 let product = well_stocked[(i * plan.cart_lines + line) % well_stocked.len()];
-                cart::repo::add(tx, user.id, product, 1, start).await?;
+                cart::repo::add(
+                    tx,
+                    user.id,
+                    product,
+                    1,
+                    cart::model::MAX_LINE_QUANTITY,
+                    start,
+                )
+                .await?;
                 seeded.cart_lines += 1;
             }
         }
@@ -248,25 +256,27 @@ async fn seed_order(
     )
     .await?;
     let mut total = 0;
+    let mut picked = Vec::with_capacity(5);
     for _ in 0..5 {
         let product_id = products[rng.random_range(0..products.len())];
         let product = catalog::repo::find_product(tx, product_id)
             .await?
             .ok_or_else(|| AppError::internal("seeded product vanished"))?;
         let quantity = rng.random_range(1..4);
-        orders::repo::insert_item(
-            tx,
-            &NewOrderItem {
-                order_id: order.id,
-                product_id,
-                product_name: &product.name,
-                unit_price_cents: product.price_cents,
-                quantity,
-            },
-        )
-        .await?;
         total += product.price_cents * i64::from(quantity);
+        picked.push((product, quantity));
     }
+    let items: Vec<NewOrderItem<'_>> = picked
+        .iter()
+        .map(|(product, quantity)| NewOrderItem {
+            order_id: order.id,
+            product_id: product.id,
+            product_name: &product.name,
+            unit_price_cents: product.price_cents,
+            quantity: *quantity,
+        })
+        .collect();
+    orders::repo::insert_items(tx, &items).await?;
     orders::repo::insert_payment(
         tx,
         order.id,

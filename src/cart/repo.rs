@@ -28,30 +28,55 @@ pub async fn lines(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartLin
 
 /// Adds `quantity` to the user's line of the product, creating it if needed; returns
 /// the line as it now is. One statement, so concurrent adds to one line both count.
+/// Adds `quantity` units to the user's line of a product (a new line, or the existing
+/// one increased), unless the line would then hold more than `max_line`: `None`, and
+/// nothing changed. One statement, so two concurrent adds both count.
 pub async fn add(
     conn: &mut Conn<'_>,
     user_id: i64,
     product_id: i64,
     quantity: i32,
+    max_line: i32,
     now: NaiveDateTime,
-) -> QueryResult<CartItemRow> {
-    db_run!(conn, |c| diesel::insert_into(cart_items::table)
-        .values((
-            cart_items::user_id.eq(user_id),
-            cart_items::product_id.eq(product_id),
-            cart_items::quantity.eq(quantity),
-            cart_items::created_at.eq(now),
-            cart_items::updated_at.eq(now),
-        ))
-        .on_conflict((cart_items::user_id, cart_items::product_id))
-        .do_update()
-        .set((
-            cart_items::quantity.eq(cart_items::quantity + excluded(cart_items::quantity)),
-            cart_items::updated_at.eq(now),
-        ))
+) -> QueryResult<Option<CartItemRow>> {
+    use diesel::query_dsl::methods::FilterDsl;
+    db_run!(conn, |c| {
+        let upsert = diesel::insert_into(cart_items::table)
+            .values((
+                cart_items::user_id.eq(user_id),
+                cart_items::product_id.eq(product_id),
+                cart_items::quantity.eq(quantity),
+                cart_items::created_at.eq(now),
+                cart_items::updated_at.eq(now),
+            ))
+            .on_conflict((cart_items::user_id, cart_items::product_id))
+            .do_update()
+            .set((
+                cart_items::quantity.eq(cart_items::quantity + excluded(cart_items::quantity)),
+                cart_items::updated_at.eq(now),
+            ));
+        // ON CONFLICT … DO UPDATE … WHERE: the existing line grows only within the limit.
+        FilterDsl::filter(
+            upsert,
+            (cart_items::quantity + excluded(cart_items::quantity)).le(max_line),
+        )
         .returning(CartItemRow::as_returning())
         .get_result(c)
-        .await)
+        .await
+        .optional()
+    })
+}
+
+/// Units of a product in the user's cart (0 without a line).
+pub async fn quantity_of(conn: &mut Conn<'_>, user_id: i64, product_id: i64) -> QueryResult<i32> {
+    db_run!(conn, |c| cart_items::table
+        .filter(cart_items::user_id.eq(user_id))
+        .filter(cart_items::product_id.eq(product_id))
+        .select(cart_items::quantity)
+        .first(c)
+        .await
+        .optional()
+        .map(Option::unwrap_or_default))
 }
 
 /// The user's own line, or `None` (also for another user's line).

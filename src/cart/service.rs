@@ -65,22 +65,35 @@ pub async fn add(
     let product_id = product_id.ok_or_else(not_found)?;
     let now = now();
     let mut pooled = state.db.get().await?;
-    db_transaction!(&mut pooled, |tx| {
-        let product = crate::catalog::repo::find_product(tx, product_id)
-            .await?
-            .ok_or_else(not_found)?;
-        if product.is_archived {
-            return Err(AppError::input(
-                UserErrorCode::ProductUnavailable,
-                "productId",
-                format!("{} is no longer sold", product.name),
-            ));
+    let mut conn = pooled.conn();
+    let product = crate::catalog::repo::find_product(&mut conn, product_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if product.is_archived {
+        return Err(AppError::input(
+            UserErrorCode::ProductUnavailable,
+            "productId",
+            format!("{} is no longer sold", product.name),
+        ));
+    }
+    check_stock(&product, quantity, "quantity")?;
+    // No transaction: the add is one conditional upsert against the stock just read. If
+    // the stock changes in between, the cart is off by that much until checkout, which
+    // takes stock under its own checks.
+    let max_line = product.stock.clamp(0, MAX_LINE_QUANTITY);
+    match repo::add(&mut conn, user_id, product_id, quantity, max_line, now).await? {
+        Some(item) => Ok(item),
+        None => {
+            let line = repo::quantity_of(&mut conn, user_id, product_id).await?;
+            check_stock(&product, line.saturating_add(quantity), "quantity")?;
+            // The line changed in between (a concurrent add or removal).
+            Err(AppError::input(
+                UserErrorCode::InsufficientStock,
+                "quantity",
+                format!("only {} units of {} in stock", product.stock, product.name),
+            ))
         }
-        let item = repo::add(tx, user_id, product_id, quantity, now).await?;
-        // Checked on the line as it now is: a failure rolls the add back.
-        check_stock(&product, item.quantity, "quantity")?;
-        Ok(item)
-    })
+    }
 }
 
 /// Sets a line's quantity; 0 removes the line (and returns `None`).

@@ -3,7 +3,7 @@
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{
-    BatchRequest, BatchResponse, ParseRequestError, Request, Response as GqlResponse,
+    BatchRequest, BatchResponse, Executor, ParseRequestError, Request, Response as GqlResponse,
 };
 use std::net::{IpAddr, SocketAddr};
 

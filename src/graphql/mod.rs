@@ -1,6 +1,7 @@
 //! The GraphQL layer shared by every feature: schema assembly, scalars, IDs, paging,
 //! the viewer and role guards, payload helpers and the HTTP endpoint.
 
+pub mod documents;
 pub mod http;
 pub mod ids;
 pub mod limits;

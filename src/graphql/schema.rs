@@ -2,9 +2,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
@@ -12,7 +9,6 @@ use crate::app::AppState;
 use crate::cart::graphql::{CartMutation, CartQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::Config;
-use crate::graphql::limits::AliasLimit;
 use crate::graphql::node::NodeQuery;
 use crate::orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription};
 
@@ -46,13 +42,9 @@ pub fn build_schema(config: &Config, state: Option<Arc<AppState>>) -> AppSchema 
         Subscription::default(),
     )
     .limit_depth(config.max_query_depth)
-    .limit_complexity(config.max_query_complexity)
-    .extension(AliasLimit(config.max_aliases))
-    // Clients may send a hash instead of a query they sent before (Apollo APQ); the cache
-    // is a bounded LRU per process, and a miss just makes the client send the full text.
-    .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
-        config.apq_cache_size.max(1),
-    )));
+    .limit_complexity(config.max_query_complexity);
+    // No extensions: APQ and the alias limit are checked before execution, in
+    // `documents::CheckedSchema` (an extension would slow down every field).
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();
     }

@@ -8,6 +8,7 @@ use super::model::{
     NewOrder, NewOrderItem, OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod,
     PaymentRow, PaymentStatus,
 };
+use crate::catalog::model::ProductRow;
 use crate::db::schema::{order_items, orders, payments, products};
 use crate::db::{Conn, micros_to_time};
 use crate::error::AppError;
@@ -45,11 +46,28 @@ pub async fn insert_order(conn: &mut Conn<'_>, new: &NewOrder<'_>) -> QueryResul
         .await)
 }
 
-pub async fn insert_item(conn: &mut Conn<'_>, new: &NewOrderItem<'_>) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::insert_into(order_items::table)
-        .values(new)
-        .execute(c)
-        .await)
+/// All lines of an order. PostgreSQL gets them in one multi-row INSERT (one round trip);
+/// SQLite runs in-process, where a statement per line costs no round trip, and diesel's
+/// async SQLite wrapper has no multi-row INSERT.
+pub async fn insert_items(conn: &mut Conn<'_>, new: &[NewOrderItem<'_>]) -> QueryResult<usize> {
+    match conn {
+        Conn::Postgres(c) => {
+            diesel::insert_into(order_items::table)
+                .values(new)
+                .execute(&mut **c)
+                .await
+        }
+        Conn::Sqlite(c) => {
+            let mut inserted = 0;
+            for item in new {
+                inserted += diesel::insert_into(order_items::table)
+                    .values(item)
+                    .execute(&mut **c)
+                    .await?;
+            }
+            Ok(inserted)
+        }
+    }
 }
 
 pub async fn set_total(
@@ -84,26 +102,30 @@ pub async fn insert_payment(
         .await)
 }
 
-/// Takes `quantity` units if that many are left: the one conditional UPDATE that makes
-/// overselling impossible on both databases. False when there were too few.
+/// Takes `quantity` units of a product that is for sale, if that many are left: the one
+/// conditional UPDATE that makes overselling impossible on both databases. Returns the
+/// product as it is now (for the order line's snapshot), or `None` when nothing was
+/// taken (too few left, or archived).
 pub async fn take_stock(
     conn: &mut Conn<'_>,
     product_id: i64,
     quantity: i32,
     now: NaiveDateTime,
-) -> QueryResult<bool> {
-    let changed = db_run!(conn, |c| diesel::update(
+) -> QueryResult<Option<ProductRow>> {
+    db_run!(conn, |c| diesel::update(
         products::table
             .find(product_id)
             .filter(products::stock.ge(quantity))
+            .filter(products::is_archived.eq(false))
     )
     .set((
         products::stock.eq(products::stock - quantity),
         products::updated_at.eq(now)
     ))
-    .execute(c)
-    .await)?;
-    Ok(changed == 1)
+    .returning(ProductRow::as_returning())
+    .get_result(c)
+    .await
+    .optional())
 }
 
 pub async fn return_stock(

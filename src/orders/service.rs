@@ -61,11 +61,15 @@ pub struct Checkout {
 
 /// Turns the customer's whole cart into an order, or changes nothing.
 ///
-/// In one write transaction: the order row first (so a duplicate idempotency key waits
-/// on the unique index for the first to commit), then the cart is taken (DELETE …
-/// RETURNING, so two checkouts of one cart cannot both get it), stock is taken line by
-/// line with conditional UPDATEs in ascending product id (no deadlocks), name and price
-/// are snapshotted, and the payment is created.
+/// In one write transaction: the cart is taken (DELETE … RETURNING, so two checkouts of
+/// one cart cannot both get it), stock is taken line by line with conditional UPDATEs in
+/// ascending product id (no deadlocks), which also read the name and price to snapshot,
+/// then the order, its lines and its payment are inserted.
+///
+/// Two calls with one idempotency key give one order: a later call finds the first
+/// order by its key; a concurrent one either waits on the cart rows the first took and
+/// finds the cart empty, or on the unique (user, key) index and fails; either way it
+/// answers with the first call's order once that has committed.
 pub async fn place_order(
     state: &AppState,
     customer: &UserRow,
@@ -117,6 +121,11 @@ pub async fn place_order(
                 .await?
                 .ok_or(AppError::Database(e))
         }
+        (Err(AppError::User(e)), Some(key)) if e.code == UserErrorCode::CartEmpty => {
+            repo::find_by_idempotency_key(&mut pooled.conn(), customer.id, key)
+                .await?
+                .ok_or(AppError::User(e))
+        }
         (Err(e), _) => Err(e),
     }
 }
@@ -144,22 +153,6 @@ async fn place_in(
     key: Option<&str>,
 ) -> AppResult<OrderRow> {
     let now = now();
-    let order_number = new_order_number();
-    let order = repo::insert_order(
-        tx,
-        &NewOrder {
-            order_number: &order_number,
-            user_id,
-            status: OrderStatus::Pending.as_str(),
-            total_cents: 0,
-            shipping_address: address,
-            payment_method: method.as_str(),
-            idempotency_key: key,
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .await?;
     let mut lines = cart::repo::take_all(tx, user_id).await?;
     if lines.is_empty() {
         return Err(AppError::user(
@@ -168,54 +161,72 @@ async fn place_in(
         ));
     }
     lines.sort_by_key(|line| line.product_id);
-    let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
-    let products = catalog::repo::find_products(tx, &product_ids).await?;
+    let mut items = Vec::with_capacity(lines.len());
     let mut total_cents: i64 = 0;
     for line in &lines {
-        let line_field = || vec!["cart".to_owned(), encode_id(NodeKind::CartItem, line.id).0];
-        let product = products
-            .iter()
-            .find(|p| p.id == line.product_id)
-            .ok_or_else(|| AppError::internal("cart line without its product"))?;
-        if product.is_archived {
-            return Err(AppError::User(
-                crate::error::UserError::new(
-                    UserErrorCode::ProductUnavailable,
-                    format!("{} is no longer sold", product.name),
-                )
-                .with_field(line_field()),
-            ));
-        }
-        if !repo::take_stock(tx, product.id, line.quantity, now).await? {
-            let left = catalog::repo::find_product(tx, product.id)
-                .await?
-                .map_or(0, |p| p.stock);
-            return Err(AppError::User(
-                crate::error::UserError::new(
-                    UserErrorCode::InsufficientStock,
-                    format!(
-                        "only {left} units of {} left, {} wanted",
-                        product.name, line.quantity
-                    ),
-                )
-                .with_field(line_field()),
-            ));
-        }
-        repo::insert_item(
-            tx,
-            &NewOrderItem {
-                order_id: order.id,
-                product_id: product.id,
-                product_name: &product.name,
-                unit_price_cents: product.price_cents,
-                quantity: line.quantity,
-            },
-        )
-        .await?;
+        // One statement per line takes the stock and reads the snapshot; only when it
+        // takes nothing do we look again, to say why.
+        let Some(product) = repo::take_stock(tx, line.product_id, line.quantity, now).await? else {
+            return Err(refused_line(tx, line).await);
+        };
         total_cents += product.price_cents * i64::from(line.quantity);
+        items.push((product, line.quantity));
     }
+    let order_number = new_order_number();
+    let order = repo::insert_order(
+        tx,
+        &NewOrder {
+            order_number: &order_number,
+            user_id,
+            status: OrderStatus::Pending.as_str(),
+            total_cents,
+            shipping_address: address,
+            payment_method: method.as_str(),
+            idempotency_key: key,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    let new_items: Vec<NewOrderItem<'_>> = items
+        .iter()
+        .map(|(product, quantity)| NewOrderItem {
+            order_id: order.id,
+            product_id: product.id,
+            product_name: &product.name,
+            unit_price_cents: product.price_cents,
+            quantity: *quantity,
+        })
+        .collect();
+    repo::insert_items(tx, &new_items).await?;
     repo::insert_payment(tx, order.id, total_cents, method, now).await?;
-    Ok(repo::set_total(tx, order.id, total_cents).await?)
+    Ok(order)
+}
+
+/// Why a cart line's stock could not be taken: its product is archived, or too few
+/// units are left. The field points at the cart line.
+async fn refused_line(tx: &mut Conn<'_>, line: &cart::model::CartItemRow) -> AppError {
+    let product = match catalog::repo::find_product(tx, line.product_id).await {
+        Ok(Some(product)) => product,
+        Ok(None) => return AppError::internal("cart line without its product"),
+        Err(e) => return e.into(),
+    };
+    let (code, message) = if product.is_archived {
+        (
+            UserErrorCode::ProductUnavailable,
+            format!("{} is no longer sold", product.name),
+        )
+    } else {
+        (
+            UserErrorCode::InsufficientStock,
+            format!(
+                "only {} units of {} left, {} wanted",
+                product.stock, product.name, line.quantity
+            ),
+        )
+    };
+    let field = vec!["cart".to_owned(), encode_id(NodeKind::CartItem, line.id).0];
+    AppError::User(crate::error::UserError::new(code, message).with_field(field))
 }
 
 /// Cancels a PENDING or CONFIRMED order: every unit goes back to stock exactly once (the

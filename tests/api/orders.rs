@@ -153,6 +153,17 @@ backend_test!(cart_rules, |app: TestApp| async move {
         cleared["data"]["clearCart"]["cart"],
         json!({ "totalQuantity": 0, "items": [] })
     );
+
+    // A line grows up to 1,000 units, however many adds it takes.
+    let (cy, _, _) = app.register("cy@example.com").await;
+    let paper = app.product(&admin, "Paper", "0.01", 5000).await;
+    let body = add(&app, &cy, &paper, 600).await;
+    assert_eq!(body["data"]["addToCart"]["cartItem"]["quantity"], 600);
+    let body = add(&app, &cy, &paper, 500).await;
+    assert_eq!(user_error_code(&body, "addToCart"), "INVALID_QUANTITY");
+    assert_eq!(body["data"]["addToCart"]["cart"]["totalQuantity"], 600);
+    let body = add(&app, &cy, &paper, 400).await;
+    assert_eq!(body["data"]["addToCart"]["cartItem"]["quantity"], 1000);
 });
 
 backend_test!(

@@ -203,3 +203,32 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    subscriptions_get_the_same_document_limits,
+    |app: TestApp| async move {
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let mut socket = connect(app.addr, "graphql-transport-ws").await;
+        let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {ann}") } });
+        socket.send(Message::text(init.to_string())).await.unwrap();
+        assert_eq!(
+            next_json(&mut socket).await.unwrap()["type"],
+            "connection_ack"
+        );
+        let aliases: Vec<String> = (0..101).map(|i| format!("a{i}: id")).collect();
+        let query = format!(
+            "subscription {{ orderUpdated {{ {} }} }}",
+            aliases.join(" ")
+        );
+        let start = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+        socket.send(Message::text(start.to_string())).await.unwrap();
+        let message = next_json(&mut socket).await.expect("an answer");
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(
+            message["payload"]["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("too many aliases")),
+            "{message}"
+        );
+    }
+);
