@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{CartItemRow, CartLine};
 use crate::catalog::model::ProductRow;
 use crate::db::Conn;
+use crate::db::fixed_sql::FixedSql;
 use crate::db::schema::{cart_items, products};
 use crate::db_run;
 
@@ -56,14 +57,14 @@ pub async fn add(
                 cart_items::updated_at.eq(now),
             ));
         // ON CONFLICT … DO UPDATE … WHERE: the existing line grows only within the limit.
-        FilterDsl::filter(
+        let upsert = FilterDsl::filter(
             upsert,
             (cart_items::quantity + excluded(cart_items::quantity)).le(max_line),
-        )
-        .returning(CartItemRow::as_returning())
-        .get_result(c)
-        .await
-        .optional()
+        );
+        FixedSql(upsert.returning(CartItemRow::as_returning()))
+            .get_result(c)
+            .await
+            .optional()
     })
 }
 

@@ -4,6 +4,7 @@
 //! backends and [`db_run!`]/[`db_transaction!`] expand one body once per backend. The
 //! query code above this module is written once and type-checked against both.
 
+pub mod fixed_sql;
 pub mod money;
 pub mod schema;
 
@@ -296,11 +297,13 @@ impl Db {
 pub async fn notify(conn: &mut Conn<'_>, channel: &str, payload: &str) -> Result<(), AppError> {
     if let Conn::Postgres(c) = conn {
         use diesel_async::RunQueryDsl;
-        diesel::sql_query("SELECT pg_notify($1, $2)")
-            .bind::<diesel::sql_types::Text, _>(channel)
-            .bind::<diesel::sql_types::Text, _>(payload)
-            .execute(&mut **c)
-            .await?;
+        fixed_sql::FixedSql(
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<diesel::sql_types::Text, _>(channel)
+                .bind::<diesel::sql_types::Text, _>(payload),
+        )
+        .execute(&mut **c)
+        .await?;
     }
     Ok(())
 }

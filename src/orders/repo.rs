@@ -9,6 +9,7 @@ use super::model::{
     PaymentRow, PaymentStatus,
 };
 use crate::catalog::model::ProductRow;
+use crate::db::fixed_sql::FixedSql;
 use crate::db::schema::{order_items, orders, payments, products};
 use crate::db::{Conn, micros_to_time};
 use crate::error::AppError;
@@ -39,11 +40,13 @@ pub async fn find_by_idempotency_key(
 }
 
 pub async fn insert_order(conn: &mut Conn<'_>, new: &NewOrder<'_>) -> QueryResult<OrderRow> {
-    db_run!(conn, |c| diesel::insert_into(orders::table)
-        .values(new)
-        .returning(OrderRow::as_returning())
-        .get_result(c)
-        .await)
+    db_run!(conn, |c| FixedSql(
+        diesel::insert_into(orders::table)
+            .values(new)
+            .returning(OrderRow::as_returning())
+    )
+    .get_result(c)
+    .await)
 }
 
 /// All lines of an order. PostgreSQL gets them in one multi-row INSERT (one round trip);
@@ -112,17 +115,19 @@ pub async fn take_stock(
     quantity: i32,
     now: NaiveDateTime,
 ) -> QueryResult<Option<ProductRow>> {
-    db_run!(conn, |c| diesel::update(
-        products::table
-            .find(product_id)
-            .filter(products::stock.ge(quantity))
-            .filter(products::is_archived.eq(false))
+    db_run!(conn, |c| FixedSql(
+        diesel::update(
+            products::table
+                .find(product_id)
+                .filter(products::stock.ge(quantity))
+                .filter(products::is_archived.eq(false))
+        )
+        .set((
+            products::stock.eq(products::stock - quantity),
+            products::updated_at.eq(now)
+        ))
+        .returning(ProductRow::as_returning())
     )
-    .set((
-        products::stock.eq(products::stock - quantity),
-        products::updated_at.eq(now)
-    ))
-    .returning(ProductRow::as_returning())
     .get_result(c)
     .await
     .optional())

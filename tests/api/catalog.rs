@@ -63,6 +63,27 @@ async fn public_catalog_is_open_to_anonymous_visitors() {
         );
         let one = app.gql(PRODUCT, json!({ "id": id }), None).await;
         assert_eq!(one["data"]["product"]["price"], "12.50");
+
+        // With a token, a read that no role changes still costs one statement: the
+        // user is not looked up.
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let before = app.state.db.statement_count();
+        let one = app.gql(PRODUCT, json!({ "id": id }), Some(&ann)).await;
+        assert_eq!(one["data"]["product"]["name"], "Teapot");
+        assert_eq!(app.state.db.statement_count() - before, 1);
+        // An admin's extra right (archived products in the list) still needs the user.
+        app.gql(
+            UPDATE,
+            json!({ "input": { "id": id, "isArchived": true } }),
+            Some(&admin),
+        )
+        .await;
+        let archived = json!({ "filter": { "includeArchived": true } });
+        assert_eq!(
+            names(&app.gql(PRODUCTS, archived.clone(), Some(&admin)).await),
+            ["Teapot"]
+        );
+        assert!(names(&app.gql(PRODUCTS, archived, Some(&ann)).await).is_empty());
     }
 }
 
