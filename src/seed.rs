@@ -268,13 +268,7 @@ async fn seed_order(
     }
     let items: Vec<NewOrderItem<'_>> = picked
         .iter()
-        .map(|(product, quantity)| NewOrderItem {
-            order_id: order.id,
-            product_id: product.id,
-            product_name: &product.name,
-            unit_price_cents: product.price_cents,
-            quantity: *quantity,
-        })
+        .map(|(product, quantity)| NewOrderItem::snapshot(order.id, product, *quantity))
         .collect();
     orders::repo::insert_items(tx, &items).await?;
     orders::repo::insert_payment(

@@ -4,6 +4,7 @@ use async_graphql::Enum;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::catalog::model::ProductRow;
 use crate::db::schema::{order_items, orders, payments};
 
 /// Text enums stored as their GraphQL names; the CHECK constraints admit only these.
@@ -149,6 +150,20 @@ pub struct NewOrderItem<'a> {
     pub product_name: &'a str,
     pub unit_price_cents: i64,
     pub quantity: i32,
+}
+
+impl<'a> NewOrderItem<'a> {
+    /// A line of `order_id` with the product's name and price as they are now: later
+    /// changes to the product leave the order as it was placed.
+    pub fn snapshot(order_id: i64, product: &'a ProductRow, quantity: i32) -> Self {
+        NewOrderItem {
+            order_id,
+            product_id: product.id,
+            product_name: &product.name,
+            unit_price_cents: product.price_cents,
+            quantity,
+        }
+    }
 }
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]

@@ -190,13 +190,7 @@ async fn place_in(
     .await?;
     let new_items: Vec<NewOrderItem<'_>> = items
         .iter()
-        .map(|(product, quantity)| NewOrderItem {
-            order_id: order.id,
-            product_id: product.id,
-            product_name: &product.name,
-            unit_price_cents: product.price_cents,
-            quantity: *quantity,
-        })
+        .map(|(product, quantity)| NewOrderItem::snapshot(order.id, product, *quantity))
         .collect();
     repo::insert_items(tx, &new_items).await?;
     repo::insert_payment(tx, order.id, total_cents, method, now).await?;

@@ -30,13 +30,19 @@ async fn connect(addr: std::net::SocketAddr, protocol: &str) -> Socket {
         .0
 }
 
-/// A graphql-transport-ws subscription, acknowledged and started.
-pub async fn subscribe(addr: std::net::SocketAddr, token: &str, order_id: Option<&str>) -> Socket {
-    let mut socket = connect(addr, "graphql-transport-ws").await;
+/// A connection whose `connection_init` carried `token`, acknowledged.
+async fn signed_in(addr: std::net::SocketAddr, protocol: &str, token: &str) -> Socket {
+    let mut socket = connect(addr, protocol).await;
     let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
     socket.send(Message::text(init.to_string())).await.unwrap();
     let ack = next_json(&mut socket).await.expect("connection_ack");
     assert_eq!(ack["type"], "connection_ack");
+    socket
+}
+
+/// A graphql-transport-ws subscription, acknowledged and started.
+pub async fn subscribe(addr: std::net::SocketAddr, token: &str, order_id: Option<&str>) -> Socket {
+    let mut socket = signed_in(addr, "graphql-transport-ws", token).await;
     let start = json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIBE, "variables": { "id": order_id } } });
     socket.send(Message::text(start.to_string())).await.unwrap();
     // Give the server a moment to register the subscription before events flow.
@@ -180,13 +186,7 @@ backend_test!(
     |app: TestApp| async move {
         let admin = app.admin("admin@example.com").await;
         let (ann, _, _) = app.register("ann@example.com").await;
-        let mut socket = connect(app.addr, "graphql-ws").await;
-        let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {ann}") } });
-        socket.send(Message::text(init.to_string())).await.unwrap();
-        assert_eq!(
-            next_json(&mut socket).await.unwrap()["type"],
-            "connection_ack"
-        );
+        let mut socket = signed_in(app.addr, "graphql-ws", &ann).await;
         let start = json!({ "id": "1", "type": "start", "payload": { "query": SUBSCRIBE } });
         socket.send(Message::text(start.to_string())).await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -208,13 +208,7 @@ backend_test!(
     subscriptions_get_the_same_document_limits,
     |app: TestApp| async move {
         let (ann, _, _) = app.register("ann@example.com").await;
-        let mut socket = connect(app.addr, "graphql-transport-ws").await;
-        let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {ann}") } });
-        socket.send(Message::text(init.to_string())).await.unwrap();
-        assert_eq!(
-            next_json(&mut socket).await.unwrap()["type"],
-            "connection_ack"
-        );
+        let mut socket = signed_in(app.addr, "graphql-transport-ws", &ann).await;
         let aliases: Vec<String> = (0..101).map(|i| format!("a{i}: id")).collect();
         let query = format!(
             "subscription {{ orderUpdated {{ {} }} }}",
