@@ -100,21 +100,34 @@ enum DbPool {
     Postgres(Pool<AsyncPgConnection>),
 }
 
-/// Counts the SQL statements every pooled connection starts: cheap (one atomic add),
-/// and how tests prove that a page of orders costs a fixed number of queries.
+/// Counts the SQL statements every pooled connection starts (cheap: one atomic add),
+/// and keeps the text of each statement a connection prepares for reuse (rare: once per
+/// statement and connection). Tests use them to prove that a page of orders costs a
+/// fixed number of queries and that hot statements stay prepared.
 #[derive(Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter {
+    started: Arc<AtomicU64>,
+    prepared: Arc<std::sync::Mutex<Vec<String>>>,
+}
 
 impl StatementCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.started.load(Ordering::Relaxed)
     }
 }
 
 impl Instrumentation for StatementCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.0.fetch_add(1, Ordering::Relaxed);
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.started.fetch_add(1, Ordering::Relaxed);
+            }
+            InstrumentationEvent::CacheQuery { sql, .. } => {
+                if let Ok(mut prepared) = self.prepared.lock() {
+                    prepared.push(sql.to_owned());
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -260,6 +273,15 @@ impl Db {
     /// Statements started so far on this pool's connections.
     pub fn statement_count(&self) -> u64 {
         self.statements.get()
+    }
+
+    /// The SQL of every statement this pool's connections have kept prepared.
+    pub fn prepared_statements(&self) -> Vec<String> {
+        self.statements
+            .prepared
+            .lock()
+            .map(|prepared| prepared.clone())
+            .unwrap_or_default()
     }
 
     pub fn backend(&self) -> Backend {

@@ -810,3 +810,26 @@ backend_test!(
         assert_eq!(both["data"]["addToCart"]["cartItem"]["quantity"], 5);
     }
 );
+
+backend_test!(
+    checkout_and_add_to_cart_stay_prepared,
+    |app: TestApp| async move {
+        // diesel caches no UPDATE or upsert by itself; db::fixed_sql::FixedSql makes the
+        // hot ones reusable. A statement kept for reuse shows up in prepared_statements.
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let pen = app.product(&admin, "Pen", "1.00", 10).await;
+        add(&app, &ann, &pen, 1).await;
+        add(&app, &ann, &pen, 1).await;
+        order_id(&place(&app, &ann, json!({ "shippingAddress": "X" })).await);
+        let prepared = app.state.db.prepared_statements();
+        let kept = |start: &str, table: &str| {
+            prepared
+                .iter()
+                .any(|sql| sql.starts_with(start) && sql.contains(table))
+        };
+        assert!(kept("UPDATE", "products"), "stock UPDATE: {prepared:#?}");
+        assert!(kept("INSERT", "cart_items"), "cart upsert: {prepared:#?}");
+        assert!(kept("INSERT", "orders"), "order INSERT: {prepared:#?}");
+    }
+);
