@@ -113,6 +113,13 @@ impl App {
         let service = self
             .router()
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        // Small responses go out at once instead of waiting for the client's ACK of the
+        // previous segment (Nagle's algorithm), as in most HTTP servers.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
