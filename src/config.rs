@@ -76,6 +76,12 @@ pub struct Config {
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub db_pool_size: u32,
 
+    /// Threads that run requests (tokio's workers); one per core when unset. On a small
+    /// machine shared with the database, fewer can be faster: fewer threads to wake, less
+    /// competition with PostgreSQL for the cores (bench/RESULTS.md).
+    #[arg(long, env = "WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
+    pub worker_threads: Option<u16>,
+
     /// Largest query depth accepted.
     #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
     pub max_query_depth: usize,
@@ -167,6 +173,17 @@ impl Config {
             config: Config,
         }
         <Only as clap::Parser>::parse_from(["mini-ecommerce"]).config
+    }
+
+    /// The most threads tokio may start for blocking work: one per database connection
+    /// (diesel-async runs every SQLite statement on tokio's blocking pool), one per bcrypt
+    /// lane, and a few for media files and image checks; further work waits for a free
+    /// thread. Left at tokio's default (512), the pool grew to ~50 threads under load
+    /// (tokio starts a thread whenever none is idle at that instant, and one that has just
+    /// finished a statement is not idle yet), each keeping its own allocator heap: SQLite
+    /// mode's peak RSS reached 114 MB where 18 threads stay at 77 MB (bench/RESULTS.md).
+    pub fn max_blocking_threads(&self) -> usize {
+        self.db_pool_size as usize + crate::accounts::passwords::hash_lanes() + 4
     }
 
     pub fn is_production(&self) -> bool {

@@ -69,10 +69,14 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime
         .enable_all()
-        .build()
-    {
+        .max_blocking_threads(cli.config.max_blocking_threads());
+    if let Some(threads) = cli.config.worker_threads {
+        runtime.worker_threads(threads.into());
+    }
+    let runtime = match runtime.build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -52,13 +52,19 @@ pub struct Hasher {
     dummy_hash: Arc<String>,
 }
 
+/// How many hashes may run at once: all cores but one, so a burst of logins always leaves
+/// a core to other requests.
+pub fn hash_lanes() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
 impl Hasher {
     pub fn new(cost: u32) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let dummy = crate::accounts::tokens::random_token();
         Hasher {
             cost,
-            permits: Arc::new(Semaphore::new(cores.saturating_sub(1).max(1))),
+            permits: Arc::new(Semaphore::new(hash_lanes())),
             dummy_hash: Arc::new(bcrypt::hash(dummy, cost).expect("bcrypt of 43 bytes")),
         }
     }
