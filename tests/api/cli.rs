@@ -46,6 +46,22 @@ fn bad_settings_stop_the_start_naming_the_setting() {
         stderr(&output)
     );
     let output = run(
+        &["migrate"],
+        &[("DATABASE_URL", &db), ("WORKER_THREADS", "0")],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("worker-threads"),
+        "{}",
+        stderr(&output)
+    );
+    // One worker is a valid runtime: the command runs on it.
+    let output = run(
+        &["migrate"],
+        &[("DATABASE_URL", &db), ("WORKER_THREADS", "1")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run(
         &["serve"],
         &[
             ("DATABASE_URL", &db),
