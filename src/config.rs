@@ -181,7 +181,7 @@ impl Config {
     /// thread. Left at tokio's default (512), the pool grew to ~50 threads under load
     /// (tokio starts a thread whenever none is idle at that instant, and one that has just
     /// finished a statement is not idle yet), each keeping its own allocator heap: SQLite
-    /// mode's peak RSS reached 114 MB where 18 threads stay at 77 MB (bench/RESULTS.md).
+    /// mode's peak RSS reached 112 MB where 18 threads stay at 75 MB (bench/RESULTS.md).
     pub fn max_blocking_threads(&self) -> usize {
         self.db_pool_size as usize + crate::accounts::passwords::hash_lanes() + 4
     }
