@@ -182,6 +182,9 @@ impl Config {
     /// (tokio starts a thread whenever none is idle at that instant, and one that has just
     /// finished a statement is not idle yet), each keeping its own allocator heap: SQLite
     /// mode's peak RSS reached 112 MB where 18 threads stay at 75 MB (bench/RESULTS.md).
+    /// No deadlock: connections and hash lanes each have a thread, so a transaction's next
+    /// statement finds one even while every other connection's writer sleeps in SQLite's
+    /// busy handler; at worst it waits for a media file read or image check to end.
     pub fn max_blocking_threads(&self) -> usize {
         self.db_pool_size as usize + crate::accounts::passwords::hash_lanes() + 4
     }
