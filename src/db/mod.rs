@@ -7,6 +7,7 @@
 pub mod fixed_sql;
 pub mod money;
 pub mod schema;
+mod sqlite_memory;
 
 diesel::define_sql_function! {
     /// SQL `lower()`, the same on both backends (SQLite folds ASCII only).
@@ -233,6 +234,7 @@ impl Db {
                 DbPool::Postgres(pool)
             }
             Backend::Sqlite => {
+                sqlite_memory::install();
                 let path = sqlite_path(url).to_owned();
                 if let Some(dir) = std::path::Path::new(&path).parent()
                     && !dir.as_os_str().is_empty()
@@ -377,6 +379,7 @@ pub async fn run_migrations(url: &str) -> Result<(), AppError> {
     match Backend::from_url(&url) {
         Backend::Sqlite => tokio::task::spawn_blocking(move || {
             use diesel::Connection;
+            sqlite_memory::install();
             let path = sqlite_path(&url);
             if let Some(dir) = std::path::Path::new(path).parent()
                 && !dir.as_os_str().is_empty()
