@@ -175,18 +175,19 @@ impl Config {
         <Only as clap::Parser>::parse_from(["mini-ecommerce"]).config
     }
 
-    /// The most threads tokio may start for blocking work: one per database connection
-    /// (diesel-async runs every SQLite statement on tokio's blocking pool), one per bcrypt
-    /// lane, and a few for media files and image checks; further work waits for a free
-    /// thread. Left at tokio's default (512), the pool grew to ~50 threads under load
-    /// (tokio starts a thread whenever none is idle at that instant, and one that has just
-    /// finished a statement is not idle yet), each keeping its own allocator heap: SQLite
-    /// mode's peak RSS reached 112 MB where 18 threads stay at 75 MB (bench/RESULTS.md).
-    /// No deadlock: connections and hash lanes each have a thread, so a transaction's next
-    /// statement finds one even while every other connection's writer sleeps in SQLite's
-    /// busy handler; at worst it waits for a media file read or image check to end.
+    /// The most threads tokio may start for blocking work, derived from the pool size: one
+    /// per database connection (diesel-async runs every SQLite statement on tokio's
+    /// blocking pool), one per bcrypt lane, one per worker (a worker that waits for a
+    /// cancelled SQLite statement hands its place to a blocking thread) and 4 for media
+    /// files and uploads; further work queues. Unbounded (tokio's default is 512), the pool
+    /// grew to ~50 threads under load in SQLite mode, each with its own allocator heap
+    /// (bench/RESULTS.md). No deadlock: only statements waiting for SQLite's write lock
+    /// hold a thread for long, and they are fewer than the connections; everything else on
+    /// the pool ends on its own, so the lock holder's next statement gets a thread.
     pub fn max_blocking_threads(&self) -> usize {
-        self.db_pool_size as usize + crate::accounts::passwords::hash_lanes() + 4
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let workers = self.worker_threads.map_or(cores, usize::from);
+        self.db_pool_size as usize + crate::accounts::passwords::hash_lanes() + workers + 4
     }
 
     pub fn is_production(&self) -> bool {
