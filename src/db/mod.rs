@@ -7,7 +7,7 @@
 pub mod fixed_sql;
 pub mod money;
 pub mod schema;
-mod sqlite_memory;
+pub mod sqlite_memory;
 
 diesel::define_sql_function! {
     /// SQL `lower()`, the same on both backends (SQLite folds ASCII only).

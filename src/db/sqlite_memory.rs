@@ -8,6 +8,7 @@
 
 use std::ffi::{c_int, c_void};
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use libsqlite3_sys as sqlite;
 
@@ -16,6 +17,13 @@ unsafe extern "C" {
     // feature.
     fn mi_usable_size(p: *const c_void) -> usize;
     fn mi_good_size(size: usize) -> usize;
+}
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether SQLite allocates through mimalloc in this process.
+pub fn is_installed() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
 }
 
 /// Hands SQLite's allocations to mimalloc. Takes effect only before SQLite's first use in
@@ -38,7 +46,9 @@ pub fn install() {
         // aligned blocks, NULL on failure, xSize of a live block).
         let rc =
             unsafe { sqlite::sqlite3_config(sqlite::SQLITE_CONFIG_MALLOC, &raw const methods) };
-        if rc != sqlite::SQLITE_OK {
+        if rc == sqlite::SQLITE_OK {
+            INSTALLED.store(true, Ordering::Relaxed);
+        } else {
             tracing::warn!(
                 rc,
                 "SQLite was already in use: it keeps the system allocator"

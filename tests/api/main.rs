@@ -8,5 +8,6 @@ mod hardening;
 mod helpers;
 mod multiprocess;
 mod orders;
+mod storage;
 mod subscriptions;
 mod transport;
