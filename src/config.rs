@@ -161,6 +161,12 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The cores this process may use (2 when the system cannot say): tokio's default worker
+/// count, and what the bcrypt lanes are sized from.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// The shortest HMAC secret accepted: 256 bits, the strength of HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -185,8 +191,7 @@ impl Config {
     /// hold a thread for long, and they are fewer than the connections; everything else on
     /// the pool ends on its own, so the lock holder's next statement gets a thread.
     pub fn max_blocking_threads(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let workers = self.worker_threads.map_or(cores, usize::from);
+        let workers = self.worker_threads.map_or_else(cores, usize::from);
         self.db_pool_size as usize + crate::accounts::passwords::hash_lanes() + workers + 4
     }
 

@@ -55,8 +55,7 @@ pub struct Hasher {
 /// How many hashes may run at once: all cores but one, so a burst of logins always leaves
 /// a core to other requests.
 pub fn hash_lanes() -> usize {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    cores.saturating_sub(1).max(1)
+    crate::config::cores().saturating_sub(1).max(1)
 }
 
 impl Hasher {

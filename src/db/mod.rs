@@ -103,12 +103,12 @@ enum DbPool {
 
 /// Counts the SQL statements every pooled connection starts (cheap: one atomic add),
 /// and keeps the text of each statement a connection prepares for reuse (rare: once per
-/// statement and connection). Tests use them to prove that a page of orders costs a
+/// statement and connection; a set, so reconnections do not grow it). Tests use them to prove that a page of orders costs a
 /// fixed number of queries and that hot statements stay prepared.
 #[derive(Clone, Default)]
 pub struct StatementCounter {
     started: Arc<AtomicU64>,
-    prepared: Arc<std::sync::Mutex<Vec<String>>>,
+    prepared: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl StatementCounter {
@@ -124,8 +124,10 @@ impl Instrumentation for StatementCounter {
                 self.started.fetch_add(1, Ordering::Relaxed);
             }
             InstrumentationEvent::CacheQuery { sql, .. } => {
-                if let Ok(mut prepared) = self.prepared.lock() {
-                    prepared.push(sql.to_owned());
+                if let Ok(mut prepared) = self.prepared.lock()
+                    && !prepared.contains(sql)
+                {
+                    prepared.insert(sql.to_owned());
                 }
             }
             _ => {}
@@ -282,7 +284,7 @@ impl Db {
         self.statements
             .prepared
             .lock()
-            .map(|prepared| prepared.clone())
+            .map(|prepared| prepared.iter().cloned().collect())
             .unwrap_or_default()
     }
 
