@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -20,7 +20,7 @@ use crate::db::{self, Db};
 use crate::error::AppError;
 use crate::graphql::documents::CheckedSchema;
 use crate::graphql::http::{graphql_get, graphql_post};
-use crate::graphql::schema::build_schema;
+use crate::graphql::schema::checked_schema;
 use crate::graphql::ws::graphql_ws;
 use crate::orders::events::OrderEvents;
 
@@ -65,11 +65,7 @@ impl App {
             db,
             config,
         });
-        let schema = CheckedSchema::new(
-            build_schema(&state.config, Some(state.clone())),
-            state.config.apq_cache_size,
-            state.config.max_aliases,
-        );
+        let schema = checked_schema(&state.config, state.clone());
         spawn_pruning(Arc::downgrade(&state));
         Ok(App { state, schema })
     }
@@ -137,6 +133,18 @@ fn media_service(media_dir: &std::path::Path) -> Router {
         ))
 }
 
+/// Request headers a browser may send cross-origin: ours, and those Apollo Client,
+/// Relay and urql add (client awareness, CSRF prevention, operation names).
+const CORS_ALLOWED_HEADERS: [&str; 7] = [
+    "content-type",
+    "authorization",
+    "accept",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+];
+
 /// CORS for the configured origins (none: no CORS headers, same-origin only). Never
 /// with credentials: the API authenticates with bearer tokens, not cookies.
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
@@ -145,7 +153,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     }
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+        .allow_headers(CORS_ALLOWED_HEADERS.map(HeaderName::from_static))
         .max_age(std::time::Duration::from_secs(600));
     Some(if origins.iter().any(|o| o == "*") {
         layer.allow_origin(AllowOrigin::any())

@@ -107,6 +107,21 @@ pub struct Config {
     #[arg(long, env = "MAX_IMAGE_BYTES", default_value_t = 5 * 1024 * 1024, global = true)]
     pub max_image_bytes: usize,
 
+    /// Largest GraphQL document text, in bytes (refused before parsing; smaller than the
+    /// body limit, which also carries variables).
+    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = 256 * 1024, global = true)]
+    pub max_query_bytes: usize,
+
+    /// Most lexical tokens in one document (refused before parsing, so that a parsed
+    /// document's memory stays bounded).
+    #[arg(
+        long,
+        env = "MAX_QUERY_TOKENS",
+        default_value_t = 15_000,
+        global = true
+    )]
+    pub max_query_tokens: usize,
+
     /// Most aliased fields in one operation (`__typename` costs nothing in the
     /// complexity count, so aliases get their own cap).
     #[arg(long, env = "MAX_ALIASES", default_value_t = 100, global = true)]
@@ -140,7 +155,8 @@ pub struct Config {
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
 
-    /// Automatic persisted queries kept in memory (Apollo APQ).
+    /// Parsed documents kept in memory, which also serve Apollo's automatic persisted
+    /// queries (APQ); 0 turns both off.
     #[arg(long, env = "APQ_CACHE_SIZE", default_value_t = 1000, global = true)]
     pub apq_cache_size: usize,
 

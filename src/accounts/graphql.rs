@@ -49,7 +49,7 @@ impl User {
     }
     /// This user's orders, newest first. Visible to the user and to admins.
     #[graphql(
-        complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+        complexity = "crate::graphql::pagination::page_complexity(first, last, child_complexity)"
     )]
     async fn orders(
         &self,
@@ -128,7 +128,7 @@ impl AccountsQuery {
     /// Admins only.
     #[graphql(
         guard = "RoleGuard(Role::Admin)",
-        complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+        complexity = "crate::graphql::pagination::page_complexity(first, last, child_complexity)"
     )]
     async fn users(
         &self,

@@ -157,7 +157,7 @@ pub struct CatalogQuery;
 #[Object]
 impl CatalogQuery {
     #[graphql(
-        complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+        complexity = "crate::graphql::pagination::page_complexity(first, last, child_complexity)"
     )]
     #[expect(
         clippy::too_many_arguments,

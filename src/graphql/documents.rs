@@ -1,48 +1,141 @@
-//! From a request's text to a checked document, before async-graphql executes it: Apollo
-//! persisted queries (APQ), a cache of parsed documents, and the alias limit.
+//! From a request's text to a checked document and back to a finished response, around
+//! async-graphql's execution: the text limits, Apollo persisted queries (APQ), a cache of
+//! parsed documents, the alias limit, the refusal of NUL in text, the deeper depth
+//! allowance of introspection queries, and on the way out null propagation, error codes
+//! and a cap on error messages.
 //!
 //! This is done here, not with async-graphql extensions, because a schema with any
 //! extension sends every resolved field through the extension chain (a registry lookup
 //! and a formatted type name per field); on a catalog page that chain cost about an
-//! eighth of the server's CPU (bench/RESULTS.md). Both HTTP and WebSocket requests go
-//! through [`CheckedSchema`], so the two transports check the same things.
+//! eighth of the server's CPU (bench/RESULTS.md). HTTP (POST, GET, multipart) and
+//! WebSocket requests all go through [`CheckedSchema`], so every transport checks the
+//! same things.
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::apollo_persisted_queries::{CacheStorage, LruCacheStorage};
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::graphql::limits::check_aliases;
+use crate::graphql::limits::{
+    TextLimits, check_aliases, check_document_text, check_document_text_values,
+    check_variable_text, with_code,
+};
+use crate::graphql::null_propagation::{OutputTypes, propagate_nulls};
 use crate::graphql::schema::AppSchema;
+
+/// The longest error message a response carries: a message may quote the client's text
+/// (a syntax error its line, a validation error a name), which must not come back
+/// megabytes long.
+pub const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
+
+/// How deep an introspection query may be. The standard ones (graphql-js's
+/// `getIntrospectionQuery`, which GraphiQL, Apollo and code generators send) are 15
+/// levels deep with their nested `ofType`s, over the depth limit for ordinary queries;
+/// they stay bounded by this depth, the complexity limit and the text limits.
+pub const INTROSPECTION_MAX_DEPTH: usize = 20;
 
 /// The schema behind the document checks; what the HTTP and WebSocket endpoints execute.
 #[derive(Clone)]
 pub struct CheckedSchema {
     schema: AppSchema,
-    documents: Documents,
+    /// The same schema with the introspection depth; `None` when introspection is off.
+    introspection: Option<AppSchema>,
+    documents: Arc<Documents>,
+    types: Arc<OutputTypes>,
+}
+
+/// What documents may be and how many parsed ones are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentLimits {
+    pub text: TextLimits,
+    pub max_aliases: usize,
+    /// Parsed documents kept; 0 turns the cache and persisted queries off.
+    pub cache_size: usize,
 }
 
 impl CheckedSchema {
-    pub fn new(schema: AppSchema, cache_size: usize, max_aliases: usize) -> Self {
+    pub fn new(
+        schema: AppSchema,
+        introspection: Option<AppSchema>,
+        limits: DocumentLimits,
+    ) -> Self {
+        let types = OutputTypes::from_sdl(&schema.sdl());
         CheckedSchema {
             schema,
-            documents: Documents {
-                cache: LruCacheStorage::new(cache_size.max(1)),
-                max_aliases,
-            },
+            introspection,
+            documents: Arc::new(Documents {
+                cache: NonZeroUsize::new(limits.cache_size)
+                    .map(|size| Mutex::new(lru::LruCache::new(size))),
+                limits,
+            }),
+            types: Arc::new(types),
         }
+    }
+
+    /// Checks the request's document (parsing it unless it is cached) and its variables.
+    pub async fn prepare(&self, mut request: Request) -> Result<Prepared, Response> {
+        let document = self
+            .documents
+            .document_of(&mut request)
+            .map_err(finish_error)?;
+        check_variable_text(&request.variables).map_err(finish_error)?;
+        request.set_parsed_query((*document).clone());
+        Ok(Prepared { request, document })
+    }
+
+    /// Executes a prepared request and finishes its response.
+    pub async fn run(&self, prepared: Prepared) -> Response {
+        let Prepared { request, document } = prepared;
+        let operation_name = request.operation_name.clone();
+        let schema = self.schema_for(&document, operation_name.as_deref());
+        let mut response = schema.execute(request).await;
+        self.finish(&mut response, &document, operation_name.as_deref());
+        response
+    }
+
+    fn schema_for(&self, document: &ExecutableDocument, operation: Option<&str>) -> &AppSchema {
+        match &self.introspection {
+            Some(introspection) if is_introspection(document, operation) => introspection,
+            _ => &self.schema,
+        }
+    }
+
+    fn finish(
+        &self,
+        response: &mut Response,
+        document: &ExecutableDocument,
+        operation: Option<&str>,
+    ) {
+        propagate_nulls(response, document, operation, &self.types);
+        finish_errors(&mut response.errors);
+    }
+}
+
+/// A request whose document passed the checks, ready to run.
+pub struct Prepared {
+    pub request: Request,
+    document: Arc<ExecutableDocument>,
+}
+
+impl Prepared {
+    /// The type of the operation the request selects (`None` when it names none of the
+    /// document's operations: execution then reports that).
+    pub fn operation_type(&self) -> Option<OperationType> {
+        selected_operation(&self.document, self.request.operation_name.as_deref()).map(|(ty, _)| ty)
     }
 }
 
 impl Executor for CheckedSchema {
     async fn execute(&self, request: Request) -> Response {
-        match self.documents.prepare(request).await {
-            Ok(request) => self.schema.execute(request).await,
-            Err(error) => Response::from_errors(vec![error]),
+        match self.prepare(request).await {
+            Ok(prepared) => self.run(prepared).await,
+            Err(response) => response,
         }
     }
 
@@ -53,12 +146,21 @@ impl Executor for CheckedSchema {
     ) -> BoxStream<'static, Response> {
         let this = self.clone();
         stream::once(async move {
-            match this.documents.prepare(request).await {
-                Ok(request) => this
-                    .schema
-                    .execute_stream_with_session_data(request, session_data.unwrap_or_default()),
-                Err(error) => stream::once(async { Response::from_errors(vec![error]) }).boxed(),
-            }
+            let Prepared { request, document } = match this.prepare(request).await {
+                Ok(prepared) => prepared,
+                Err(response) => return stream::once(async { response }).boxed(),
+            };
+            let operation_name = request.operation_name.clone();
+            let schema = this
+                .schema_for(&document, operation_name.as_deref())
+                .clone();
+            schema
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                .map(move |mut response| {
+                    this.finish(&mut response, &document, operation_name.as_deref());
+                    response
+                })
+                .boxed()
         })
         .flatten()
         .boxed()
@@ -69,10 +171,9 @@ impl Executor for CheckedSchema {
 /// serves APQ (clients send only the hash once the server knows the text) and spares
 /// re-parsing the queries a client sends again and again. A bounded LRU per process
 /// (APQ_CACHE_SIZE); a miss only costs a parse.
-#[derive(Clone)]
 struct Documents {
-    cache: LruCacheStorage,
-    max_aliases: usize,
+    cache: Option<Mutex<lru::LruCache<String, Arc<ExecutableDocument>>>>,
+    limits: DocumentLimits,
 }
 
 /// The `persistedQuery` request extension of Apollo's APQ protocol.
@@ -84,53 +185,177 @@ struct PersistedQuery {
 }
 
 impl Documents {
-    /// The request with its checked document attached, or the error to answer with.
-    async fn prepare(&self, mut request: Request) -> Result<Request, ServerError> {
+    /// The checked document of `request`: from the cache, or parsed and checked.
+    fn document_of(&self, request: &mut Request) -> Result<Arc<ExecutableDocument>, ServerError> {
         let hash = match request.extensions.remove("persistedQuery") {
             Some(value) => {
+                if self.cache.is_none() {
+                    return Err(with_code(
+                        ServerError::new("PersistedQueryNotSupported", None),
+                        "PERSISTED_QUERY_NOT_SUPPORTED",
+                    ));
+                }
                 let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
-                    ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
+                    bad_input("Invalid \"PersistedQuery\" extension configuration.")
                 })?;
                 if persisted.version != 1 {
-                    return Err(ServerError::new(
+                    return Err(bad_input(
                         "Only version 1 of the \"PersistedQuery\" extension is supported.",
-                        None,
                     ));
                 }
                 if request.query.is_empty() {
-                    let document = self
-                        .cache
-                        .get(persisted.sha256_hash)
-                        .await
-                        .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None))?;
-                    request.set_parsed_query(document);
-                    return Ok(request);
+                    return self.cached(&persisted.sha256_hash).ok_or_else(|| {
+                        with_code(
+                            ServerError::new("PersistedQueryNotFound", None),
+                            "PERSISTED_QUERY_NOT_FOUND",
+                        )
+                    });
                 }
                 let hash = sha256_hex(&request.query);
                 if persisted.sha256_hash != hash {
-                    return Err(ServerError::new("provided sha does not match query", None));
+                    return Err(bad_input("provided sha does not match query"));
                 }
                 hash
             }
             None => sha256_hex(&request.query),
         };
-        let document = match self.cache.get(hash.clone()).await {
-            Some(document) => document,
-            None => {
-                let document = self.parse(&request.query)?;
-                self.cache.set(hash, document.clone()).await;
-                document
-            }
-        };
-        request.set_parsed_query(document);
-        Ok(request)
-    }
-
-    fn parse(&self, query: &str) -> Result<ExecutableDocument, ServerError> {
-        let document = async_graphql::parser::parse_query(query)?;
-        check_aliases(&document, self.max_aliases)?;
+        if let Some(document) = self.cached(&hash) {
+            return Ok(document);
+        }
+        let document = Arc::new(parse_checked(&request.query, &self.limits)?);
+        if let Some(cache) = &self.cache {
+            lock(cache).put(hash, document.clone());
+        }
         Ok(document)
     }
+
+    fn cached(&self, hash: &str) -> Option<Arc<ExecutableDocument>> {
+        let cache = self.cache.as_ref()?;
+        lock(cache).get(hash).cloned()
+    }
+}
+
+/// A poisoned lock only means another request panicked while holding it; the cache is a
+/// map of immutable documents and stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Parses `text` after the text limits, then applies the document checks.
+fn parse_checked(text: &str, limits: &DocumentLimits) -> Result<ExecutableDocument, ServerError> {
+    check_document_text(text, limits.text)?;
+    let document = async_graphql::parser::parse_query(text).map_err(syntax_error)?;
+    check_aliases(&document, limits.max_aliases)?;
+    check_document_text_values(&document)?;
+    Ok(document)
+}
+
+/// A parse error without the quoted source line: pest prints the whole line and a caret
+/// line under it, which for a one-line document is the document twice.
+fn syntax_error(error: async_graphql::parser::Error) -> ServerError {
+    let positions: Vec<_> = error.positions().collect();
+    let message = match &error {
+        async_graphql::parser::Error::Syntax { message, start, .. } => {
+            let expected = message
+                .lines()
+                .rev()
+                .find_map(|line| line.trim_start().strip_prefix("= "))
+                .unwrap_or("syntax error");
+            format!(
+                "Syntax error at line {}, column {}: {expected}",
+                start.line, start.column
+            )
+        }
+        other => other.to_string(),
+    };
+    with_code(
+        ServerError::new(message, positions.first().copied()),
+        "BAD_USER_INPUT",
+    )
+}
+
+fn bad_input(message: &str) -> ServerError {
+    with_code(ServerError::new(message, None), "BAD_USER_INPUT")
+}
+
+fn finish_error(error: ServerError) -> Response {
+    let mut response = Response::from_errors(vec![error]);
+    finish_errors(&mut response.errors);
+    response
+}
+
+/// Gives every error a `code` (async-graphql's own parse, validation and limit errors
+/// have none) and caps its message.
+fn finish_errors(errors: &mut [ServerError]) {
+    for error in errors {
+        if let Some((cut, _)) = error.message.char_indices().nth(MAX_ERROR_MESSAGE_CHARS) {
+            error.message.truncate(cut);
+            error.message.push('…');
+        }
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            let limits = ["too complex", "too deep", "recursion limit"];
+            let code = if limits.iter().any(|l| error.message.contains(l)) {
+                "QUERY_TOO_COMPLEX"
+            } else {
+                "BAD_USER_INPUT"
+            };
+            extensions.set("code", code);
+        }
+    }
+}
+
+/// The operation `name` selects (or the only one), with its type and selection set.
+pub(crate) fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(OperationType, &'a SelectionSet)> {
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => &op.node,
+        (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => &ops.values().next()?.node,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    Some((operation.ty, &operation.selection_set.node))
+}
+
+/// Whether the selected operation is a query that asks only for `__schema`, `__type`
+/// and `__typename` at its root (through fragments too): such a query reads the schema,
+/// not the shop, and may be as deep as the standard introspection queries are.
+fn is_introspection(document: &ExecutableDocument, operation: Option<&str>) -> bool {
+    let Some((OperationType::Query, root)) = selected_operation(document, operation) else {
+        return false;
+    };
+    let mut seen_fragments = std::collections::HashSet::new();
+    let mut stack = vec![root];
+    let mut any_field = false;
+    while let Some(set) = stack.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    if !matches!(name, "__schema" | "__type" | "__typename") {
+                        return false;
+                    }
+                    any_field = true;
+                }
+                Selection::InlineFragment(fragment) => {
+                    stack.push(&fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    if seen_fragments.insert(name.clone())
+                        && let Some(fragment) = document.fragments.get(name)
+                    {
+                        stack.push(&fragment.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+    any_field
 }
 
 fn sha256_hex(text: &str) -> String {

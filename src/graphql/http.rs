@@ -5,11 +5,12 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{
     BatchRequest, BatchResponse, Executor, ParseRequestError, Request, Response as GqlResponse,
 };
+use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::TryStreamExt;
 
@@ -88,14 +89,20 @@ pub async fn graphql_get(State(app): State<App>, parts: Parts) -> Response {
         )
         .into_response();
     }
-    let request =
-        match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or_default()) {
-            Ok(request) => request,
-            Err(e) => {
-                return BadRequest::message(&format!("invalid query string: {e}")).into_response();
-            }
-        };
-    if parts.method == Method::GET && is_mutation(&request) {
+    let request = match request_of_query_string(&parts.uri) {
+        Ok(request) => request,
+        Err(message) => return BadRequest::message(&message).into_response(),
+    };
+    let mut prepared = match app.schema.prepare(request).await {
+        Ok(prepared) => prepared,
+        Err(response) => return respond(&parts.headers, BatchResponse::Single(response)),
+    };
+    // GET is for queries: a mutation there could be triggered by a link or an image tag
+    // (and a subscription needs the WebSocket).
+    if prepared
+        .operation_type()
+        .is_some_and(|ty| ty != OperationType::Query)
+    {
         let mut response = BadRequest::message("mutations need POST").into_response();
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
         response
@@ -103,27 +110,40 @@ pub async fn graphql_get(State(app): State<App>, parts: Parts) -> Response {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&app, &parts, BatchRequest::Single(request)).await
+    add_request_data(&app, &parts, &mut prepared.request);
+    let response = app.schema.run(prepared).await;
+    respond(&parts.headers, BatchResponse::Single(response))
 }
 
-/// Whether the operation a request would run is a mutation (or a subscription, which
-/// GET cannot serve either).
-fn is_mutation(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let operation = match &request.operation_name {
-        Some(name) => document
-            .operations
-            .iter()
-            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
-            .map(|(_, op)| op),
-        None => document.operations.iter().next().map(|(_, op)| op),
-    };
-    operation.is_some_and(|op| op.node.ty != OperationType::Query)
+/// A GET request's parameters (GraphQL over HTTP): `variables` and `extensions` are JSON
+/// text. async-graphql's own parser of the query string misses `operationName`.
+fn request_of_query_string(uri: &axum::http::Uri) -> Result<Request, String> {
+    #[derive(Deserialize)]
+    struct Params {
+        #[serde(default)]
+        query: String,
+        #[serde(rename = "operationName")]
+        operation_name: Option<String>,
+        variables: Option<String>,
+        extensions: Option<String>,
+    }
+    let axum::extract::Query(params) = axum::extract::Query::<Params>::try_from_uri(uri)
+        .map_err(|e| format!("invalid query string: {}", e.body_text()))?;
+    let mut request = Request::new(params.query);
+    request.operation_name = params.operation_name.filter(|name| !name.is_empty());
+    if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
+        request.variables =
+            serde_json::from_str(&variables).map_err(|e| format!("invalid variables: {e}"))?;
+    }
+    if let Some(extensions) = params.extensions.filter(|e| !e.is_empty()) {
+        request.extensions =
+            serde_json::from_str(&extensions).map_err(|e| format!("invalid extensions: {e}"))?;
+    }
+    Ok(request)
 }
 
-async fn execute(app: &App, parts: &Parts, batch: BatchRequest) -> Response {
+/// Who asks, from where, and loaders whose cache lives as long as the operation.
+fn add_request_data(app: &App, parts: &Parts, request: &mut Request) {
     let headers = &parts.headers;
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -133,18 +153,21 @@ async fn execute(app: &App, parts: &Parts, batch: BatchRequest) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let client = ClientAddr(client_ip(peer, headers, &app.state.config.trusted_proxies));
-    // Per operation: who asks, from where, and loaders whose cache lives as long as the
-    // operation.
-    let with_auth = |request: Request| {
-        let mut request = request
-            .data(RequestAuth::from_header(authorization, &app.state))
-            .data(client);
-        insert_loaders(&mut request.data, &app.state.db, true);
+    request
+        .data
+        .insert(RequestAuth::from_header(authorization, &app.state));
+    request.data.insert(client);
+    insert_loaders(&mut request.data, &app.state.db, true);
+}
+
+async fn execute(app: &App, parts: &Parts, batch: BatchRequest) -> Response {
+    let with_data = |mut request: Request| {
+        add_request_data(app, parts, &mut request);
         request
     };
     let response = match batch {
         BatchRequest::Single(request) => {
-            BatchResponse::Single(app.schema.execute(with_auth(request)).await)
+            BatchResponse::Single(app.schema.execute(with_data(request)).await)
         }
         BatchRequest::Batch(requests) => {
             if requests.len() > app.state.config.max_batch_size {
@@ -156,12 +179,12 @@ async fn execute(app: &App, parts: &Parts, batch: BatchRequest) -> Response {
             }
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                responses.push(app.schema.execute(with_auth(request)).await);
+                responses.push(app.schema.execute(with_data(request)).await);
             }
             BatchResponse::Batch(responses)
         }
     };
-    respond(headers, response)
+    respond(&parts.headers, response)
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest
@@ -191,22 +214,6 @@ pub fn client_ip(
     )
 }
 
-/// Gives every error a `code`: async-graphql's own (parse, validation, limits) have none.
-fn add_error_codes(response: &mut GqlResponse) {
-    for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            let limits = ["too complex", "too deep", "recursion limit"];
-            let code = if limits.iter().any(|l| error.message.contains(l)) {
-                "QUERY_TOO_COMPLEX"
-            } else {
-                "BAD_USER_INPUT"
-            };
-            extensions.set("code", code);
-        }
-    }
-}
-
 /// A request that failed before execution (parse, validation, limits) has no data and
 /// errors without a path.
 fn is_request_error(response: &GqlResponse) -> bool {
@@ -217,24 +224,14 @@ fn is_request_error(response: &GqlResponse) -> bool {
 
 /// Serialises per the GraphQL-over-HTTP spec: `application/graphql-response+json` (with
 /// 4xx for request errors) when the client accepts it, else `application/json` and 200.
-fn respond(headers: &HeaderMap, mut response: BatchResponse) -> Response {
+fn respond(headers: &HeaderMap, response: BatchResponse) -> Response {
     let modern = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains(GRAPHQL_RESPONSE_JSON));
-    let status = match &mut response {
-        BatchResponse::Single(r) => {
-            add_error_codes(r);
-            if modern && is_request_error(r) {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            }
-        }
-        BatchResponse::Batch(rs) => {
-            rs.iter_mut().for_each(add_error_codes);
-            StatusCode::OK
-        }
+    let status = match &response {
+        BatchResponse::Single(r) if modern && is_request_error(r) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
     };
     let body = serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec());
     let content_type = if modern {

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod limits;
 pub mod loaders;
 pub mod node;
+pub mod null_propagation;
 pub mod pagination;
 pub mod payload;
 pub mod scalars;

@@ -12,6 +12,18 @@ use crate::error::AppError;
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
 
+/// The complexity of a connection: its page size times its selection. A page size out of
+/// range counts as one row, so that the resolver answers it with `BAD_USER_INPUT` instead
+/// of the complexity limit refusing a rich selection first.
+pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let in_range = |n: i32| usize::try_from(n).is_ok_and(|n| n <= MAX_PAGE_SIZE);
+    if first.into_iter().chain(last).any(|n| !in_range(n)) {
+        return child_complexity;
+    }
+    let rows = first.or(last).map_or(DEFAULT_PAGE_SIZE, |n| n as usize);
+    rows * child_complexity
+}
+
 /// A position in an ordered list: the sort key of a row (as text) and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {

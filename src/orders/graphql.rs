@@ -306,7 +306,7 @@ pub struct OrdersQuery;
 impl OrdersQuery {
     /// Customers see their own orders; admins see all. Newest first.
     #[graphql(
-        complexity = "first.or(last).unwrap_or(20).clamp(0, 100) as usize * child_complexity"
+        complexity = "crate::graphql::pagination::page_complexity(first, last, child_complexity)"
     )]
     async fn orders(
         &self,

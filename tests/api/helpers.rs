@@ -304,6 +304,13 @@ pub struct Process {
     child: std::process::Child,
 }
 
+impl Process {
+    /// Whether the process is still running (a crash ends it).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();

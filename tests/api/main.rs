@@ -6,6 +6,7 @@ mod catalog;
 mod cli;
 mod hardening;
 mod helpers;
+mod limits;
 mod multiprocess;
 mod orders;
 mod storage;

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::helpers::{TestApp, backend_test};
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const SUBSCRIBE: &str =
@@ -31,7 +31,7 @@ async fn connect(addr: std::net::SocketAddr, protocol: &str) -> Socket {
 }
 
 /// A connection whose `connection_init` carried `token`, acknowledged.
-async fn signed_in(addr: std::net::SocketAddr, protocol: &str, token: &str) -> Socket {
+pub async fn signed_in(addr: std::net::SocketAddr, protocol: &str, token: &str) -> Socket {
     let mut socket = connect(addr, protocol).await;
     let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
     socket.send(Message::text(init.to_string())).await.unwrap();
@@ -51,7 +51,7 @@ pub async fn subscribe(addr: std::net::SocketAddr, token: &str, order_id: Option
 }
 
 /// The next JSON message, or `None` when nothing arrives within two seconds.
-async fn next_json(socket: &mut Socket) -> Option<Value> {
+pub async fn next_json(socket: &mut Socket) -> Option<Value> {
     loop {
         match tokio::time::timeout(Duration::from_secs(2), socket.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => return Some(serde_json::from_str(&text).unwrap()),
