@@ -84,6 +84,7 @@ impl App {
         let mut router = Router::new()
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/graphql/ws", get(graphql_ws))
+            .merge(crate::graphql::graphiql::router())
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .nest_service("/media", media_service(&self.state.config.media_dir))

@@ -7,7 +7,7 @@ use super::service;
 use crate::accounts::model::Role;
 use crate::catalog::graphql::Product;
 use crate::error::{AppError, UserError};
-use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
+use crate::graphql::ids::{NodeKind, cart_id, encode_id, id_of_kind};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
 use crate::graphql::viewer::{require_role, state};
@@ -48,18 +48,26 @@ pub async fn cart_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<CartIte
 }
 
 /// The signed-in customer's cart, priced at current prices.
-pub struct Cart(pub Vec<CartLine>);
+/// A customer's cart: its lines, and whose it is (for its stable id).
+pub struct Cart {
+    user_id: i64,
+    lines: Vec<CartLine>,
+}
 
 #[Object]
 impl Cart {
+    /// Stable for each customer, so that client caches can normalise the cart.
+    async fn id(&self) -> ID {
+        cart_id(self.user_id)
+    }
     async fn items(&self) -> Vec<CartItem> {
-        self.0.iter().cloned().map(CartItem).collect()
+        self.lines.iter().cloned().map(CartItem).collect()
     }
     async fn total_quantity(&self) -> i32 {
-        self.0.iter().map(|l| l.item.quantity).sum()
+        self.lines.iter().map(|l| l.item.quantity).sum()
     }
     async fn subtotal(&self) -> Decimal {
-        Decimal::Cents(self.0.iter().map(CartLine::line_total_cents).sum())
+        Decimal::Cents(self.lines.iter().map(CartLine::line_total_cents).sum())
     }
 }
 
@@ -86,7 +94,7 @@ impl CartPayload {
         let (cart, cart_item) = if ahead.field("cart").exists() {
             let lines = service::lines(state(ctx), user_id).await?;
             let item = changed.and_then(|id| lines.iter().find(|l| l.item.id == id).cloned());
-            (Cart(lines), item)
+            (Cart { user_id, lines }, item)
         } else {
             let item = match changed {
                 Some(id) if ahead.field("cartItem").exists() => {
@@ -95,7 +103,8 @@ impl CartPayload {
                 _ => None,
             };
             // Not selected, so never resolved: an empty cart stands in.
-            (Cart(Vec::new()), item)
+            let lines = Vec::new();
+            (Cart { user_id, lines }, item)
         };
         Ok(CartPayload {
             cart,
@@ -132,7 +141,11 @@ impl CartQuery {
     /// The signed-in customer's cart.
     async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
         let customer = require_role(ctx, Role::Customer).await?;
-        Ok(Cart(service::lines(state(ctx), customer.id).await?))
+        let lines = service::lines(state(ctx), customer.id).await?;
+        Ok(Cart {
+            user_id: customer.id,
+            lines,
+        })
     }
 }
 

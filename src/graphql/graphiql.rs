@@ -72,8 +72,11 @@ macro_rules! embed {
         (
             $name,
             $content_type,
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/graphiql/", $name))
-                as &'static [u8],
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/assets/graphiql/",
+                $name
+            )) as &'static [u8],
         )
     };
 }

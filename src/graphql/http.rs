@@ -1,6 +1,6 @@
 //! GraphQL over HTTP: POST (JSON, batches), GET (queries only), GraphiQL for browsers.
 
-use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{
     BatchRequest, BatchResponse, Executor, ParseRequestError, Request, Response as GqlResponse,
@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 
 use crate::app::App;
@@ -81,13 +81,7 @@ pub async fn graphql_get(State(app): State<App>, parts: Parts) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if accepts_html {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .finish(),
-        )
-        .into_response();
+        return crate::graphql::graphiql::page();
     }
     let request = match request_of_query_string(&parts.uri) {
         Ok(request) => request,

@@ -43,6 +43,12 @@ pub fn encode_id(kind: NodeKind, id: i64) -> ID {
     ID(STANDARD.encode(format!("{}:{id}", kind.name())))
 }
 
+/// The id of a customer's cart. A cart is not a `Node` (it is reached through `cart`),
+/// but it has a global id of the same shape, so that caches can tell it apart.
+pub fn cart_id(user_id: i64) -> ID {
+    ID(STANDARD.encode(format!("Cart:{user_id}")))
+}
+
 /// Decodes any global ID. Undecodable input is the client's mistake (`BAD_USER_INPUT`);
 /// a well-formed ID of an unknown type decodes to `None`.
 pub fn decode_id(id: &str) -> Result<Option<(NodeKind, i64)>, AppError> {

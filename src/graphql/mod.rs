@@ -2,6 +2,7 @@
 //! the viewer and role guards, payload helpers and the HTTP endpoint.
 
 pub mod documents;
+pub mod graphiql;
 pub mod http;
 pub mod ids;
 pub mod limits;

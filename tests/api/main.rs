@@ -4,6 +4,7 @@
 mod accounts;
 mod catalog;
 mod cli;
+mod docs;
 mod hardening;
 mod helpers;
 mod limits;

@@ -833,3 +833,44 @@ backend_test!(
         assert!(kept("INSERT", "orders"), "order INSERT: {prepared:#?}");
     }
 );
+
+backend_test!(
+    the_cart_id_is_stable_per_customer,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let (bob, _, _) = app.register("bob@example.com").await;
+        let pen = app.product(&admin, "Pen", "2.50", 5).await;
+        let cart_id = |body: Value| body["data"]["cart"]["id"].as_str().unwrap().to_owned();
+
+        let first = cart_id(app.gql("{ cart { id } }", json!({}), Some(&ann)).await);
+        let added = app
+            .gql(
+                "mutation($p: ID!) { addToCart(input: {productId: $p}) { cart { id totalQuantity } } }",
+                json!({ "p": pen }),
+                Some(&ann),
+            )
+            .await;
+        assert_eq!(added["data"]["addToCart"]["cart"]["id"], first.as_str());
+        let again = app.login("ann@example.com", crate::helpers::PASSWORD).await;
+        assert_eq!(
+            cart_id(app.gql("{ cart { id } }", json!({}), Some(&again)).await),
+            first
+        );
+        let order = place(
+            &app,
+            &ann,
+            json!({ "shippingAddress": "1 Main St", "paymentMethod": "CASH_ON_DELIVERY" }),
+        )
+        .await;
+        order_id(&order);
+        assert_eq!(
+            cart_id(app.gql("{ cart { id } }", json!({}), Some(&ann)).await),
+            first
+        );
+        assert_ne!(
+            cart_id(app.gql("{ cart { id } }", json!({}), Some(&bob)).await),
+            first
+        );
+    }
+);

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, backend_test, error_code};
+use crate::helpers::{Backend, TestApp, backend_test, error_code};
 
 backend_test!(health_and_readiness, |app: TestApp| async move {
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
@@ -177,77 +177,272 @@ fn schema_file_matches_the_code() {
     );
 }
 
-/// Every type, field, argument, enum value and input field of the shared contract is in
-/// the server's schema with the same type.
-#[test]
-fn schema_is_a_superset_of_the_contract() {
-    use async_graphql::parser::parse_schema;
-    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
-    use std::collections::BTreeMap;
+/// The introspection queries that GraphiQL, GraphQL Code Generator, Apollo's tools and
+/// Postman send (graphql-js's `getIntrospectionQuery`, with and without its options, and
+/// graphql-js 15's shorter one), as they print them.
+const STANDARD_INTROSPECTION_QUERIES: [(&str, &str); 4] = [
+    (
+        "graphql-js 16",
+        include_str!("introspection/graphql-js-16.graphql"),
+    ),
+    (
+        "graphql-js 16, every option",
+        include_str!("introspection/graphql-js-16-all-options.graphql"),
+    ),
+    (
+        "GraphiQL 4",
+        include_str!("introspection/graphiql-4.graphql"),
+    ),
+    (
+        "graphql-js 15",
+        include_str!("introspection/graphql-js-15.graphql"),
+    ),
+];
 
-    fn members(sdl: &str) -> BTreeMap<String, String> {
-        let document = parse_schema(sdl).expect("valid SDL");
-        let mut out = BTreeMap::new();
-        for definition in document.definitions {
-            let TypeSystemDefinition::Type(ty) = definition else {
-                continue;
-            };
-            let name = ty.node.name.node.to_string();
-            out.insert(name.clone(), "type".to_owned());
-            match ty.node.kind {
-                TypeKind::Object(o) => {
-                    for f in o.fields {
-                        let field = format!("{name}.{}", f.node.name.node);
-                        out.insert(field.clone(), f.node.ty.node.to_string());
-                        for a in f.node.arguments {
-                            out.insert(
-                                format!("{field}({})", a.node.name.node),
-                                a.node.ty.node.to_string(),
-                            );
-                        }
-                    }
-                }
-                TypeKind::Interface(i) => {
-                    for f in i.fields {
-                        out.insert(
-                            format!("{name}.{}", f.node.name.node),
-                            f.node.ty.node.to_string(),
-                        );
-                    }
-                }
-                TypeKind::InputObject(i) => {
-                    for f in i.fields {
-                        out.insert(
-                            format!("{name}.{}", f.node.name.node),
-                            f.node.ty.node.to_string(),
-                        );
-                    }
-                }
-                TypeKind::Enum(e) => {
-                    for v in e.values {
-                        out.insert(format!("{name}::{}", v.node.value.node), "value".to_owned());
-                    }
-                }
-                _ => {}
-            }
+backend_test!(
+    standard_introspection_queries_load_the_schema,
+    |app: TestApp| async move {
+        for (client, query) in STANDARD_INTROSPECTION_QUERIES {
+            let body = app.gql(query, json!({}), None).await;
+            assert!(body["errors"].is_null(), "{client}: {}", body["errors"]);
+            let types = body["data"]["__schema"]["types"].as_array().unwrap();
+            assert!(
+                types.iter().any(|t| t["name"] == "Product"),
+                "{client}: no Product type"
+            );
+            let get = app
+                .client
+                .get(app.url("/graphql"))
+                .query(&[("query", query)])
+                .send()
+                .await
+                .unwrap();
+            let get: Value = get.json().await.unwrap();
+            assert_eq!(get, body, "{client} over GET");
         }
-        out
+        // An ordinary query of the same depth keeps the depth limit.
+        let deep = "{ me { orders { nodes { customer { orders { nodes { customer { orders {
+            nodes { customer { orders { nodes { id } } } } } } } } } } } } }";
+        let body = app.gql(deep, json!({}), None).await;
+        assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+        // Mixed with shop fields, a document is no longer introspection.
+        let mixed = format!(
+            "{{ me {{ id }} {} }}",
+            "__schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }"
+        );
+        let body = app.gql(&mixed, json!({}), None).await;
+        assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
     }
+);
 
-    let contract_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/api/contract.graphql"
-    );
-    let contract = std::fs::read_to_string(contract_path).expect("../shared/api/contract.graphql");
-    let ours = members(&mini_ecommerce::graphql::schema::sdl());
-    let missing: Vec<String> = members(&contract)
-        .into_iter()
-        .filter(|(k, v)| ours.get(k) != Some(v))
-        .map(|(k, v)| format!("{k}: {v} (ours: {:?})", ours.get(&k)))
-        .collect();
+backend_test!(get_runs_the_named_operation, |app: TestApp| async move {
+    let (token, _, _) = app.register("get@example.com").await;
+    let query =
+        "query Who { me { email } } query Mine($x: Boolean!) { me @include(if: $x) { id } }";
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[
+            ("query", query),
+            ("operationName", "Mine"),
+            ("variables", r#"{"x":true}"#),
+        ])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["data"]["me"]["id"].is_string(), "{body}");
     assert!(
-        missing.is_empty(),
-        "not in schema.graphql as the contract has it:\n{}",
-        missing.join("\n")
+        body["data"]["me"]["email"].is_null(),
+        "Who did not run: {body}"
+    );
+
+    // A mutation known to the document cache by its hash is still refused over GET.
+    use sha2::{Digest, Sha256};
+    let mutation = "mutation { logout(input: {refreshToken: \"x\"}) { success } }";
+    let hash = hex::encode(Sha256::digest(mutation.as_bytes()));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    app.client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": mutation, "extensions": extensions }))
+        .send()
+        .await
+        .unwrap();
+    let by_hash = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("extensions", extensions.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_hash.status(), 405);
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_the_headers_client_libraries_send() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.cors_origins = vec!["https://shop.example".to_owned()];
+    })
+    .await
+    .unwrap();
+    let headers = "content-type, authorization, apollographql-client-name, \
+        apollographql-client-version, apollo-require-preflight, x-apollo-operation-name";
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", headers)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for header in headers.split(", ") {
+        assert!(allowed.contains(header), "{header} not in {allowed}");
+    }
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://shop.example"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persisted_query_errors_use_apollo_codes() {
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": "ab".repeat(32) } });
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let miss = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "extensions": extensions }))
+        .send()
+        .await
+        .unwrap();
+    let miss: Value = miss.json().await.unwrap();
+    assert_eq!(error_code(&miss), "PERSISTED_QUERY_NOT_FOUND", "{miss}");
+    assert_eq!(miss["errors"][0]["message"], "PersistedQueryNotFound");
+
+    let off = TestApp::spawn(Backend::Sqlite, |c| c.apq_cache_size = 0)
+        .await
+        .unwrap();
+    let refused = off
+        .client
+        .post(off.url("/graphql"))
+        .json(&json!({ "query": "{ me { id } }", "extensions": extensions }))
+        .send()
+        .await
+        .unwrap();
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(
+        error_code(&refused),
+        "PERSISTED_QUERY_NOT_SUPPORTED",
+        "{refused}"
+    );
+    // Without the cache, plain queries still run.
+    let plain = off.gql("{ me { id } }", json!({}), None).await;
+    assert_eq!(plain, json!({ "data": { "me": null } }));
+}
+
+backend_test!(
+    graphiql_is_served_from_the_binary,
+    |app: TestApp| async move {
+        let page = app
+            .client
+            .get(app.url("/graphql"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.starts_with("default-src 'none'"), "{csp}");
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(!csp.contains("unsafe") && !csp.contains("http"), "{csp}");
+        let html = page.text().await.unwrap();
+        assert!(
+            !html.contains("http"),
+            "the page loads nothing from elsewhere"
+        );
+        let assets: Vec<&str> = html
+            .split(['"', '\''])
+            .filter(|s| s.starts_with("/graphiql/"))
+            .collect();
+        assert!(assets.len() >= 5, "{html}");
+        for asset in assets {
+            let response = app.client.get(app.url(asset)).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{asset}");
+            let content_type = response.headers()["content-type"].to_str().unwrap();
+            let expected = if asset.ends_with(".js") {
+                "text/javascript"
+            } else {
+                "text/css"
+            };
+            assert!(
+                content_type.starts_with(expected),
+                "{asset}: {content_type}"
+            );
+            assert!(response.bytes().await.unwrap().len() > 100, "{asset}");
+        }
+        let missing = app
+            .client
+            .get(app.url("/graphiql/nope.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+    }
+);
+
+backend_test!(
+    field_errors_null_the_nearest_nullable_parent,
+    |app: TestApp| async move {
+        // `cart: Cart!` fails for an anonymous visitor: `data` itself becomes null.
+        let body = app
+            .gql(
+                "{ products(first: 1) { nodes { id } } cart { totalQuantity } }",
+                json!({}),
+                None,
+            )
+            .await;
+        assert_eq!(body["data"], Value::Null, "{body}");
+        let errors = body["errors"].as_array().unwrap();
+        let cart = errors.iter().find(|e| e["path"] == json!(["cart"])).unwrap();
+        assert_eq!(cart["extensions"]["code"], "UNAUTHENTICATED");
+
+        let admin = app.admin("admin@example.com").await;
+        // Nested: `orders: OrderConnection!` fails, so its parent `me: User` is null,
+        // and the sibling root field stays.
+        let body = app
+            .gql(
+                "{ me { id orders(first: 101) { totalCount } } products(first: 1) { totalCount } }",
+                json!({}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(body["data"]["me"], Value::Null, "{body}");
+        assert_eq!(body["data"]["products"]["totalCount"], 0, "{body}");
+        assert_eq!(body["errors"][0]["path"], json!(["me", "orders"]));
+        // Through an alias and a fragment, two levels down: `users` is non-null, so is
+        // each edge's `node`, and the error nulls `data`.
+        let body = app
+            .gql(
+                "query { people: users(first: 1) { ...Page } }
+                 fragment Page on UserConnection { nodes { email orders(last: -1) { totalCount } } }",
+                json!({}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(body["data"], Value::Null, "{body}");
+        assert_eq!(
+            body["errors"][0]["path"],
+            json!(["people", "nodes", 0, "orders"])
+        );
+    }
+);
