@@ -107,19 +107,21 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self
-            .router()
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        // Small responses go out at once instead of waiting for the client's ACK of the
-        // previous segment (Nagle's algorithm), as in most HTTP servers.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let config = &self.state.config;
+        let fit = crate::server::raise_open_file_limit();
+        let max_connections = config.max_connections.map_or(fit, |n| n as usize);
+        if max_connections > fit {
+            tracing::warn!(
+                max_connections,
+                fit,
+                "MAX_CONNECTIONS is above what the open-file limit allows"
+            );
+        }
+        let limits = crate::server::ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(config.http_header_timeout_secs),
+            max_connections,
+        };
+        crate::server::serve(self.router(), listener, limits, shutdown).await
     }
 }
 

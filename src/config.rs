@@ -82,6 +82,17 @@ pub struct Config {
     #[arg(long, env = "WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
     pub worker_threads: Option<u16>,
 
+    /// Seconds a connection has to send a request's headers, from its opening or from the
+    /// end of its previous response (so also the idle keep-alive timeout). Once more than
+    /// half the connection slots are taken, new connections get 2 seconds.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub http_header_timeout_secs: u64,
+
+    /// Most client connections open at once; further ones wait in the kernel's backlog.
+    /// Default: what fits below the open-file limit (raised to its hard limit at start).
+    #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_connections: Option<u32>,
+
     /// Largest query depth accepted.
     #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
     pub max_query_depth: usize,

@@ -22,3 +22,5 @@ pub mod graphql;
 pub mod orders;
 /// Demo data (`seed-demo`).
 pub mod seed;
+/// Accepting and serving HTTP connections: header deadline, connection cap, shutdown.
+pub mod server;

@@ -81,7 +81,10 @@ pub async fn graphql_get(State(app): State<App>, parts: Parts) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if accepts_html {
-        return crate::graphql::graphiql::page();
+        let mut page = crate::graphql::graphiql::page();
+        page.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept"));
+        return page;
     }
     let request = match request_of_query_string(&parts.uri) {
         Ok(request) => request,
@@ -106,7 +109,12 @@ pub async fn graphql_get(State(app): State<App>, parts: Parts) -> Response {
     }
     add_request_data(&app, &parts, &mut prepared.request);
     let response = app.schema.run(prepared).await;
-    respond(&parts.headers, BatchResponse::Single(response))
+    let mut response = respond(&parts.headers, BatchResponse::Single(response));
+    // The same URL answers HTML or JSON by `Accept`: caches must keep them apart.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    response
 }
 
 /// A GET request's parameters (GraphQL over HTTP): `variables` and `extensions` are JSON

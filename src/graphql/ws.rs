@@ -17,25 +17,48 @@ use crate::graphql::viewer::{Bearer, RequestAuth};
 
 /// Close code for a refused `connection_init` (the graphql-transport-ws "Forbidden").
 const FORBIDDEN: u16 = 4403;
+/// Close code for a connection that sent no `connection_init` in time.
+const INIT_TIMEOUT: u16 = 4408;
+/// How long a new connection may take to send `connection_init`: an upgraded socket that
+/// never speaks would otherwise hold a file for good.
+const INIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn graphql_ws(
     State(app): State<App>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // A message is at most what a POST body may be: the same documents and variables.
+    let max_message = app.state.config.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| serve(app, protocol, socket))
 }
 
 async fn serve(app: App, protocol: GraphQLProtocol, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // The first message must be connection_init with a valid token.
-    let first = loop {
-        match stream.next().await {
-            Some(Ok(Message::Text(text))) => break text,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            _ => return,
+    let first = async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(text))) => return Some(text),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                _ => return None,
+            }
+        }
+    };
+    let first = match tokio::time::timeout(INIT_DEADLINE, first).await {
+        Ok(Some(first)) => first,
+        Ok(None) => return,
+        Err(_) => {
+            let frame = CloseFrame {
+                code: INIT_TIMEOUT,
+                reason: "Connection initialisation timeout".into(),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+            return;
         }
     };
     let auth = match bearer_of_init(first.as_str()) {

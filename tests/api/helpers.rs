@@ -190,13 +190,42 @@ impl TestApp {
     /// Starts the real `mini-ecommerce` binary as a separate process on this test's
     /// database; killed when the returned guard drops.
     pub async fn server_process(&self) -> Process {
+        self.server_process_with(&[], None).await
+    }
+
+    /// The same with extra environment variables and, when given, a limit of open files
+    /// (soft and hard) for the process.
+    pub async fn server_process_with(
+        &self,
+        env: &[(&str, &str)],
+        open_files: Option<u64>,
+    ) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_mini-ecommerce"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mini-ecommerce"));
+        if let Some(files) = open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches nothing of the parent's.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: files,
+                        rlim_max: files,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command
             .arg("serve")
+            .envs(env.iter().copied())
             .env("DATABASE_URL", &self.config.database_url)
             .env("BIND_ADDR", addr.to_string())
             .env(

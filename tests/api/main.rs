@@ -4,6 +4,7 @@
 mod accounts;
 mod catalog;
 mod cli;
+mod connections;
 mod docs;
 mod hardening;
 mod helpers;

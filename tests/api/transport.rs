@@ -413,7 +413,10 @@ backend_test!(
             .await;
         assert_eq!(body["data"], Value::Null, "{body}");
         let errors = body["errors"].as_array().unwrap();
-        let cart = errors.iter().find(|e| e["path"] == json!(["cart"])).unwrap();
+        let cart = errors
+            .iter()
+            .find(|e| e["path"] == json!(["cart"]))
+            .unwrap();
         assert_eq!(cart["extensions"]["code"], "UNAUTHENTICATED");
 
         let admin = app.admin("admin@example.com").await;
