@@ -5,6 +5,7 @@
 //! query code above this module is written once and type-checked against both.
 
 pub mod fixed_sql;
+pub mod health;
 pub mod money;
 pub mod schema;
 pub mod sqlite_memory;
@@ -88,11 +89,14 @@ pub fn sqlite_path(url: &str) -> &str {
 ///
 /// Connections are not pinged on checkout (`RecyclingMethod::Fast`): a round trip per
 /// request is too dear, and a connection that broke (say, a database restart) fails its
-/// next query, is marked broken by bb8 and replaced.
+/// next query, is marked broken by bb8 and replaced. A failed connection attempt is not
+/// retried by the pool (bb8 would back off up to 5 s between attempts, so a database that
+/// came back waited that long for its first request): the next checkout makes a new one.
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
     statements: StatementCounter,
+    health: Arc<health::Health>,
 }
 
 #[derive(Clone)]
@@ -209,8 +213,10 @@ macro_rules! db_transaction {
 impl Db {
     /// Opens a pool; SQLite creates the file (and its folder) on first use.
     pub async fn connect(url: &str, pool_size: u32) -> Result<Self, AppError> {
-        let timeout = Duration::from_secs(10);
+        let timeout = health::CHECKOUT_TIMEOUT;
         let statements = StatementCounter::default();
+        let health = Arc::new(health::Health::default());
+        let failures = health::ConnectFailures(health.clone());
         let pool = match Backend::from_url(url) {
             Backend::Postgres => {
                 let mut config = ManagerConfig::default();
@@ -230,6 +236,8 @@ impl Db {
                 let pool = Pool::builder()
                     .max_size(pool_size)
                     .connection_timeout(timeout)
+                    .error_sink(Box::new(failures))
+                    .retry_connection(false)
                     .build(manager)
                     .await
                     .map_err(|e| AppError::internal(format!("postgres pool: {e}")))?;
@@ -265,13 +273,24 @@ impl Db {
                 let pool = Pool::builder()
                     .max_size(pool_size)
                     .connection_timeout(timeout)
+                    .error_sink(Box::new(failures))
+                    .retry_connection(false)
                     .build(manager)
                     .await
                     .map_err(|e| AppError::internal(format!("sqlite pool: {e}")))?;
                 DbPool::Sqlite(pool)
             }
         };
-        Ok(Db { pool, statements })
+        health::spawn_probe(
+            Backend::from_url(url),
+            url.to_owned(),
+            Arc::downgrade(&health),
+        );
+        Ok(Db {
+            pool,
+            statements,
+            health,
+        })
     }
 
     /// Statements started so far on this pool's connections.
@@ -295,26 +314,45 @@ impl Db {
         }
     }
 
+    /// A connection from the pool. While the database is known to be down the wait is
+    /// short, so clients get their error at once; a failed checkout marks it down.
     pub async fn get(&self) -> Result<PooledConn, AppError> {
-        match &self.pool {
-            DbPool::Sqlite(pool) => pool.get_owned().await.map(PooledConn::Sqlite),
-            DbPool::Postgres(pool) => pool.get_owned().await.map(PooledConn::Postgres),
+        let checkout = async {
+            match &self.pool {
+                DbPool::Sqlite(pool) => pool.get_owned().await.map(PooledConn::Sqlite),
+                DbPool::Postgres(pool) => pool.get_owned().await.map(PooledConn::Postgres),
+            }
+            .map_err(|e| e.to_string())
+        };
+        let mut checkout = std::pin::pin!(checkout);
+        let result = if self.health.is_down() {
+            tokio::time::timeout(health::CHECKOUT_TIMEOUT_WHILE_DOWN, &mut checkout).await
+        } else {
+            // A checkout that began while the database was up waits the short time too
+            // once the database is found down meanwhile.
+            tokio::select! {
+                result = tokio::time::timeout(health::CHECKOUT_TIMEOUT, &mut checkout) => result,
+                () = self.health.went_down() => {
+                    tokio::time::timeout(health::CHECKOUT_TIMEOUT_WHILE_DOWN, &mut checkout).await
+                }
+            }
+        };
+        match result {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => {
+                self.health.set_down(true);
+                Err(AppError::internal(format!("database pool: {e}")))
+            }
+            Err(_) => {
+                self.health.set_down(true);
+                Err(AppError::internal("database pool: timed out"))
+            }
         }
-        .map_err(|e| AppError::internal(format!("database pool: {e}")))
     }
 
-    /// Whether the database answers a trivial query (for /readyz).
-    pub async fn ping(&self) -> bool {
-        let check = async {
-            let mut pooled = self.get().await?;
-            let mut conn = pooled.conn();
-            db_run!(&mut conn, |c| c.batch_execute("SELECT 1").await)?;
-            Ok::<_, AppError>(())
-        };
-        matches!(
-            tokio::time::timeout(Duration::from_secs(2), check).await,
-            Ok(Ok(()))
-        )
+    /// Whether the database answered its last probe (for /readyz; never waits).
+    pub fn is_available(&self) -> bool {
+        !self.health.is_down()
     }
 }
 

@@ -11,6 +11,7 @@ mod helpers;
 mod limits;
 mod multiprocess;
 mod orders;
+mod outage;
 mod storage;
 mod subscriptions;
 mod transport;
