@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::accounts::passwords::Hasher;
@@ -98,7 +99,11 @@ impl App {
         if let Some(cors) = cors_layer(&config.cors_origins) {
             router = router.layer(cors);
         }
-        router.layer(TraceLayer::new_for_http())
+        // A client that stalls in the middle of a body holds a connection slot; the
+        // GraphQL endpoint also bounds the whole body (`graphql::http`).
+        router
+            .layer(RequestBodyTimeoutLayer::new(BODY_IDLE_TIMEOUT))
+            .layer(TraceLayer::new_for_http())
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets requests in flight end.
@@ -135,6 +140,9 @@ fn media_service(media_dir: &std::path::Path) -> Router {
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ))
 }
+
+/// The longest pause between two parts of a request body.
+const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Request headers a browser may send cross-origin: ours, and those Apollo Client,
 /// Relay and urql add (client awareness, CSRF prevention, operation names).

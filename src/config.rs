@@ -128,7 +128,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MAX_QUERY_TOKENS",
-        default_value_t = 15_000,
+        default_value_t = 10_000,
         global = true
     )]
     pub max_query_tokens: usize,

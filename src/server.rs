@@ -17,16 +17,27 @@ use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
 /// How long a connection may take to send a request's headers once the server is more
 /// than half full: slots held by slow or idle clients come back quickly under pressure.
 const BUSY_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long shutdown waits for open connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// Files kept free for everything but client connections: database connections, SQLite's
 /// files, media, the listening socket, logs.
 const RESERVED_FILES: u64 = 128;
+
+/// A connection's place under the cap, in every request's extensions: a WebSocket keeps
+/// it after the upgrade (when hyper's part of the connection ends), so open sockets
+/// count against the cap whatever they speak.
+#[derive(Clone)]
+pub struct ConnectionSlot(
+    #[expect(dead_code, reason = "held, never read")] Arc<OwnedSemaphorePermit>,
+);
 
 /// The bounds on client connections.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +64,7 @@ pub async fn serve(
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
+        let slot = ConnectionSlot(Arc::new(slot));
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -74,10 +86,12 @@ pub async fn serve(
         } else {
             limits.header_timeout
         };
+        let request_slot = slot.clone();
         let service = router
             .clone()
             .map_request(move |mut request: axum::extract::Request<_>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(request_slot.clone());
                 request
             });
         let mut stopping = stopping.clone();
@@ -104,9 +118,15 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stop.send(true);
-    // Every connection gives its slot back when it ends.
+    // Every connection gives its slot back when it ends; WebSockets, and clients that
+    // stop reading, are not waited for beyond the grace period.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = slots.acquire_many(all).await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
     Ok(())
 }
 

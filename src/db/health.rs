@@ -1,5 +1,6 @@
 //! Whether the database is known to answer, kept by a background probe on a connection
-//! of its own, so that `/readyz` answers from the last known state at once, and so that
+//! of its own and by the pool's failed connection attempts (never by a checkout that
+//! merely waited: a busy pool is not a database that is down), so that `/readyz` answers from the last known state at once, and so that
 //! requests fail fast while the database is down instead of each waiting the pool's full
 //! checkout timeout (10 s) for a connection that cannot be made.
 
@@ -21,8 +22,11 @@ pub(super) const CHECKOUT_TIMEOUT_WHILE_DOWN: Duration = Duration::from_millis(5
 /// How often the probe asks while the database answers, and while it does not.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 const PROBE_INTERVAL_WHILE_DOWN: Duration = Duration::from_millis(250);
-/// How long one probe (connecting included) may take before it counts as a failure.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one probe (connecting included) may take before it counts as a failure: a
+/// loaded database answers `SELECT 1` well within it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a new PostgreSQL connection may take to open.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Default)]
 pub struct Health {

@@ -225,7 +225,18 @@ impl Db {
                 config.custom_setup = Box::new(move |url| {
                     let (url, counter) = (url.to_owned(), counter.clone());
                     async move {
-                        let mut conn = AsyncPgConnection::establish(&url).await?;
+                        // A host that drops packets would hold a pool slot for the
+                        // kernel's connect timeout (minutes) without this bound.
+                        let mut conn = tokio::time::timeout(
+                            health::CONNECT_TIMEOUT,
+                            AsyncPgConnection::establish(&url),
+                        )
+                        .await
+                        .map_err(|_| {
+                            diesel::ConnectionError::BadConnection(
+                                "connecting timed out".to_owned(),
+                            )
+                        })??;
                         conn.set_instrumentation(counter);
                         Ok(conn)
                     }
@@ -315,7 +326,7 @@ impl Db {
     }
 
     /// A connection from the pool. While the database is known to be down the wait is
-    /// short, so clients get their error at once; a failed checkout marks it down.
+    /// short, so clients get their error at once.
     pub async fn get(&self) -> Result<PooledConn, AppError> {
         let checkout = async {
             match &self.pool {
@@ -339,14 +350,10 @@ impl Db {
         };
         match result {
             Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => {
-                self.health.set_down(true);
-                Err(AppError::internal(format!("database pool: {e}")))
-            }
-            Err(_) => {
-                self.health.set_down(true);
-                Err(AppError::internal("database pool: timed out"))
-            }
+            // Not a sign that the database is down: the pool may only be busy. Failed
+            // connection attempts and the probe say that (see `health`).
+            Ok(Err(e)) => Err(AppError::internal(format!("database pool: {e}"))),
+            Err(_) => Err(AppError::internal("database pool: timed out")),
         }
     }
 

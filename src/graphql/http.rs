@@ -62,11 +62,21 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
     let options = MultipartOptions::default()
         .max_num_files(MAX_UPLOAD_FILES)
         .max_file_size(config.max_image_bytes + UPLOAD_OVERHEAD_BYTES);
-    match async_graphql::http::receive_batch_body(content_type, reader, options).await {
-        Ok(batch) => execute(&app, &parts, batch).await,
-        Err(e) => BadRequest::from(e).into_response(),
+    let receive = async_graphql::http::receive_batch_body(content_type, reader, options);
+    match tokio::time::timeout(BODY_TIMEOUT, receive).await {
+        Ok(Ok(batch)) => execute(&app, &parts, batch).await,
+        Ok(Err(e)) => BadRequest::from(e).into_response(),
+        Err(_) => BadRequest {
+            status: StatusCode::REQUEST_TIMEOUT,
+            message: "the request body took too long to arrive".to_owned(),
+        }
+        .into_response(),
     }
 }
+
+/// How long a whole request body may take to arrive: a client trickling a body holds a
+/// connection slot (an image upload of the largest size over a slow line fits).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Room for the `operations` and `map` parts beside the file in an upload.
 const UPLOAD_OVERHEAD_BYTES: usize = 1024 * 1024;

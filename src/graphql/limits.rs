@@ -7,8 +7,9 @@
 //! the stack of the worker thread and aborted the process, and a megabyte of repeated
 //! fields was turned into ~80 MB of syntax tree before any limit ran. A single pass over
 //! the bytes, with no allocation, refuses both before anything is built; every later
-//! recursion over the document (parsing, validation, argument coercion, the response
-//! pass) is then bounded by [`MAX_NESTING`].
+//! recursion over the document's text (parsing, validation, argument coercion, the
+//! response pass) is then bounded by [`MAX_NESTING`]. What fragments spread is bounded
+//! after parsing, by [`check_expanded_size`]: a few spreads of spreads multiply.
 
 use async_graphql::ServerError;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
@@ -25,9 +26,9 @@ pub struct TextLimits {
 }
 
 /// Refuses a document that is too large, has too many tokens or nests too deeply, without
-/// parsing it. Strings, block strings and comments are skipped as the GraphQL lexer
-/// skips them, so brackets inside them do not count.
-pub fn check_document_text(text: &str, limits: TextLimits) -> Result<(), ServerError> {
+/// parsing it; returns its token count. Strings, block strings and comments are skipped
+/// as the GraphQL lexer skips them, so brackets inside them do not count.
+pub fn check_document_text(text: &str, limits: TextLimits) -> Result<usize, ServerError> {
     if text.len() > limits.max_bytes {
         return Err(too_complex(format!(
             "Query is too large (at most {} bytes).",
@@ -66,15 +67,13 @@ pub fn check_document_text(text: &str, limits: TextLimits) -> Result<(), ServerE
                 i += 1;
             }
             b'.' if bytes[i..].starts_with(b"...") => i += 3,
-            _ if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
-                // A name or a number (with its sign, fraction and exponent): one token.
-                while i < bytes.len()
-                    && (bytes[i].is_ascii_alphanumeric()
-                        || matches!(bytes[i], b'_' | b'.' | b'-' | b'+'))
-                {
+            _ if b.is_ascii_alphabetic() || b == b'_' => {
+                i += 1;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
                 }
             }
+            b'-' | b'0'..=b'9' => i = skip_number(bytes, i),
             // Other punctuators (`! $ & : = @ |`), and anything the parser will refuse.
             _ => i += 1,
         }
@@ -86,7 +85,37 @@ pub fn check_document_text(text: &str, limits: TextLimits) -> Result<(), ServerE
             )));
         }
     }
-    Ok(())
+    Ok(tokens)
+}
+
+/// The index just past the number starting at `start`, as the GraphQL lexer reads one:
+/// `-?digits`, then `.digits` and an exponent if present. A `-` or `.` that does not fit
+/// starts the next token, so `0-0-0` counts as the three values the parser makes of it.
+fn skip_number(bytes: &[u8], start: usize) -> usize {
+    let digits = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    let mut i = start;
+    if bytes[i] == b'-' {
+        i += 1;
+    }
+    i = digits(i);
+    if i + 1 < bytes.len() && bytes[i] == b'.' && bytes[i + 1].is_ascii_digit() {
+        i = digits(i + 1);
+    }
+    if i < bytes.len() && matches!(bytes[i], b'e' | b'E') {
+        let mut j = i + 1;
+        if j < bytes.len() && matches!(bytes[j], b'+' | b'-') {
+            j += 1;
+        }
+        if j < bytes.len() && bytes[j].is_ascii_digit() {
+            i = digits(j);
+        }
+    }
+    i.max(start + 1)
 }
 
 /// The index just past the string starting at `start` (a `"…"` with escapes, or a
@@ -116,6 +145,87 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
         }
     }
     bytes.len()
+}
+
+/// Refuses a document whose operations, with every fragment spread expanded, hold more
+/// than `max` selections. Fragments that spread each other several times multiply:
+/// twenty of them, each spreading the next four times, are 300 tokens that expand to 4^20
+/// selections, which async-graphql's depth and complexity passes walk spread by spread.
+/// Each fragment's expanded size is computed once here, without recursion.
+pub fn check_expanded_size(document: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
+    use std::collections::HashMap;
+    // Each fragment's own selections and the fragments it spreads (with repeats).
+    let mut own: HashMap<&str, (usize, Vec<&str>)> = HashMap::new();
+    for (name, fragment) in &document.fragments {
+        own.insert(name.as_str(), tally(&fragment.node.selection_set.node));
+    }
+    let mut expanded: HashMap<&str, usize> = HashMap::new();
+    for &start in own.keys() {
+        // Depth-first with an explicit stack; a fragment on the stack again is a cycle.
+        let mut stack: Vec<&str> = vec![start];
+        let mut on_stack: std::collections::HashSet<&str> = [start].into();
+        while let Some(&name) = stack.last() {
+            if expanded.contains_key(name) {
+                stack.pop();
+                on_stack.remove(name);
+                continue;
+            }
+            let (count, spreads) = &own[name];
+            let pending = spreads
+                .iter()
+                .find(|s| own.contains_key(**s) && !expanded.contains_key(**s));
+            match pending {
+                Some(&next) => {
+                    if !on_stack.insert(next) {
+                        return Err(with_code(
+                            ServerError::new(format!("Fragment \"{next}\" spreads itself."), None),
+                            "BAD_USER_INPUT",
+                        ));
+                    }
+                    stack.push(next);
+                }
+                None => {
+                    let size = spreads.iter().fold(*count, |sum, s| {
+                        sum.saturating_add(expanded.get(s).copied().unwrap_or(0))
+                    });
+                    expanded.insert(name, size);
+                }
+            }
+        }
+    }
+    for (_, operation) in document.operations.iter() {
+        let (count, spreads) = tally(&operation.node.selection_set.node);
+        let size = spreads.iter().fold(count, |sum, s| {
+            sum.saturating_add(expanded.get(s).copied().unwrap_or(0))
+        });
+        if size > max {
+            return Err(too_complex(format!(
+                "Query is too large once its fragments are expanded (at most {max} selections)."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The selections in `set` (fields and inline fragments, at any depth) and the names of
+/// the fragments it spreads, each as often as it is spread.
+fn tally(set: &SelectionSet) -> (usize, Vec<&str>) {
+    let mut count = 0usize;
+    let mut spreads = Vec::new();
+    let mut sets = vec![set];
+    while let Some(set) = sets.pop() {
+        for item in &set.items {
+            count += 1;
+            match &item.node {
+                Selection::Field(field) => sets.push(&field.node.selection_set.node),
+                Selection::InlineFragment(fragment) => sets.push(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(spread) => {
+                    spreads.push(spread.node.fragment_name.node.as_str());
+                }
+            }
+        }
+    }
+    (count, spreads)
 }
 
 /// Refuses documents with more than `max` aliased fields: `__typename` costs nothing in

@@ -167,7 +167,15 @@ impl PathWalker<'_> {
                     let fields = self.fields_with_key(&sets, key);
                     let (parent, field) = fields.first()?;
                     let ty = self.types.field_type(parent, field.name.node.as_str())?;
-                    nullable.push(ty.nullable);
+                    // Fields on different types may share a response key with different
+                    // nullability (async-graphql does not refuse it): a null may stop
+                    // here only if none of them is non-null.
+                    let all_nullable = fields.iter().all(|(parent, field)| {
+                        self.types
+                            .field_type(parent, field.name.node.as_str())
+                            .is_none_or(|ty| ty.nullable)
+                    });
+                    nullable.push(all_nullable);
                     let named = named_type(ty);
                     sets = fields
                         .iter()
@@ -188,8 +196,7 @@ impl PathWalker<'_> {
     }
 
     /// The fields answering under response key `key` in `sets`, through inline fragments
-    /// and fragment spreads, each with the type it is selected on. Validation has made
-    /// fields that share a response key agree on their type's shape and nullability.
+    /// and fragment spreads, each with the type it is selected on.
     fn fields_with_key<'s>(
         &'s self,
         sets: &[(&'s str, &'s SelectionSet)],

@@ -5,6 +5,7 @@
 use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -14,6 +15,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::graphql::loaders::insert_loaders;
 use crate::graphql::viewer::{Bearer, RequestAuth};
+use crate::server::ConnectionSlot;
 
 /// Close code for a refused `connection_init` (the graphql-transport-ws "Forbidden").
 const FORBIDDEN: u16 = 4403;
@@ -25,6 +27,7 @@ const INIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn graphql_ws(
     State(app): State<App>,
+    slot: Option<Extension<ConnectionSlot>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -34,7 +37,10 @@ pub async fn graphql_ws(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| serve(app, protocol, socket))
+        .on_upgrade(move |socket| async move {
+            serve(app, protocol, socket).await;
+            drop(slot);
+        })
 }
 
 async fn serve(app: App, protocol: GraphQLProtocol, socket: WebSocket) {

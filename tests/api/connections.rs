@@ -134,3 +134,51 @@ async fn websockets_outlive_the_header_deadline() {
         .expect("the socket is still open");
     assert_eq!(answer["id"], "1", "{answer}");
 }
+
+/// WebSockets hold their connection's slot after the upgrade: 1,100 of them that never
+/// send `connection_init` cannot exhaust the files of a process limited to 1,024.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_websockets_count_against_the_connection_cap() {
+    mini_ecommerce::server::raise_open_file_limit();
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let mut server = app.server_process_with(&[], Some(1024)).await;
+    let addr = server.addr;
+    let mut sockets = Vec::new();
+    for _ in 0..1_100 {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                format!("ws://{addr}/graphql/ws"),
+            )
+            .unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        if let Ok(Ok((socket, _))) = tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio_tungstenite::connect_async(request),
+        )
+        .await
+        {
+            sockets.push(socket);
+        }
+    }
+    assert!(sockets.len() >= 500, "{} upgrades", sockets.len());
+    // Held sockets end at the 10 s init deadline; a normal request is answered by then.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let answer = client
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("a normal request is answered");
+    assert_eq!(answer.status(), 200);
+    assert!(server.is_running());
+    eprintln!(
+        "{} idle WebSockets open beside a normal request",
+        sockets.len()
+    );
+}

@@ -86,8 +86,12 @@ fn url_encode(text: &str) -> String {
         .collect()
 }
 
-async fn send_every_way(app: &TestApp, server: &mut Process, token: &str, document: &str) {
-    let client = reqwest::Client::new();
+async fn send_every_way(server: &mut Process, token: &str, document: &str) {
+    // A document that slipped past the limits could keep the server busy for good.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let url = format!("http://{}/graphql", server.addr);
     let how = |way: &str| format!("{way}, {} bytes", document.len());
 
@@ -150,7 +154,6 @@ async fn send_every_way(app: &TestApp, server: &mut Process, token: &str, docume
         .send()
         .await;
     assert!(health.is_ok_and(|r| r.status() == 200));
-    let _ = app;
 }
 
 backend_test!(
@@ -161,7 +164,7 @@ backend_test!(
         for depth in [2_000, 10_000, 100_000] {
             for object in [false, true] {
                 for document in documents(depth, object) {
-                    send_every_way(&app, &mut server, &token, &document).await;
+                    send_every_way(&mut server, &token, &document).await;
                 }
             }
         }
@@ -225,6 +228,48 @@ backend_test!(
     }
 );
 
+/// Fragments that spread the next one four times: 300 tokens that expand to 4^20
+/// selections, walked spread by spread by the depth and complexity passes.
+fn fragment_bomb() -> String {
+    let mut document = String::from("query { ...F0 }\n");
+    for i in 0..20 {
+        let next = format!("...F{} ", i + 1);
+        document.push_str(&format!(
+            "fragment F{i} on Query {{ {} }}\n",
+            next.repeat(4)
+        ));
+    }
+    document.push_str("fragment F20 on Query { __typename }\n");
+    document
+}
+
+backend_test!(
+    spreads_and_short_tokens_cannot_slip_past_the_limits,
+    |app: TestApp| async move {
+        let (token, _, _) = app.register("bomb@example.com").await;
+        let mut server = app.server_process().await;
+        send_every_way(&mut server, &token, &fragment_bomb()).await;
+
+        let cycle = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+        let body = app.gql(cycle, json!({}), None).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        // `...F` and `0-0` are tokens of their own, however tightly written.
+        let spreads = format!(
+            "{{ a{} }} fragment F on Query {{ __typename }}",
+            "...F".repeat(20_000)
+        );
+        let body = app.gql(&spreads, json!({}), None).await;
+        assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+        let numbers = format!("{{ nodes(ids: [{}]) {{ id }} }}", "0-".repeat(20_000) + "0");
+        let body = app.gql(&numbers, json!({}), None).await;
+        assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+        // Selection sets past async-graphql's own recursion limit (32) are a limit too.
+        let deep = format!("{{ {} id {} }}", "me {".repeat(40), "}".repeat(40));
+        let body = app.gql(&deep, json!({}), None).await;
+        assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
+    }
+);
+
 backend_test!(
     error_messages_do_not_echo_the_document,
     |app: TestApp| async move {
@@ -254,6 +299,11 @@ backend_test!(
         let message = body["errors"][0]["message"].as_str().unwrap();
         assert!(message.chars().count() <= 1001, "{} chars", message.len());
         assert!(message.ends_with('…'));
+        // Nor does a short document of thousands of unknown fields get thousands of errors.
+        let unknown: String = "{ ".to_owned() + &"a ".repeat(5_000) + "}";
+        let body = app.gql(&unknown, json!({}), None).await;
+        let errors = body["errors"].as_array().unwrap();
+        assert!(errors.len() <= 101, "{} errors", errors.len());
     }
 );
 
