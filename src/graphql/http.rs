@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 
+use crate::accounts::model::Role;
 use crate::app::App;
 use crate::graphql::loaders::insert_loaders;
 use crate::graphql::viewer::{ClientAddr, RequestAuth};
@@ -33,6 +34,9 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
     let multipart = content_type
         .as_deref()
         .is_some_and(|t| t.starts_with("multipart/form-data"));
+    if multipart && let Err(refusal) = uploader(&app, &parts.headers).await {
+        return refusal.into_response();
+    }
     let limit = if multipart {
         config.max_image_bytes + UPLOAD_OVERHEAD_BYTES
     } else {
@@ -56,9 +60,28 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
                 std::io::Error::other(e)
             }
         });
-    let reader = tokio_util::compat::TokioAsyncReadCompatExt::compat(
+    let mut reader = tokio_util::compat::TokioAsyncReadCompatExt::compat(
         tokio_util::io::StreamReader::new(stream),
     );
+    if !multipart {
+        let mut bytes = Vec::new();
+        let read = futures_util::AsyncReadExt::read_to_end(&mut reader, &mut bytes);
+        match tokio::time::timeout(BODY_TIMEOUT, read).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                return BadRequest::too_large().into_response();
+            }
+            Ok(Err(_)) => return BadRequest::message("invalid request body").into_response(),
+            Err(_) => return body_too_slow().into_response(),
+        }
+        if let Err(message) = check_json_value_count(&bytes, MAX_JSON_VALUES) {
+            return BadRequest::message(&message).into_response();
+        }
+        return match serde_json::from_slice::<BatchRequest>(&bytes) {
+            Ok(batch) => execute(&app, &parts, batch).await,
+            Err(e) => BadRequest::message(&format!("invalid request body: {e}")).into_response(),
+        };
+    }
     let options = MultipartOptions::default()
         .max_num_files(MAX_UPLOAD_FILES)
         .max_file_size(config.max_image_bytes + UPLOAD_OVERHEAD_BYTES);
@@ -66,17 +89,82 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
     match tokio::time::timeout(BODY_TIMEOUT, receive).await {
         Ok(Ok(batch)) => execute(&app, &parts, batch).await,
         Ok(Err(e)) => BadRequest::from(e).into_response(),
-        Err(_) => BadRequest {
-            status: StatusCode::REQUEST_TIMEOUT,
-            message: "the request body took too long to arrive".to_owned(),
-        }
-        .into_response(),
+        Err(_) => body_too_slow().into_response(),
     }
+}
+
+fn body_too_slow() -> BadRequest {
+    BadRequest::refused(
+        StatusCode::REQUEST_TIMEOUT,
+        "BAD_USER_INPUT",
+        "the request body took too long to arrive",
+    )
+}
+
+/// The most JSON values (objects, lists, scalars) a request body may hold. A megabyte of
+/// `[0,0,0,…]` in `variables` would otherwise become half a million values (tens of
+/// megabytes) before any check could look at them; real variables hold tens or hundreds.
+const MAX_JSON_VALUES: usize = 20_000;
+
+/// Counts the values of a JSON text without parsing it (commas, brackets and braces
+/// outside strings), and refuses more than `max`.
+fn check_json_value_count(bytes: &[u8], max: usize) -> Result<(), String> {
+    let mut values = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b',' | b'[' | b'{' => {
+                values += 1;
+                if values > max {
+                    return Err(format!(
+                        "the request holds too many JSON values (at most {max})"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// How long a whole request body may take to arrive: a client trickling a body holds a
 /// connection slot (an image upload of the largest size over a slow line fits).
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Only admins upload (`uploadProductImage` is the one upload), and an upload body may be
+/// several megabytes, all of it read (`operations` included) before any resolver runs:
+/// who sends one is checked first, from the token, so that nobody else makes the server
+/// read and parse megabytes.
+async fn uploader(app: &App, headers: &HeaderMap) -> Result<(), BadRequest> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth = RequestAuth::from_header(authorization, &app.state);
+    match auth.user(&app.state).await {
+        Ok(Some(user)) if matches!(user.role(), Role::Admin) => Ok(()),
+        Ok(Some(_)) => Err(BadRequest::refused(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "uploads are for admins",
+        )),
+        _ => Err(BadRequest::refused(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "uploads need an admin's access token",
+        )),
+    }
+}
 
 /// Room for the `operations` and `map` parts beside the file in an upload.
 const UPLOAD_OVERHEAD_BYTES: usize = 1024 * 1024;
@@ -257,10 +345,12 @@ fn respond(headers: &HeaderMap, response: BatchResponse) -> Response {
     http
 }
 
-/// A request the server could not read: a GraphQL-shaped error with `BAD_USER_INPUT`
-/// (400), or 413 for a body over the limit.
+/// A request the server would not read: a GraphQL-shaped error with its code and status
+/// (400 `BAD_USER_INPUT`, 413 for a body over the limit, 401/403 for an upload by someone
+/// who may not upload).
 pub struct BadRequest {
     status: StatusCode,
+    code: &'static str,
     message: String,
 }
 
@@ -268,6 +358,7 @@ impl BadRequest {
     fn too_large() -> Self {
         BadRequest {
             status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "BAD_USER_INPUT",
             message: "request body too large".to_owned(),
         }
     }
@@ -275,6 +366,15 @@ impl BadRequest {
     fn message(message: &str) -> Self {
         BadRequest {
             status: StatusCode::BAD_REQUEST,
+            code: "BAD_USER_INPUT",
+            message: message.to_owned(),
+        }
+    }
+
+    fn refused(status: StatusCode, code: &'static str, message: &str) -> Self {
+        BadRequest {
+            status,
+            code,
             message: message.to_owned(),
         }
     }
@@ -310,7 +410,7 @@ impl From<ParseRequestError> for BadRequest {
 impl IntoResponse for BadRequest {
     fn into_response(self) -> Response {
         let body = serde_json::json!({
-            "errors": [{ "message": self.message, "extensions": { "code": "BAD_USER_INPUT" } }]
+            "errors": [{ "message": self.message, "extensions": { "code": self.code } }]
         });
         (self.status, axum::Json(body)).into_response()
     }

@@ -684,3 +684,30 @@ async fn images_are_checked_stored_served_and_replaced() {
         assert_eq!(error_code(&forbidden), "FORBIDDEN");
     }
 }
+
+backend_test!(
+    uploads_are_refused_before_their_body_is_read,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let id = app.product(&admin, "Mug", "5.00", 1).await;
+        let (customer, _, _) = app.register("c@example.com").await;
+        for (token, status, code) in [
+            (None, 401, "UNAUTHENTICATED"),
+            (Some(customer.as_str()), 403, "FORBIDDEN"),
+        ] {
+            let mut request = app.client.post(app.url("/graphql")).multipart(upload_form(
+                &id,
+                PNG.to_vec(),
+                "x.png",
+            ));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), status);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(error_code(&body), code, "{body}");
+        }
+        app.assert_healthy().await;
+    }
+);

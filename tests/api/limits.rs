@@ -115,8 +115,10 @@ async fn send_every_way(server: &mut Process, token: &str, document: &str) {
             "0",
             reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("x.txt"),
         );
+    // Only admins may upload: anyone else is refused before the body is read.
     let multipart = client
         .post(&url)
+        .bearer_auth(token)
         .multipart(form)
         .send()
         .await
@@ -159,7 +161,7 @@ async fn send_every_way(server: &mut Process, token: &str, document: &str) {
 backend_test!(
     deep_value_literals_are_refused_on_every_transport,
     |app: TestApp| async move {
-        let (token, _, _) = app.register("deep@example.com").await;
+        let token = app.admin("deep@example.com").await;
         let mut server = app.server_process().await;
         for depth in [2_000, 10_000, 100_000] {
             for object in [false, true] {
@@ -216,6 +218,15 @@ backend_test!(
                 .contains("tokens")
         );
 
+        // 200,000 values in `variables` (800 KB) are refused before they are built.
+        let ids = "query($v: [ID!]!) { nodes(ids: $v) { id } }";
+        let body = app.gql(ids, json!({ "v": vec!["x"; 200_000] }), None).await;
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("too many JSON values"), "{message}");
+        let fine = app.gql(ids, json!({ "v": vec!["x"; 50] }), None).await;
+        let message = fine["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(!message.contains("JSON values"), "{fine}");
+
         let large = format!("{{ me {{ id }} }} #{}", "x".repeat(300 * 1024));
         let body = app.gql(&large, json!({}), None).await;
         assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
@@ -246,7 +257,7 @@ fn fragment_bomb() -> String {
 backend_test!(
     spreads_and_short_tokens_cannot_slip_past_the_limits,
     |app: TestApp| async move {
-        let (token, _, _) = app.register("bomb@example.com").await;
+        let token = app.admin("bomb@example.com").await;
         let mut server = app.server_process().await;
         send_every_way(&mut server, &token, &fragment_bomb()).await;
 
