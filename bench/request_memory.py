@@ -33,6 +33,16 @@ def post(query):
     return errors[0].get("extensions", {}).get("code", "ok")
 
 
+def eight_at_once(query):
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(post(query))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(set(answers))
+
+
 try:
     for _ in range(100):
         try:
@@ -44,22 +54,10 @@ try:
     print(f"started, one small query: peak {peak_mb():.1f} MB")
     repeated = "{ " + "me { id } " * 94_000 + "}"
     print(f"1 MB, 94,000 repeated fields ({len(repeated):,} bytes): {post(repeated)}; peak {peak_mb():.1f} MB")
-    answers = []
-    threads = [threading.Thread(target=lambda: answers.append(post(repeated))) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    print(f"8 of them at once: {sorted(set(answers))}; peak {peak_mb():.1f} MB")
+    print(f"8 of them at once: {eight_at_once(repeated)}; peak {peak_mb():.1f} MB")
     largest = "{ " + "__typename " * 9_990 + "}"
     print(f"the largest accepted document, 9,992 tokens ({len(largest):,} bytes): {post(largest)}; peak {peak_mb():.1f} MB")
-    answers = []
-    threads = [threading.Thread(target=lambda: answers.append(post(largest))) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    print(f"8 of them at once: {sorted(set(answers))}; peak {peak_mb():.1f} MB")
+    print(f"8 of them at once: {eight_at_once(largest)}; peak {peak_mb():.1f} MB")
     deep = "{ products(filter: {search: " + "[" * 2000 + '"x"' + "]" * 2000 + "}) { totalCount } }"
     print(f"a list literal 2,000 deep: {post(deep)}; peak {peak_mb():.1f} MB; server alive: {server.poll() is None}")
 finally:

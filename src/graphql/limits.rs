@@ -293,17 +293,17 @@ pub fn check_document_text_values(document: &ExecutableDocument) -> Result<(), S
             }
         }
     }
-    while let Some(value) = values.pop() {
-        if value.push_children_or_has_nul(&mut values) {
-            return Err(nul_refused());
-        }
-    }
-    Ok(())
+    refuse_nul(values)
 }
 
 /// The same for the request's variables.
 pub fn check_variable_text(variables: &async_graphql::Variables) -> Result<(), ServerError> {
-    let mut values: Vec<ValueRef> = variables.values().map(ValueRef::Const).collect();
+    refuse_nul(variables.values().map(ValueRef::Const).collect())
+}
+
+/// Walks `values` and everything inside them with an explicit stack, so that no nesting
+/// can exhaust the thread's stack.
+fn refuse_nul(mut values: Vec<ValueRef<'_>>) -> Result<(), ServerError> {
     while let Some(value) = values.pop() {
         if value.push_children_or_has_nul(&mut values) {
             return Err(nul_refused());
@@ -312,8 +312,7 @@ pub fn check_variable_text(variables: &async_graphql::Variables) -> Result<(), S
     Ok(())
 }
 
-/// A value of the document (which may name variables) or a constant one, walked with an
-/// explicit stack so that no nesting can exhaust the thread's stack.
+/// A value of the document (which may name variables) or a constant one.
 enum ValueRef<'a> {
     Value(&'a async_graphql_value::Value),
     Const(&'a async_graphql_value::ConstValue),

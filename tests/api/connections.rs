@@ -26,6 +26,18 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     }
 }
 
+/// A normal GraphQL request to `addr` is answered with 200 within `within`.
+async fn assert_answers(addr: std::net::SocketAddr, within: Duration) {
+    let client = reqwest::Client::builder().timeout(within).build().unwrap();
+    let answer = client
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("a normal request is answered");
+    assert_eq!(answer.status(), 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_slow_connections_are_closed_and_never_exhaust_files() {
     // The test itself holds 1,300 sockets.
@@ -73,17 +85,7 @@ async fn idle_and_slow_connections_are_closed_and_never_exhaust_files() {
 
     // A normal request is answered meanwhile, not refused for want of files.
     let started = Instant::now();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
-    let answer = client
-        .post(format!("http://{addr}/graphql"))
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .expect("a normal request is answered");
-    assert_eq!(answer.status(), 200);
+    assert_answers(addr, Duration::from_secs(20)).await;
     let waited = started.elapsed();
     assert!(server.is_running());
 
@@ -101,12 +103,7 @@ async fn idle_and_slow_connections_are_closed_and_never_exhaust_files() {
             "a slow connection stayed open"
         );
     }
-    let health = client
-        .get(format!("http://{addr}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
+    assert_answers(addr, Duration::from_secs(10)).await;
     eprintln!(
         "a normal request beside {} idle and {} slow connections waited {waited:?}",
         idle.len(),
@@ -165,20 +162,41 @@ async fn idle_websockets_count_against_the_connection_cap() {
     }
     assert!(sockets.len() >= 500, "{} upgrades", sockets.len());
     // Held sockets end at the 10 s init deadline; a normal request is answered by then.
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let answer = client
-        .post(format!("http://{addr}/graphql"))
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .expect("a normal request is answered");
-    assert_eq!(answer.status(), 200);
+    assert_answers(addr, Duration::from_secs(30)).await;
     assert!(server.is_running());
     eprintln!(
         "{} idle WebSockets open beside a normal request",
         sockets.len()
+    );
+}
+
+/// A WebSocket that never sends `connection_init` is closed with 4408 after 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_websocket_is_closed_after_the_init_deadline() {
+    use futures_util::StreamExt;
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/graphql/ws",
+            app.addr
+        ))
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let started = Instant::now();
+    let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+        .await
+        .expect("closed within 20 s");
+    match message {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4408),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
     );
 }

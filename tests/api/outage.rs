@@ -171,3 +171,38 @@ async fn wait_for_readyz(app: &TestApp, status: u16, slowest: &mut Duration) -> 
     }
     false
 }
+
+/// A pool that is only busy is not a database that is down: /readyz stays 200 while every
+/// connection is taken and a request waits for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_pool_is_not_a_database_that_is_down() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.db_pool_size = 1)
+        .await
+        .unwrap();
+    let admin = app.admin("admin@example.com").await;
+    let held = app.state.db.get().await.expect("the only connection");
+    let waiting = {
+        let (client, url, admin) = (app.client.clone(), app.url("/graphql"), admin.clone());
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(admin)
+                .json(&json!({ "query": "{ products { totalCount } }" }))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        })
+    };
+    // Across the probe's rounds while the request waits, the server stays ready.
+    for _ in 0..6 {
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop(held);
+    let body = waiting.await.unwrap();
+    assert_eq!(body["data"]["products"]["totalCount"], 0, "{body}");
+}

@@ -462,5 +462,32 @@ backend_test!(
             body["errors"][0]["path"],
             json!(["people", "nodes", 0, "orders"])
         );
+        // A nullable field that fails is null in its place, beside what succeeded.
+        let body = app
+            .gql(
+                "{ product(id: \"!!\") { id } products(first: 1) { totalCount } }",
+                json!({}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(body["data"]["product"], Value::Null, "{body}");
+        assert!(
+            body["data"].as_object().unwrap().contains_key("product"),
+            "{body}"
+        );
+        assert_eq!(body["data"]["products"]["totalCount"], 0, "{body}");
+        // Inside an inline fragment on an interface's type: `node: Node` is null.
+        let me = app.gql("{ me { id } }", json!({}), Some(&admin)).await;
+        let id = me["data"]["me"]["id"].as_str().unwrap().to_owned();
+        let body = app
+            .gql(
+                "query($id: ID!) { node(id: $id) { id ... on User { orders(first: 101) { totalCount } } } me { id } }",
+                json!({ "id": id }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(body["data"]["node"], Value::Null, "{body}");
+        assert_eq!(body["data"]["me"]["id"], id.as_str(), "{body}");
+        assert_eq!(body["errors"][0]["path"], json!(["node", "orders"]));
     }
 );
