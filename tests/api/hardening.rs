@@ -414,14 +414,7 @@ backend_test!(
 /// exactly the accepted products exist afterwards.
 #[test]
 fn mutations_with_free_text_and_numbers_never_misbehave() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let app = runtime
-        .block_on(TestApp::spawn(Backend::Sqlite, |_| {}))
-        .unwrap();
+    let (runtime, app) = crate::helpers::sqlite_app_with_runtime();
     let admin = runtime.block_on(app.admin("admin@example.com"));
     let accepted = std::cell::Cell::new(0);
     let config = ProptestConfig {

@@ -46,6 +46,20 @@ pub struct TestApp {
     pg_schema: Option<String>,
 }
 
+/// A runtime and a SQLite server for a test that is not async itself (proptest's
+/// closures are synchronous and drive the runtime with `block_on`).
+pub fn sqlite_app_with_runtime() -> (tokio::runtime::Runtime, TestApp) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = runtime
+        .block_on(TestApp::spawn(Backend::Sqlite, |_| {}))
+        .unwrap();
+    (runtime, app)
+}
+
 pub async fn run<F, Fut>(backend: Backend, test: F)
 where
     F: FnOnce(TestApp) -> Fut,

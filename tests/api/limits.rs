@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{Backend, Process, TestApp, backend_test, error_code};
+use crate::helpers::{Process, TestApp, backend_test, error_code};
 use crate::subscriptions::{next_json, signed_in};
 
 /// A list literal (`[[["x"]]]`) or an object literal (`{a: {a: "x"}}`) nested `depth` deep.
@@ -394,14 +394,7 @@ backend_test!(
 /// each gets a JSON answer below 500 and the process lives on.
 #[test]
 fn generated_deep_and_wide_documents_never_crash_the_server() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let app = runtime
-        .block_on(TestApp::spawn(Backend::Sqlite, |_| {}))
-        .unwrap();
+    let (runtime, app) = crate::helpers::sqlite_app_with_runtime();
     let server = std::cell::RefCell::new(runtime.block_on(app.server_process()));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
