@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, CREATE_PRODUCT, TestApp, backend_test, error_code, user_error_code};
+use mini_ecommerce::config::Config;
+
+use crate::helpers::{CREATE_PRODUCT, TestApp, backend_test, error_code, user_error_code};
 
 const PRODUCTS: &str = "query($first: Int, $after: String, $last: Int, $before: String,
     $filter: ProductFilter, $sort: ProductSort) {
@@ -47,12 +49,10 @@ backend_test!(
     }
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn public_catalog_is_open_to_anonymous_visitors() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(app) = TestApp::spawn(backend, |c| c.catalog_public = true).await else {
-            continue;
-        };
+backend_test!(
+    public_catalog_is_open_to_anonymous_visitors,
+    |c: &mut Config| c.catalog_public = true,
+    |app: TestApp| async move {
         let admin = app.admin("admin@example.com").await;
         let id = app.product(&admin, "Teapot", "12.50", 3).await;
         assert_eq!(names(&app.gql(PRODUCTS, json!({}), None).await), ["Teapot"]);
@@ -85,7 +85,7 @@ async fn public_catalog_is_open_to_anonymous_visitors() {
         );
         assert!(names(&app.gql(PRODUCTS, archived, Some(&ann)).await).is_empty());
     }
-}
+);
 
 backend_test!(
     create_product_validates_every_field,
@@ -581,12 +581,10 @@ async fn upload(
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn images_are_checked_stored_served_and_replaced() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(app) = TestApp::spawn(backend, |c| c.max_image_bytes = 4096).await else {
-            continue;
-        };
+backend_test!(
+    images_are_checked_stored_served_and_replaced,
+    |c: &mut Config| c.max_image_bytes = 4096,
+    |app: TestApp| async move {
         let admin = app.admin("admin@example.com").await;
         let id = app.product(&admin, "Frame", "10", 1).await;
 
@@ -683,7 +681,7 @@ async fn images_are_checked_stored_served_and_replaced() {
             .unwrap();
         assert_eq!(error_code(&forbidden), "FORBIDDEN");
     }
-}
+);
 
 backend_test!(
     uploads_are_refused_before_their_body_is_read,

@@ -4,7 +4,9 @@ use std::process::{Command, Output};
 
 use serde_json::json;
 
-use crate::helpers::{Backend, PASSWORD, TestApp};
+use mini_ecommerce::config::Config;
+
+use crate::helpers::{PASSWORD, TestApp, backend_test};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mini-ecommerce"));
@@ -87,12 +89,10 @@ fn bad_settings_stop_the_start_naming_the_setting() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_admin_creates_or_promotes() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(app) = TestApp::spawn(backend, |_| {}).await else {
-            continue;
-        };
+backend_test!(
+    create_admin_creates_or_promotes,
+    |_: &mut Config| {},
+    |app: TestApp| async move {
         let db = app.config.database_url.clone();
         let data = app.config.data_dir.display().to_string();
         let env = [
@@ -147,4 +147,4 @@ async fn create_admin_creates_or_promotes() {
         assert!(!weak.status.success());
         assert!(stderr(&weak).contains("common"), "{}", stderr(&weak));
     }
-}
+);

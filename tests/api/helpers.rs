@@ -13,21 +13,26 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs `test` once per backend: SQLite always; PostgreSQL when TEST_POSTGRES_URL is set
-/// (`.ci/run` always sets it, so there an unreachable server fails the run).
+/// Runs `test` once per backend: SQLite always; PostgreSQL when TEST_POSTGRES_URL was set
+/// when the tests were built (`build.rs`; otherwise the variant is reported ignored), and
+/// `.ci/run` always sets it, so there an unreachable server fails the run.
 macro_rules! backend_test {
     ($name:ident, $body:expr) => {
+        $crate::helpers::backend_test!($name, |_: &mut mini_ecommerce::config::Config| {}, $body);
+    };
+    ($name:ident, $configure:expr, $body:expr) => {
         mod $name {
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $crate::helpers::run($crate::helpers::Backend::Sqlite, $body).await;
+                $crate::helpers::run($crate::helpers::Backend::Sqlite, $configure, $body).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(postgres_tests), ignore = "TEST_POSTGRES_URL is not set")]
             async fn postgres() {
-                $crate::helpers::run($crate::helpers::Backend::Postgres, $body).await;
+                $crate::helpers::run($crate::helpers::Backend::Postgres, $configure, $body).await;
             }
         }
     };
@@ -60,17 +65,17 @@ pub fn sqlite_app_with_runtime() -> (tokio::runtime::Runtime, TestApp) {
     (runtime, app)
 }
 
-pub async fn run<F, Fut>(backend: Backend, test: F)
+pub async fn run<F, Fut>(backend: Backend, configure: impl FnOnce(&mut Config), test: F)
 where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
-        eprintln!("TEST_POSTGRES_URL is not set: PostgreSQL variant not run");
-        return;
-    };
+    let app = TestApp::spawn(backend, configure).await.expect(NO_POSTGRES);
     test(app).await;
 }
+
+/// The PostgreSQL tests were built to run (TEST_POSTGRES_URL was set) but it is unset now.
+pub const NO_POSTGRES: &str = "TEST_POSTGRES_URL was set when the tests were built, not now";
 
 fn postgres_base_url() -> Option<String> {
     std::env::var("TEST_POSTGRES_URL")
