@@ -46,7 +46,7 @@ pub struct Config {
     /// HMAC secret for access tokens, at least 32 bytes. Required in production; in
     /// development a random one is kept in DATA_DIR.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
 
     /// Folder for the development secret and other local state.
     #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
@@ -176,6 +176,35 @@ pub struct Config {
     pub introspection: Option<bool>,
 }
 
+/// A secret setting: its `Debug` never shows it, so a logged or printed `Config` cannot
+/// leak it; `expose` is the one way to the text.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: impl Into<String>) -> Self {
+        Secret(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Secret::new(text))
+    }
+}
+
 /// A setting that cannot be used, named so the operator knows what to fix.
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -222,6 +251,22 @@ impl Config {
         self.db_pool_size as usize + crate::accounts::passwords::hash_lanes() + workers + 4
     }
 
+    /// The checks that need more than one value's parser: run once at start.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for origin in &self.cors_origins {
+            let plausible = origin == "*"
+                || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin.ends_with('/')
+                    && axum::http::HeaderValue::from_str(origin).is_ok());
+            if !plausible {
+                return Err(ConfigError(format!(
+                    "CORS_ORIGINS: {origin:?} is not an origin such as https://shop.example.com"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
     }
@@ -234,6 +279,7 @@ impl Config {
     /// makes one up once and keeps it, so tokens survive restarts.
     pub fn resolve_jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
         if let Some(secret) = &self.jwt_secret {
+            let secret = secret.expose();
             if secret.len() < MIN_SECRET_BYTES {
                 return Err(ConfigError(format!(
                     "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long"
@@ -277,4 +323,30 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_the_secret() {
+        let mut config = Config::from_env();
+        config.jwt_secret = Some(Secret::new("a-very-secret-value-of-32-bytes!!"));
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("a-very-secret"), "{printed}");
+        assert!(printed.contains("Secret(***)"));
+    }
+
+    #[test]
+    fn cors_origins_are_checked_with_the_settings() {
+        let mut config = Config::from_env();
+        config.cors_origins = vec!["https://shop.example".to_owned(), "*".to_owned()];
+        assert!(config.validate().is_ok());
+        for bad in ["shop.example", "https://shop.example/", "ftp://x"] {
+            config.cors_origins = vec![bad.to_owned()];
+            let error = config.validate().unwrap_err();
+            assert!(error.0.contains("CORS_ORIGINS"), "{bad}: {error}");
+        }
+    }
 }

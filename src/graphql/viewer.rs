@@ -122,15 +122,3 @@ impl Guard for RoleGuard {
             .map_err(AppError::into_graphql)
     }
 }
-
-/// Field guard: any signed-in user.
-pub struct SignedIn;
-
-impl Guard for SignedIn {
-    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        require_user(ctx)
-            .await
-            .map(|_| ())
-            .map_err(AppError::into_graphql)
-    }
-}

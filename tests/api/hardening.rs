@@ -158,7 +158,7 @@ backend_test!(automatic_persisted_queries, |app: TestApp| async move {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_refuses_weak_settings_and_hides_the_schema() {
-    use mini_ecommerce::config::AppEnv;
+    use mini_ecommerce::config::{AppEnv, Secret};
     let dir = tempfile::tempdir().unwrap();
     let mut config = mini_ecommerce::config::Config::from_env();
     config.database_url = format!("sqlite://{}", dir.path().join("p.db").display());
@@ -171,14 +171,14 @@ async fn production_refuses_weak_settings_and_hides_the_schema() {
             .is_err(),
         "no secret"
     );
-    config.jwt_secret = Some("short".to_owned());
+    config.jwt_secret = Some(Secret::new("short"));
     assert!(
         mini_ecommerce::app::App::build(config.clone())
             .await
             .is_err(),
         "short secret"
     );
-    config.jwt_secret = Some("x".repeat(40));
+    config.jwt_secret = Some(Secret::new("x".repeat(40)));
     config.cors_origins = vec!["not an origin".to_owned()];
     assert!(
         mini_ecommerce::app::App::build(config).await.is_err(),

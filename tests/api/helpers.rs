@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use mini_ecommerce::app::App;
-use mini_ecommerce::config::Config;
+use mini_ecommerce::config::{Config, Secret};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +115,7 @@ impl TestApp {
         let mut config = Config::from_env();
         config.database_url = database_url;
         config.bcrypt_cost = 4;
-        config.jwt_secret = Some("test-secret-test-secret-test-secret!".to_owned());
+        config.jwt_secret = Some(Secret::new("test-secret-test-secret-test-secret!"));
         config.data_dir = dir.path().join("data");
         config.media_dir = dir.path().join("media");
         config.db_pool_size = 5;
@@ -249,7 +249,7 @@ impl TestApp {
             .env("BIND_ADDR", addr.to_string())
             .env(
                 "JWT_SECRET",
-                self.config.jwt_secret.as_deref().unwrap_or_default(),
+                self.config.jwt_secret.as_ref().map_or("", Secret::expose),
             )
             .env("BCRYPT_COST", "4")
             .env("DATA_DIR", &self.config.data_dir)
