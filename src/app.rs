@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
@@ -18,7 +20,6 @@ use crate::accounts::rate_limit::RateLimits;
 use crate::accounts::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{self, Db};
-use crate::error::AppError;
 use crate::graphql::documents::CheckedSchema;
 use crate::graphql::http::{graphql_get, graphql_post};
 use crate::graphql::schema::checked_schema;
@@ -44,20 +45,16 @@ pub struct App {
 
 impl App {
     /// Checks the settings, migrates the database and assembles the application.
-    pub async fn build(config: Config) -> Result<App, AppError> {
-        let secret = config
-            .resolve_jwt_secret()
-            .map_err(|e| AppError::internal(e.to_string()))?;
-        config
-            .validate()
-            .map_err(|e| AppError::internal(e.to_string()))?;
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let secret = config.resolve_jwt_secret()?;
+        config.validate()?;
         db::run_migrations(&config.database_url).await?;
         let db = Db::connect(&config.database_url, config.db_pool_size).await?;
         let hasher = {
             let cost = config.bcrypt_cost;
             tokio::task::spawn_blocking(move || Hasher::new(cost))
                 .await
-                .map_err(|e| AppError::internal(e.to_string()))?
+                .context("starting the password hasher")?
         };
         let events = OrderEvents::start(&db, &config.database_url);
         let state = Arc::new(AppState {

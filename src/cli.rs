@@ -31,22 +31,22 @@ pub fn admin_credentials(
 }
 
 /// Creates the admin, or promotes an existing user; prints what happened.
-pub async fn create_admin(config: Config, email: &str, password: &str) -> Result<(), String> {
-    let app = App::build(config).await.map_err(describe)?;
+pub async fn create_admin(config: Config, email: &str, password: &str) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
     let user = crate::accounts::service::create_admin(&app.state, email, password)
         .await
-        .map_err(describe)?;
+        .map_err(|e| anyhow::anyhow!(describe(e)))?;
     println!("{} is now an admin", user.email);
     Ok(())
 }
 
 /// Adds demo data; prints what it added and how to sign in.
-pub async fn seed_demo(config: Config, plan: SeedPlan) -> Result<(), String> {
-    let app = App::build(config).await.map_err(describe)?;
+pub async fn seed_demo(config: Config, plan: SeedPlan) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
     let started = std::time::Instant::now();
     let seeded = crate::seed::seed_demo(&app.state, plan)
         .await
-        .map_err(describe)?;
+        .map_err(|e| anyhow::anyhow!(describe(e)))?;
     println!(
         "added {} products, {} customers, {} orders, {} cart lines in {:.1} s; \
          sign in as {DEMO_EMAIL} (or customer0@example.com, …) with {DEMO_PASSWORD}",
@@ -59,7 +59,8 @@ pub async fn seed_demo(config: Config, plan: SeedPlan) -> Result<(), String> {
     Ok(())
 }
 
-/// A readable line for an error that ends a command.
+/// A readable line for a request error that ends a command (`AppError` is deliberately
+/// not `Display`, see `crate::error`).
 pub fn describe(err: AppError) -> String {
     match err {
         AppError::User(e) => e.message,

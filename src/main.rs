@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mini_ecommerce::app::{App, shutdown_signal};
 use mini_ecommerce::cli;
@@ -85,37 +86,36 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            // `{:#}`: the error and its causes on one line.
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let bind_addr = config.bind_addr;
-            let app = App::build(config).await.map_err(cli::describe)?;
+            let app = App::build(config).await?;
             let listener = tokio::net::TcpListener::bind(bind_addr)
                 .await
-                .map_err(|e| format!("BIND_ADDR: cannot listen on {bind_addr}: {e}"))?;
+                .with_context(|| format!("BIND_ADDR: cannot listen on {bind_addr}"))?;
             tracing::info!("GraphQL at http://{bind_addr}/graphql");
             app.serve(listener, shutdown_signal())
                 .await
-                .map_err(|e| e.to_string())
+                .context("serving")
         }
         Command::Migrate => {
-            mini_ecommerce::db::run_migrations(&config.database_url)
-                .await
-                .map_err(cli::describe)?;
+            mini_ecommerce::db::run_migrations(&config.database_url).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::CreateAdmin { email, password } => {
             let (email, password) =
-                cli::admin_credentials(email, password).map_err(|e| e.to_string())?;
+                cli::admin_credentials(email, password).context("reading the credentials")?;
             cli::create_admin(config, &email, &password).await
         }
         Command::SeedDemo {

@@ -47,6 +47,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
+use anyhow::Context;
+
 use crate::error::AppError;
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
@@ -212,7 +214,7 @@ macro_rules! db_transaction {
 
 impl Db {
     /// Opens a pool; SQLite creates the file (and its folder) on first use.
-    pub async fn connect(url: &str, pool_size: u32) -> Result<Self, AppError> {
+    pub async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
         let timeout = health::CHECKOUT_TIMEOUT;
         let statements = StatementCounter::default();
         let health = Arc::new(health::Health::default());
@@ -251,7 +253,7 @@ impl Db {
                     .retry_connection(false)
                     .build(manager)
                     .await
-                    .map_err(|e| AppError::internal(format!("postgres pool: {e}")))?;
+                    .context("opening the PostgreSQL pool")?;
                 DbPool::Postgres(pool)
             }
             Backend::Sqlite => {
@@ -260,9 +262,8 @@ impl Db {
                 if let Some(dir) = std::path::Path::new(&path).parent()
                     && !dir.as_os_str().is_empty()
                 {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        AppError::internal(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
                 }
                 let mut config = ManagerConfig::default();
                 config.recycling_method = RecyclingMethod::Fast;
@@ -288,7 +289,7 @@ impl Db {
                     .retry_connection(false)
                     .build(manager)
                     .await
-                    .map_err(|e| AppError::internal(format!("sqlite pool: {e}")))?;
+                    .context("opening the SQLite pool")?;
                 DbPool::Sqlite(pool)
             }
         };
@@ -419,12 +420,13 @@ pub fn spawn_listener(
 }
 
 /// Applies pending migrations of the backend that `url` selects.
-pub async fn run_migrations(url: &str) -> Result<(), AppError> {
+pub async fn run_migrations(url: &str) -> anyhow::Result<()> {
     let url = url.to_owned();
     // diesel's migration harness is synchronous; on SQLite it runs on a plain connection
-    // in a blocking task, on PostgreSQL through diesel-async's harness.
+    // in a blocking task, on PostgreSQL through diesel-async's harness. Its errors are
+    // boxed without Send, so they become text here.
     match Backend::from_url(&url) {
-        Backend::Sqlite => tokio::task::spawn_blocking(move || {
+        Backend::Sqlite => tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             use diesel::Connection;
             sqlite_memory::install();
             let path = sqlite_path(&url);
@@ -432,25 +434,26 @@ pub async fn run_migrations(url: &str) -> Result<(), AppError> {
                 && !dir.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(dir)
-                    .map_err(|e| AppError::internal(format!("create {}: {e}", dir.display())))?;
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
             let mut conn = SqliteConnection::establish(path)
-                .map_err(|e| AppError::internal(format!("sqlite connect: {e}")))?;
-            diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)?;
+                .with_context(|| format!("opening the SQLite database {path}"))?;
+            diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)
+                .context("setting SQLite's pragmas")?;
             conn.run_pending_migrations(SQLITE_MIGRATIONS)
-                .map_err(|e| AppError::internal(format!("migrations: {e}")))?;
+                .map_err(|e| anyhow::anyhow!("SQLite migrations: {e}"))?;
             Ok(())
         })
         .await
-        .map_err(|e| AppError::internal(format!("migration task: {e}")))?,
+        .context("the migration task")?,
         Backend::Postgres => {
             let conn = AsyncPgConnection::establish(&url)
                 .await
-                .map_err(|e| AppError::internal(format!("postgres connect: {e}")))?;
+                .context("connecting to PostgreSQL for migrations")?;
             let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
             harness
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map_err(|e| AppError::internal(format!("migrations: {e}")))?;
+                .map_err(|e| anyhow::anyhow!("PostgreSQL migrations: {e}"))?;
             Ok(())
         }
     }
