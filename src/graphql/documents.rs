@@ -21,6 +21,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use crate::graphql::limits::{
     TextLimits, check_aliases, check_document_text, check_document_text_values,
@@ -93,12 +94,14 @@ impl CheckedSchema {
         Ok(Prepared { request, document })
     }
 
-    /// Executes a prepared request and finishes its response.
+    /// Executes a prepared request and finishes its response, in a span that names the
+    /// operation, so that what it logs (an internal error, say) says which one it was.
     pub async fn run(&self, prepared: Prepared) -> Response {
+        let span = operation_span(&prepared);
         let Prepared { request, document } = prepared;
         let operation_name = request.operation_name.clone();
         let schema = self.schema_for(&document, operation_name.as_deref());
-        let mut response = schema.execute(request).await;
+        let mut response = schema.execute(request).instrument(span).await;
         self.finish(&mut response, &document, operation_name.as_deref());
         response
     }
@@ -119,6 +122,20 @@ impl CheckedSchema {
         propagate_nulls(response, document, operation, &self.types);
         finish_errors(&mut response.errors);
     }
+}
+
+/// `graphql{operation=PlaceOrder kind=mutation}`: the name the client gave (the first 64
+/// characters; `-` for an anonymous operation) and the operation's type.
+fn operation_span(prepared: &Prepared) -> tracing::Span {
+    let name = prepared.request.operation_name.as_deref().unwrap_or("-");
+    let name: String = name.chars().take(64).collect();
+    let kind = match prepared.operation_type() {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    };
+    tracing::info_span!("graphql", operation = %name, kind)
 }
 
 /// A request whose document passed the checks, ready to run.
@@ -150,10 +167,11 @@ impl Executor for CheckedSchema {
     ) -> BoxStream<'static, Response> {
         let this = self.clone();
         stream::once(async move {
-            let Prepared { request, document } = match this.prepare(request).await {
+            let prepared = match this.prepare(request).await {
                 Ok(prepared) => prepared,
                 Err(response) => return stream::once(async { response }).boxed(),
             };
+            let Prepared { request, document } = prepared;
             let operation_name = request.operation_name.clone();
             let schema = this
                 .schema_for(&document, operation_name.as_deref())
