@@ -6,29 +6,17 @@ use diesel::prelude::*;
 
 use crate::db::schema::{refresh_tokens, sessions, users};
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
 pub enum Role {
     Admin,
     Customer,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "ADMIN",
-            Role::Customer => "CUSTOMER",
-        }
-    }
-
-    /// The database keeps roles as text; the CHECK constraint admits only these two.
-    pub fn from_db(value: &str) -> Role {
-        if value == "ADMIN" {
-            Role::Admin
-        } else {
-            Role::Customer
-        }
-    }
-}
+// The database keeps roles as text; the CHECK constraint admits only these two.
+crate::db_text_enum!(Role {
+    Admin => "ADMIN",
+    Customer => "CUSTOMER",
+});
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = users)]
@@ -39,7 +27,7 @@ pub struct UserRow {
     pub first_name: String,
     pub last_name: String,
     pub phone: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub is_active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -47,7 +35,7 @@ pub struct UserRow {
 
 impl UserRow {
     pub fn role(&self) -> Role {
-        Role::from_db(&self.role)
+        self.role
     }
 }
 

@@ -9,6 +9,7 @@ pub mod health;
 pub mod money;
 pub mod schema;
 pub mod sqlite_memory;
+pub mod text_enum;
 
 diesel::define_sql_function! {
     /// SQL `lower()`, the same on both backends (SQLite folds ASCII only).

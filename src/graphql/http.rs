@@ -35,7 +35,12 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
         .as_deref()
         .is_some_and(|t| t.starts_with("multipart/form-data"));
     if multipart && let Err(refusal) = uploader(&app, &parts.headers).await {
-        return refusal.into_response();
+        // A small body is read and dropped first: closing a socket with unread bytes
+        // resets it, and the client could lose the answer. A large one is not read.
+        let small = http_body_util::Limited::new(body, REFUSED_BODY_DRAIN_BYTES);
+        let drain = http_body_util::BodyExt::collect(small);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+        return closing(refusal.into_response());
     }
     let limit = if multipart {
         config.max_image_bytes + UPLOAD_OVERHEAD_BYTES
@@ -48,7 +53,7 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         .is_some_and(|length| length > limit)
     {
-        return BadRequest::too_large().into_response();
+        return closing(BadRequest::too_large().into_response());
     }
     let stream = axum::body::Body::new(http_body_util::Limited::new(body, limit))
         .into_data_stream()
@@ -69,7 +74,7 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
         match tokio::time::timeout(BODY_TIMEOUT, read).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
-                return BadRequest::too_large().into_response();
+                return closing(BadRequest::too_large().into_response());
             }
             Ok(Err(_)) => return BadRequest::message("invalid request body").into_response(),
             Err(_) => return body_too_slow().into_response(),
@@ -165,6 +170,19 @@ async fn uploader(app: &App, headers: &HeaderMap) -> Result<(), BadRequest> {
         )),
     }
 }
+
+/// Marks an answer given before the request's body was read: the connection then closes
+/// (its unread bytes cannot be skipped), and the client must not send another request
+/// on it.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The most of a refused upload's body that is read (and dropped) before answering.
+const REFUSED_BODY_DRAIN_BYTES: usize = 64 * 1024;
 
 /// Room for the `operations` and `map` parts beside the file in an upload.
 const UPLOAD_OVERHEAD_BYTES: usize = 1024 * 1024;

@@ -138,7 +138,7 @@ impl Payment {
         Decimal::Cents(self.0.amount_cents)
     }
     async fn method(&self) -> PaymentMethod {
-        PaymentMethod::from_db(&self.0.method).unwrap_or_default()
+        self.0.method
     }
     async fn status(&self) -> PaymentStatus {
         self.0.status()

@@ -7,27 +7,7 @@ use diesel::prelude::*;
 use crate::catalog::model::ProductRow;
 use crate::db::schema::{order_items, orders, payments};
 
-/// Text enums stored as their GraphQL names; the CHECK constraints admit only these.
-macro_rules! db_text_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            pub fn from_db(value: &str) -> Option<$name> {
-                match value {
-                    $($text => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
 pub enum OrderStatus {
     Pending,
     Confirmed,
@@ -36,7 +16,7 @@ pub enum OrderStatus {
     Cancelled,
 }
 
-db_text_enum!(OrderStatus {
+crate::db_text_enum!(OrderStatus {
     Pending => "PENDING",
     Confirmed => "CONFIRMED",
     Shipped => "SHIPPED",
@@ -65,19 +45,19 @@ impl OrderStatus {
     }
 }
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default, diesel::deserialize::FromSqlRow)]
 pub enum PaymentMethod {
     #[default]
     CashOnDelivery,
     Card,
 }
 
-db_text_enum!(PaymentMethod {
+crate::db_text_enum!(PaymentMethod {
     CashOnDelivery => "CASH_ON_DELIVERY",
     Card => "CARD",
 });
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
 pub enum PaymentStatus {
     Pending,
     Paid,
@@ -85,7 +65,7 @@ pub enum PaymentStatus {
     Refunded,
 }
 
-db_text_enum!(PaymentStatus {
+crate::db_text_enum!(PaymentStatus {
     Pending => "PENDING",
     Paid => "PAID",
     Failed => "FAILED",
@@ -98,10 +78,10 @@ pub struct OrderRow {
     pub id: i64,
     pub order_number: String,
     pub user_id: i64,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_cents: i64,
     pub shipping_address: String,
-    pub payment_method: String,
+    pub payment_method: PaymentMethod,
     pub idempotency_key: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -109,11 +89,11 @@ pub struct OrderRow {
 
 impl OrderRow {
     pub fn status(&self) -> OrderStatus {
-        OrderStatus::from_db(&self.status).unwrap_or(OrderStatus::Pending)
+        self.status
     }
 
     pub fn payment_method(&self) -> PaymentMethod {
-        PaymentMethod::from_db(&self.payment_method).unwrap_or_default()
+        self.payment_method
     }
 }
 
@@ -172,8 +152,8 @@ pub struct PaymentRow {
     pub id: i64,
     pub order_id: i64,
     pub amount_cents: i64,
-    pub method: String,
-    pub status: String,
+    pub method: PaymentMethod,
+    pub status: PaymentStatus,
     pub transaction_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -181,7 +161,7 @@ pub struct PaymentRow {
 
 impl PaymentRow {
     pub fn status(&self) -> PaymentStatus {
-        PaymentStatus::from_db(&self.status).unwrap_or(PaymentStatus::Pending)
+        self.status
     }
 }
 

@@ -27,7 +27,11 @@ fn invalid_transition(order: &OrderRow, to: OrderStatus) -> AppError {
     AppError::input(
         UserErrorCode::InvalidStatusTransition,
         "status",
-        format!("an order in {} cannot become {}", order.status, to.as_str()),
+        format!(
+            "an order in {} cannot become {}",
+            order.status.as_str(),
+            to.as_str()
+        ),
     )
 }
 

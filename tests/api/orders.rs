@@ -874,3 +874,38 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    a_corrupt_status_fails_loudly_instead_of_reading_as_pending,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let pen = app.product(&admin, "Pen", "2.50", 5).await;
+        add(&app, &ann, &pen, 1).await;
+        let order = order_id(&place(&app, &ann, json!({ "shippingAddress": "1 Main St" })).await);
+        // Past the CHECK constraint, as a bad migration or a hand edit could.
+        let corrupt = if app.config.database_url.starts_with("postgres") {
+            "DO $$ DECLARE c text; BEGIN
+               FOR c IN SELECT conname FROM pg_constraint
+                        WHERE conrelid = 'orders'::regclass AND contype = 'c' LOOP
+                 EXECUTE format('ALTER TABLE orders DROP CONSTRAINT %I', c);
+               END LOOP; END $$;
+             UPDATE orders SET status = 'BOGUS';"
+        } else {
+            "PRAGMA ignore_check_constraints = ON; UPDATE orders SET status = 'BOGUS';"
+        };
+        app.execute_sql(corrupt).await;
+        let body = app
+            .gql(
+                "query($id: ID!) { order(id: $id) { status } }",
+                json!({ "id": order }),
+                Some(&ann),
+            )
+            .await;
+        assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+        assert!(
+            !body.to_string().contains("BOGUS"),
+            "the row's text stays in the log: {body}"
+        );
+    }
+);
