@@ -84,7 +84,11 @@ impl CheckedSchema {
     }
 
     /// Checks the request's document (parsing it unless it is cached) and its variables.
-    pub async fn prepare(&self, mut request: Request) -> Result<Prepared, Response> {
+    #[expect(
+        clippy::result_large_err,
+        reason = "the refusal is the response itself, made once per request; Prepared is as large"
+    )]
+    pub fn prepare(&self, mut request: Request) -> Result<Prepared, Response> {
         let document = self
             .documents
             .document_of(&mut request)
@@ -128,7 +132,10 @@ impl CheckedSchema {
 /// characters; `-` for an anonymous operation) and the operation's type.
 fn operation_span(prepared: &Prepared) -> tracing::Span {
     let name = prepared.request.operation_name.as_deref().unwrap_or("-");
-    let name: String = name.chars().take(64).collect();
+    let name = name
+        .char_indices()
+        .nth(64)
+        .map_or(name, |(end, _)| &name[..end]);
     let kind = match prepared.operation_type() {
         Some(OperationType::Query) => "query",
         Some(OperationType::Mutation) => "mutation",
@@ -154,7 +161,7 @@ impl Prepared {
 
 impl Executor for CheckedSchema {
     async fn execute(&self, request: Request) -> Response {
-        match self.prepare(request).await {
+        match self.prepare(request) {
             Ok(prepared) => self.run(prepared).await,
             Err(response) => response,
         }
@@ -167,7 +174,7 @@ impl Executor for CheckedSchema {
     ) -> BoxStream<'static, Response> {
         let this = self.clone();
         stream::once(async move {
-            let prepared = match this.prepare(request).await {
+            let prepared = match this.prepare(request) {
                 Ok(prepared) => prepared,
                 Err(response) => return stream::once(async { response }).boxed(),
             };

@@ -206,7 +206,7 @@ pub async fn graphql_get(State(app): State<App>, parts: Parts) -> Response {
         Ok(request) => request,
         Err(message) => return BadRequest::message(&message).into_response(),
     };
-    let mut prepared = match app.schema.prepare(request).await {
+    let mut prepared = match app.schema.prepare(request) {
         Ok(prepared) => prepared,
         Err(response) => return respond(&parts.headers, BatchResponse::Single(response)),
     };
