@@ -1,11 +1,12 @@
-//! The application: shared state, the HTTP router, and serving with graceful shutdown.
+//! The composition root: reads the settings, builds every room's handle over one
+//! database pool, assembles the schema and the router, and serves. Nothing in the
+//! library imports it; `main` and the commands in `cli` start here.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 
 use axum::Router;
-use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -18,29 +19,28 @@ use tower_http::trace::TraceLayer;
 use crate::accounts::passwords::Hasher;
 use crate::accounts::rate_limit::RateLimits;
 use crate::accounts::tokens::TokenKeys;
+use crate::accounts::{Accounts, SessionTtls};
+use crate::cart::Cart;
+use crate::catalog::Catalog;
+use crate::catalog::images::Images;
 use crate::config::Config;
 use crate::db::{self, Db};
-use crate::graphql::documents::CheckedSchema;
-use crate::graphql::http::{graphql_get, graphql_post};
-use crate::graphql::schema::checked_schema;
+use crate::graphql::documents::checked_schema;
+use crate::graphql::http::{GraphqlEndpoint, TransportLimits, graphql_get, graphql_post};
+use crate::graphql::schema::Handles;
 use crate::graphql::ws::graphql_ws;
+use crate::orders::Orders;
 use crate::orders::events::OrderEvents;
 
-/// What every request can reach.
-pub struct AppState {
-    pub config: Config,
-    pub rate_limits: RateLimits,
-    pub db: Db,
-    pub events: OrderEvents,
-    pub tokens: TokenKeys,
-    pub hasher: Hasher,
-}
-
-/// The router's state: the shared state and the schema built over it.
+/// The assembled application: the settings, the database, every room's handle and the
+/// GraphQL endpoint built over them.
 #[derive(Clone)]
 pub struct App {
-    pub state: Arc<AppState>,
-    pub schema: CheckedSchema,
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub hasher: Hasher,
+    pub handles: Handles,
+    pub endpoint: GraphqlEndpoint,
 }
 
 impl App {
@@ -48,30 +48,59 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let secret = config.resolve_jwt_secret()?;
         config.validate()?;
-        db::run_migrations(&config.database_url).await?;
-        let db = Db::connect(&config.database_url, config.db_pool_size).await?;
+        let database = &config.database;
+        db::run_migrations(&database.database_url).await?;
+        let db = Db::connect(&database.database_url, database.db_pool_size).await?;
         let hasher = {
-            let cost = config.bcrypt_cost;
+            let cost = config.auth.bcrypt_cost;
             tokio::task::spawn_blocking(move || Hasher::new(cost))
                 .await
                 .context("starting the password hasher")?
         };
-        let events = OrderEvents::start(&db, &config.database_url);
-        let state = Arc::new(AppState {
-            rate_limits: RateLimits::new(&config),
-            events,
-            tokens: TokenKeys::new(&secret),
-            hasher,
+        let auth = &config.auth;
+        let accounts = Accounts::new(
+            db.clone(),
+            hasher.clone(),
+            TokenKeys::new(&secret),
+            RateLimits::new(auth.rate_limit_per_address, auth.rate_limit_login_failures),
+            SessionTtls {
+                access_secs: auth.access_token_ttl_secs,
+                refresh_secs: auth.refresh_token_ttl_secs,
+            },
+        );
+        spawn_pruning(accounts.rate_limits());
+        let media = &config.media;
+        let handles = Handles {
+            catalog: Catalog::new(
+                db.clone(),
+                Images::new(media.media_dir.clone(), media.max_image_bytes),
+            ),
+            cart: Cart::new(db.clone()),
+            orders: Orders::new(db.clone(), OrderEvents::start(&db, &database.database_url)),
+            accounts,
+        };
+        let endpoint = GraphqlEndpoint {
+            schema: checked_schema(&config, &handles),
+            accounts: handles.accounts.clone(),
+            db: db.clone(),
+            limits: Arc::new(TransportLimits {
+                max_body_bytes: config.limits.max_body_bytes,
+                max_image_bytes: config.media.max_image_bytes,
+                max_batch_size: config.limits.max_batch_size,
+                trusted_proxies: config.server.trusted_proxies.clone(),
+            }),
+        };
+        Ok(App {
+            config: Arc::new(config),
             db,
-            config,
-        });
-        let schema = checked_schema(&state.config, state.clone());
-        spawn_pruning(Arc::downgrade(&state));
-        Ok(App { state, schema })
+            hasher,
+            handles,
+            endpoint,
+        })
     }
 
     pub fn router(&self) -> Router {
-        let config = &self.state.config;
+        let config = &self.config;
         let mut security_headers = vec![
             ("x-content-type-options", "nosniff"),
             ("x-frame-options", "DENY"),
@@ -81,21 +110,24 @@ impl App {
             // Production runs behind TLS: browsers should never fall back to plain HTTP.
             security_headers.push(("strict-transport-security", "max-age=63072000"));
         }
-        let mut router = Router::new()
+        let graphql = Router::new()
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/graphql/ws", get(graphql_ws))
+            .with_state(self.endpoint.clone());
+        let db = self.db.clone();
+        let mut router = Router::new()
+            .merge(graphql)
             .merge(crate::graphql::graphiql::router())
             .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(readyz))
-            .nest_service("/media", media_service(&self.state.config.media_dir))
-            .with_state(self.clone());
+            .route("/readyz", get(move || readyz(db)))
+            .nest_service("/media", media_service(&config.media.media_dir));
         for (name, value) in security_headers {
             router = router.layer(SetResponseHeaderLayer::if_not_present(
                 HeaderName::from_static(name),
                 HeaderValue::from_static(value),
             ));
         }
-        if let Some(cors) = cors_layer(&config.cors_origins) {
+        if let Some(cors) = cors_layer(&config.server.cors_origins) {
             router = router.layer(cors);
         }
         // A client that stalls in the middle of a body holds a connection slot; the
@@ -111,9 +143,9 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let config = &self.state.config;
+        let server = &self.config.server;
         let fit = crate::server::raise_open_file_limit();
-        let max_connections = config.max_connections.map_or(fit, |n| n as usize);
+        let max_connections = server.max_connections.map_or(fit, |n| n as usize);
         if max_connections > fit {
             tracing::warn!(
                 max_connections,
@@ -122,7 +154,7 @@ impl App {
             );
         }
         let limits = crate::server::ConnectionLimits {
-            header_timeout: std::time::Duration::from_secs(config.http_header_timeout_secs),
+            header_timeout: std::time::Duration::from_secs(server.http_header_timeout_secs),
             max_connections,
         };
         crate::server::serve(self.router(), listener, limits, shutdown).await
@@ -174,14 +206,14 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     })
 }
 
-/// Forgets recovered rate-limit keys once a minute, for as long as the state lives.
-fn spawn_pruning(state: std::sync::Weak<AppState>) {
+/// Forgets recovered rate-limit keys once a minute, for as long as the limits live.
+fn spawn_pruning(limits: std::sync::Weak<RateLimits>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match state.upgrade() {
-                Some(state) => state.rate_limits.prune(),
+            match limits.upgrade() {
+                Some(limits) => limits.prune(),
                 None => return,
             }
         }
@@ -190,8 +222,8 @@ fn spawn_pruning(state: std::sync::Weak<AppState>) {
 
 /// 200 when the database answered its last probe (at most a second ago), 503 otherwise;
 /// from memory, so a load balancer's check never waits for a database that is gone.
-async fn readyz(State(app): State<App>) -> (StatusCode, &'static str) {
-    if app.state.db.is_available() {
+async fn readyz(db: Db) -> (StatusCode, &'static str) {
+    if db.is_available() {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")

@@ -33,7 +33,10 @@ pub fn admin_credentials(
 /// Creates the admin, or promotes an existing user; prints what happened.
 pub async fn create_admin(config: Config, email: &str, password: &str) -> anyhow::Result<()> {
     let app = App::build(config).await?;
-    let user = crate::accounts::service::create_admin(&app.state, email, password)
+    let user = app
+        .handles
+        .accounts
+        .create_admin(email, password)
         .await
         .map_err(|e| anyhow::anyhow!(describe(e)))?;
     println!("{} is now an admin", user.email);
@@ -44,7 +47,7 @@ pub async fn create_admin(config: Config, email: &str, password: &str) -> anyhow
 pub async fn seed_demo(config: Config, plan: SeedPlan) -> anyhow::Result<()> {
     let app = App::build(config).await?;
     let started = std::time::Instant::now();
-    let seeded = crate::seed::seed_demo(&app.state, plan)
+    let seeded = crate::seed::seed_demo(&app.db, &app.hasher, plan)
         .await
         .map_err(|e| anyhow::anyhow!(describe(e)))?;
     println!(

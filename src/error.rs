@@ -39,6 +39,10 @@ pub struct UserError {
     pub field: Option<Vec<String>>,
     pub message: String,
     pub code: UserErrorCode,
+    /// The cart line at fault, when it is one: the GraphQL edge turns it into the field
+    /// path `["cart", <CartItem id>]` (services never build global ids).
+    #[graphql(skip)]
+    pub cart_line: Option<i64>,
 }
 
 impl UserError {
@@ -47,6 +51,7 @@ impl UserError {
             field: None,
             message: message.into(),
             code,
+            cart_line: None,
         }
     }
 
@@ -56,12 +61,16 @@ impl UserError {
             field: Some(vec!["input".to_owned(), field.to_owned()]),
             message: message.into(),
             code,
+            cart_line: None,
         }
     }
 
-    pub fn with_field(mut self, path: Vec<String>) -> Self {
-        self.field = Some(path);
-        self
+    /// A user error about one line of the cart.
+    pub fn on_cart_line(code: UserErrorCode, line_id: i64, message: impl Into<String>) -> Self {
+        Self {
+            cart_line: Some(line_id),
+            ..Self::new(code, message)
+        }
     }
 }
 

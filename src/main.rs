@@ -73,8 +73,8 @@ fn main() -> ExitCode {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime
         .enable_all()
-        .max_blocking_threads(cli.config.max_blocking_threads());
-    if let Some(threads) = cli.config.worker_threads {
+        .max_blocking_threads(mini_ecommerce::runtime::max_blocking_threads(&cli.config));
+    if let Some(threads) = cli.config.server.worker_threads {
         runtime.worker_threads(threads.into());
     }
     let runtime = match runtime.build() {
@@ -98,7 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let bind_addr = config.bind_addr;
+            let bind_addr = config.server.bind_addr;
             let app = App::build(config).await?;
             let listener = tokio::net::TcpListener::bind(bind_addr)
                 .await
@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("serving")
         }
         Command::Migrate => {
-            mini_ecommerce::db::run_migrations(&config.database_url).await?;
+            mini_ecommerce::db::run_migrations(&config.database.database_url).await?;
             println!("migrations applied");
             Ok(())
         }

@@ -8,10 +8,9 @@ use rand::{Rng, SeedableRng};
 use chrono::{NaiveDateTime, TimeDelta};
 
 use crate::accounts::model::{NewUser, Role};
-use crate::app::AppState;
+use crate::accounts::passwords::Hasher;
 use crate::catalog::model::{NewProduct, search_text};
-use crate::db::{Conn, now};
-use crate::db_transaction;
+use crate::db::{Conn, Db, now};
 use crate::error::{AppError, AppResult};
 use crate::{accounts, cart, catalog, orders};
 
@@ -137,7 +136,7 @@ fn product_rows(
 
 /// Fills the database in one transaction: products by multi-row INSERTs where the
 /// backend has them, customers sharing one password hash (one bcrypt, not thousands).
-pub async fn seed_demo(state: &AppState, plan: SeedPlan) -> AppResult<Seeded> {
+pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Seeded> {
     let mut rng = StdRng::seed_from_u64(42);
     let start = now();
     let rows = product_rows(&mut rng, plan.products, start);
@@ -156,9 +155,8 @@ pub async fn seed_demo(state: &AppState, plan: SeedPlan) -> AppResult<Seeded> {
             },
         )
         .collect();
-    let password_hash = state.hasher.hash(DEMO_PASSWORD).await?;
-    let mut pooled = state.db.get().await?;
-    db_transaction!(&mut pooled, |tx| {
+    let password_hash = hasher.hash(DEMO_PASSWORD).await?;
+    db.transaction(async |tx| {
         let mut seeded = Seeded {
             products: catalog::repo::insert_products(tx, &new_rows).await?,
             ..Seeded::default()
@@ -208,6 +206,7 @@ pub async fn seed_demo(state: &AppState, plan: SeedPlan) -> AppResult<Seeded> {
         }
         Ok(seeded)
     })
+    .await
 }
 
 fn customer<'a>(

@@ -3,15 +3,20 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
+use super::Accounts;
 use super::model::{Role, UserListFilter, UserRow};
-use super::repo;
-use super::service::{self, ProfileChanges, Registration, Session};
+use super::service::{ProfileChanges, Registration, Session};
+use crate::db::keyset::PageOf;
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
-use crate::graphql::pagination::{Cursor, Page, PageOf};
+use crate::graphql::pagination::{Cursor, page_of, time_key};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::DateTime;
-use crate::graphql::viewer::{RoleGuard, client_addr, require_role, require_user, state, viewer};
+use crate::graphql::viewer::{RoleGuard, client_addr, require_role, require_user, viewer};
+
+fn accounts<'a>(ctx: &Context<'a>) -> &'a Accounts {
+    ctx.data_unchecked::<Accounts>()
+}
 use crate::orders::graphql::{OrderConnection, orders_page};
 use crate::orders::model::{OrderListFilter, OrderStatus};
 
@@ -63,7 +68,7 @@ impl User {
         if !can_see_user(ctx, self.0.id).await? {
             return Err(AppError::Forbidden.into_graphql());
         }
-        let page = Page::from_args(first, after, last, before)?;
+        let page = page_of(first, after, last, before)?;
         let filter = OrderListFilter {
             user_id: Some(self.0.id),
             status,
@@ -85,8 +90,7 @@ pub async fn user_node(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppEr
     if !can_see_user(ctx, id).await? {
         return Ok(None);
     }
-    let mut pooled = state(ctx).db.get().await?;
-    Ok(repo::find_user(&mut pooled.conn(), id).await?.map(User))
+    Ok(accounts(ctx).user(id).await?.map(User))
 }
 
 #[derive(InputObject, Default)]
@@ -105,10 +109,7 @@ pub struct UserConnectionFields {
 #[Object]
 impl UserConnectionFields {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let mut pooled = state(ctx).db.get().await?;
-        let count = repo::count_users(&mut pooled.conn(), &self.filter)
-            .await
-            .map_err(|e| AppError::from(e).into_graphql())?;
+        let count = accounts(ctx).count_users(&self.filter).await?;
         Ok(count as i32)
     }
 }
@@ -139,7 +140,7 @@ impl AccountsQuery {
         before: Option<String>,
         filter: Option<UserFilter>,
     ) -> async_graphql::Result<UserConnection> {
-        let page = Page::from_args(first, after, last, before)?;
+        let page = page_of(first, after, last, before)?.try_map_key(time_key)?;
         let filter = filter.unwrap_or_default();
         let filter = UserListFilter {
             search: filter
@@ -149,8 +150,7 @@ impl AccountsQuery {
             role: filter.role,
             is_active: filter.is_active,
         };
-        let mut pooled = state(ctx).db.get().await?;
-        let rows = repo::list_users(&mut pooled.conn(), &filter, &page).await?;
+        let rows = accounts(ctx).users(&filter, &page).await?;
         let page = PageOf::from_fetched(&page, rows);
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,
@@ -289,9 +289,7 @@ impl AccountsMutation {
             last_name: input.last_name,
             phone: input.phone,
         };
-        AuthPayload::from_result(
-            service::register(state(ctx), client_addr(ctx), registration).await,
-        )
+        AuthPayload::from_result(accounts(ctx).register(client_addr(ctx), registration).await)
     }
 
     async fn login(
@@ -300,7 +298,9 @@ impl AccountsMutation {
         input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
         AuthPayload::from_result(
-            service::login(state(ctx), client_addr(ctx), &input.email, &input.password).await,
+            accounts(ctx)
+                .login(client_addr(ctx), &input.email, &input.password)
+                .await,
         )
     }
 
@@ -310,7 +310,9 @@ impl AccountsMutation {
         input: RefreshTokenInput,
     ) -> async_graphql::Result<AuthPayload> {
         AuthPayload::from_result(
-            service::refresh(state(ctx), client_addr(ctx), &input.refresh_token).await,
+            accounts(ctx)
+                .refresh(client_addr(ctx), &input.refresh_token)
+                .await,
         )
     }
 
@@ -321,7 +323,7 @@ impl AccountsMutation {
     ) -> async_graphql::Result<LogoutPayload> {
         let everywhere = input.everywhere.unwrap_or(false);
         let (done, user_errors) =
-            split(service::logout(state(ctx), &input.refresh_token, everywhere).await)?;
+            split(accounts(ctx).logout(&input.refresh_token, everywhere).await)?;
         Ok(LogoutPayload {
             success: done.is_some(),
             user_errors,
@@ -339,7 +341,7 @@ impl AccountsMutation {
             last_name: input.last_name,
             phone: input.phone,
         };
-        UserPayload::from_result(service::update_profile(state(ctx), user, changes).await)
+        UserPayload::from_result(accounts(ctx).update_profile(user, changes).await)
     }
 
     async fn change_password(
@@ -349,14 +351,14 @@ impl AccountsMutation {
     ) -> async_graphql::Result<AuthPayload> {
         let user = require_user(ctx).await?;
         AuthPayload::from_result(
-            service::change_password(
-                state(ctx),
-                client_addr(ctx),
-                user,
-                &input.current_password,
-                &input.new_password,
-            )
-            .await,
+            accounts(ctx)
+                .change_password(
+                    client_addr(ctx),
+                    user,
+                    &input.current_password,
+                    &input.new_password,
+                )
+                .await,
         )
     }
 
@@ -367,7 +369,7 @@ impl AccountsMutation {
     ) -> async_graphql::Result<UserPayload> {
         let admin = require_role(ctx, Role::Admin).await?;
         let user_id = id_of_kind(&input.user_id, NodeKind::User)?;
-        UserPayload::from_result(service::set_role(state(ctx), admin, user_id, input.role).await)
+        UserPayload::from_result(accounts(ctx).set_role(admin, user_id, input.role).await)
     }
 
     async fn set_user_active(
@@ -378,7 +380,9 @@ impl AccountsMutation {
         let admin = require_role(ctx, Role::Admin).await?;
         let user_id = id_of_kind(&input.user_id, NodeKind::User)?;
         UserPayload::from_result(
-            service::set_active(state(ctx), admin, user_id, input.is_active).await,
+            accounts(ctx)
+                .set_active(admin, user_id, input.is_active)
+                .await,
         )
     }
 }

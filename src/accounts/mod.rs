@@ -1,4 +1,9 @@
 //! Accounts: users, roles, sessions, passwords and tokens.
+//!
+//! [`Accounts`] is the room's handle: it owns the `users`, `sessions` and
+//! `refresh_tokens` tables and holds what guards them (the password hasher, the token
+//! keys, the sign-in rate limits). Other rooms read users through it or through the
+//! user loader; none writes them.
 
 pub mod graphql;
 pub mod model;
@@ -7,3 +12,5 @@ pub mod rate_limit;
 pub mod repo;
 pub mod service;
 pub mod tokens;
+
+pub use service::{Accounts, SessionTtls};

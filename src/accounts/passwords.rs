@@ -52,18 +52,12 @@ pub struct Hasher {
     dummy_hash: Arc<String>,
 }
 
-/// How many hashes may run at once: all cores but one, so a burst of logins always leaves
-/// a core to other requests.
-pub fn hash_lanes() -> usize {
-    crate::config::cores().saturating_sub(1).max(1)
-}
-
 impl Hasher {
     pub fn new(cost: u32) -> Self {
-        let dummy = crate::accounts::tokens::random_token();
+        let dummy = crate::random::random_token();
         Hasher {
             cost,
-            permits: Arc::new(Semaphore::new(hash_lanes())),
+            permits: Arc::new(Semaphore::new(crate::runtime::hash_lanes())),
             dummy_hash: Arc::new(bcrypt::hash(dummy, cost).expect("bcrypt of 43 bytes")),
         }
     }

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::Config;
 use crate::error::AppError;
 
 /// The window of the per-email failure allowance.
@@ -26,10 +25,12 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    pub fn new(config: &Config) -> Self {
-        let per_address = NonZeroU32::new(config.rate_limit_per_address)
-            .map(|n| RateLimiter::keyed(Quota::per_minute(n)));
-        let failures_per_email = NonZeroU32::new(config.rate_limit_login_failures).map(|n| {
+    /// `per_address` attempts per minute from one address, `login_failures` failed
+    /// sign-ins per email in 15 minutes; 0 turns a limit off.
+    pub fn new(per_address: u32, login_failures: u32) -> Self {
+        let per_address =
+            NonZeroU32::new(per_address).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
+        let failures_per_email = NonZeroU32::new(login_failures).map(|n| {
             let replenish = FAILURE_WINDOW / n.get();
             let quota = Quota::with_period(replenish)
                 .expect("a non-zero period")

@@ -5,13 +5,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, RefreshTokenRow, Role, SessionRow, UserListFilter, UserRow};
+use crate::db::keyset::{Direction, Page};
 use crate::db::schema::{refresh_tokens, sessions, users};
-use crate::db::{Conn, contains_pattern, lower, micros_to_time};
-use crate::graphql::pagination::{Direction, Page};
+use crate::db::{Conn, contains_pattern, lower};
 use crate::{db_run, keyset_page};
 
 pub async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<UserRow> {
-    db_run!(conn, |c| diesel::insert_into(users::table)
+    db_run!(conn, c => diesel::insert_into(users::table)
         .values(new)
         .returning(UserRow::as_returning())
         .get_result(c)
@@ -19,7 +19,7 @@ pub async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<
 }
 
 pub async fn find_user(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<UserRow>> {
-    db_run!(conn, |c| users::table
+    db_run!(conn, c => users::table
         .find(id)
         .select(UserRow::as_select())
         .first(c)
@@ -28,7 +28,7 @@ pub async fn find_user(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<UserR
 }
 
 pub async fn find_users(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
-    db_run!(conn, |c| users::table
+    db_run!(conn, c => users::table
         .filter(users::id.eq_any(ids))
         .select(UserRow::as_select())
         .load(c)
@@ -38,7 +38,7 @@ pub async fn find_users(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<Use
 /// By email, case-insensitively (through the unique `lower(email)` index).
 pub async fn find_user_by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult<Option<UserRow>> {
     let email = email.to_lowercase();
-    db_run!(conn, |c| users::table
+    db_run!(conn, c => users::table
         .filter(lower(users::email).eq(&email))
         .select(UserRow::as_select())
         .first(c)
@@ -54,7 +54,7 @@ pub async fn update_profile(
     phone: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<UserRow> {
-    db_run!(conn, |c| diesel::update(users::table.find(id))
+    db_run!(conn, c => diesel::update(users::table.find(id))
         .set((
             users::first_name.eq(first_name),
             users::last_name.eq(last_name),
@@ -72,7 +72,7 @@ pub async fn update_password(
     password_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::update(users::table.find(id))
+    db_run!(conn, c => diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),
             users::updated_at.eq(now),
@@ -87,7 +87,7 @@ pub async fn set_role(
     role: Role,
     now: NaiveDateTime,
 ) -> QueryResult<Option<UserRow>> {
-    db_run!(conn, |c| diesel::update(users::table.find(id))
+    db_run!(conn, c => diesel::update(users::table.find(id))
         .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
         .returning(UserRow::as_returning())
         .get_result(c)
@@ -101,7 +101,7 @@ pub async fn set_active(
     is_active: bool,
     now: NaiveDateTime,
 ) -> QueryResult<Option<UserRow>> {
-    db_run!(conn, |c| diesel::update(users::table.find(id))
+    db_run!(conn, c => diesel::update(users::table.find(id))
         .set((users::is_active.eq(is_active), users::updated_at.eq(now)))
         .returning(UserRow::as_returning())
         .get_result(c)
@@ -136,17 +136,13 @@ macro_rules! filter_users {
 pub async fn list_users(
     conn: &mut Conn<'_>,
     filter: &UserListFilter,
-    page: &Page,
-) -> Result<Vec<UserRow>, crate::error::AppError> {
-    let cursor = match &page.cursor {
-        Some(cursor) => Some((micros_to_time(cursor.key_i64()?)?, cursor.id)),
-        None => None,
-    };
+    page: &Page<NaiveDateTime>,
+) -> QueryResult<Vec<UserRow>> {
     let pattern = filter
         .search
         .as_deref()
         .map(|s| contains_pattern(&s.to_lowercase()));
-    let rows = db_run!(conn, |c| {
+    db_run!(conn, c => {
         let query = filter_users!(
             users::table.select(UserRow::as_select()).into_boxed(),
             filter,
@@ -154,10 +150,9 @@ pub async fn list_users(
         );
         // Newest first: reading forward is descending.
         let backward = page.direction == Direction::Backward;
-        let query = keyset_page!(query, users::created_at, users::id, cursor, backward);
+        let query = keyset_page!(query, users::created_at, users::id, page.after, backward);
         query.limit(page.fetch_limit()).load(c).await
-    })?;
-    Ok(rows)
+    })
 }
 
 pub async fn count_users(conn: &mut Conn<'_>, filter: &UserListFilter) -> QueryResult<i64> {
@@ -165,7 +160,7 @@ pub async fn count_users(conn: &mut Conn<'_>, filter: &UserListFilter) -> QueryR
         .search
         .as_deref()
         .map(|s| contains_pattern(&s.to_lowercase()));
-    db_run!(conn, |c| {
+    db_run!(conn, c => {
         let query = filter_users!(users::table.count().into_boxed(), filter, &pattern);
         query.get_result(c).await
     })
@@ -179,7 +174,7 @@ pub async fn insert_session(
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> QueryResult<i64> {
-    db_run!(conn, |c| diesel::insert_into(sessions::table)
+    db_run!(conn, c => diesel::insert_into(sessions::table)
         .values((
             sessions::user_id.eq(user_id),
             sessions::created_at.eq(now),
@@ -196,7 +191,7 @@ pub async fn insert_refresh_token(
     token_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::insert_into(refresh_tokens::table)
+    db_run!(conn, c => diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::session_id.eq(session_id),
             refresh_tokens::token_hash.eq(token_hash),
@@ -211,7 +206,7 @@ pub async fn find_refresh_token(
     conn: &mut Conn<'_>,
     token_hash: &str,
 ) -> QueryResult<Option<(RefreshTokenRow, SessionRow)>> {
-    db_run!(conn, |c| refresh_tokens::table
+    db_run!(conn, c => refresh_tokens::table
         .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(token_hash))
         .select((RefreshTokenRow::as_select(), SessionRow::as_select()))
@@ -227,7 +222,7 @@ pub async fn mark_token_rotated(
     token_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let changed = db_run!(conn, |c| diesel::update(
+    let changed = db_run!(conn, c => diesel::update(
         refresh_tokens::table
             .find(token_id)
             .filter(refresh_tokens::rotated_at.is_null())
@@ -243,7 +238,7 @@ pub async fn revoke_session(
     session_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::update(
+    db_run!(conn, c => diesel::update(
         sessions::table
             .find(session_id)
             .filter(sessions::revoked_at.is_null())
@@ -258,7 +253,7 @@ pub async fn revoke_user_sessions(
     user_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::update(
+    db_run!(conn, c => diesel::update(
         sessions::table
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::revoked_at.is_null())

@@ -3,15 +3,37 @@
 use std::net::IpAddr;
 
 use chrono::{NaiveDateTime, TimeDelta};
+use diesel::QueryResult;
 
-use super::model::{NewUser, Role, UserRow};
-use super::passwords::check_password_rules;
+use std::sync::Arc;
+
+use super::model::{NewUser, Role, UserListFilter, UserRow};
+use super::passwords::{Hasher, check_password_rules};
+use super::rate_limit::RateLimits;
 use super::repo;
-use super::tokens::{Claims, hash_refresh_token, random_token};
-use crate::app::AppState;
-use crate::db::{Conn, is_unique_violation, now};
-use crate::db_transaction;
+use super::tokens::{Claims, TokenKeys, hash_refresh_token};
+use crate::db::keyset::Page;
+use crate::db::{Conn, Db, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserErrorCode};
+use crate::random::random_token;
+
+/// The accounts room: users, sessions and tokens, and what guards them (the password
+/// hasher, the token keys, the sign-in rate limits).
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+    hasher: Hasher,
+    tokens: Arc<TokenKeys>,
+    limits: Arc<RateLimits>,
+    ttls: SessionTtls,
+}
+
+/// How long tokens live, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionTtls {
+    pub access_secs: u64,
+    pub refresh_secs: u64,
+}
 
 pub const MAX_EMAIL_LEN: usize = 254;
 pub const MAX_NAME_CHARS: usize = 100;
@@ -105,289 +127,444 @@ pub fn check_phone(raw: &str, field: &str) -> AppResult<Option<String>> {
     }
 }
 
-pub async fn register(
-    state: &AppState,
-    client: Option<IpAddr>,
-    input: Registration,
-) -> AppResult<Session> {
-    state.rate_limits.check_address(client)?;
-    let email = normalize_email(&input.email, "email")?;
-    let first_name = check_name(&input.first_name, "firstName")?;
-    let last_name = check_name(&input.last_name, "lastName")?;
-    let phone = check_phone(input.phone.as_deref().unwrap_or(""), "phone")?;
-    if input.password != input.password_confirmation {
-        return Err(AppError::input(
-            UserErrorCode::PasswordMismatch,
-            "passwordConfirmation",
-            "passwords do not match",
-        ));
-    }
-    check_password_rules(&input.password, &email, "password")?;
-    let password_hash = state.hasher.hash(&input.password).await?;
-    let now = now();
-    let new_user = NewUser {
-        email: &email,
-        password_hash: &password_hash,
-        first_name: &first_name,
-        last_name: &last_name,
-        phone: phone.as_deref(),
-        role: Role::Customer.as_str(),
-        is_active: true,
-        created_at: now,
-        updated_at: now,
-    };
-    let mut pooled = state.db.get().await?;
-    db_transaction!(&mut pooled, |tx| {
-        let user = repo::insert_user(tx, &new_user).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                AppError::input(
-                    UserErrorCode::EmailTaken,
-                    "email",
-                    "this email is already registered",
-                )
-            } else {
-                e.into()
-            }
-        })?;
-        start_session(state, tx, user, now).await
-    })
-}
-
-/// Signs in. Rate-limited per client address, and per email after repeated failures
-/// (while an email is locked even the right password is refused).
-pub async fn login(
-    state: &AppState,
-    client: Option<IpAddr>,
-    email: &str,
-    password: &str,
-) -> AppResult<Session> {
-    state.rate_limits.check_address(client)?;
-    let invalid = || {
-        AppError::user(
-            UserErrorCode::InvalidCredentials,
-            "invalid email or password",
-        )
-    };
-    let email = email.trim().to_lowercase();
-    state.rate_limits.check_email(&email)?;
-    let user = if email.len() <= MAX_EMAIL_LEN {
-        // The connection goes back to the pool before hashing: a burst of logins queued
-        // on bcrypt must not hold connections that other requests need.
-        let mut pooled = state.db.get().await?;
-        repo::find_user_by_email(&mut pooled.conn(), &email).await?
-    } else {
-        None
-    };
-    // Always one bcrypt verification, so an unknown email costs what a wrong password does.
-    let matches = state
-        .hasher
-        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
-        .await?;
-    let user = match user {
-        Some(user) if matches => user,
-        _ => {
-            state.rate_limits.record_failure(&email)?;
-            return Err(invalid());
-        }
-    };
-    if !user.is_active {
-        return Err(AppError::user(
-            UserErrorCode::AccountDisabled,
-            "this account is disabled",
-        ));
-    }
-    let now = now();
-    let mut pooled = state.db.get().await?;
-    db_transaction!(&mut pooled, |tx| start_session(state, tx, user, now).await)
-}
-
-/// Exchanges a refresh token for a new pair. A token that was already exchanged means
-/// it leaked (or a client misbehaves): the whole session is revoked.
-pub async fn refresh(
-    state: &AppState,
-    client: Option<IpAddr>,
-    refresh_token: &str,
-) -> AppResult<Session> {
-    state.rate_limits.check_address(client)?;
-    let invalid = || {
-        AppError::input(
-            UserErrorCode::InvalidToken,
-            "refreshToken",
-            "invalid or expired refresh token",
-        )
-    };
-    let hash = hash_refresh_token(refresh_token);
-    let now = now();
-    let mut pooled = state.db.get().await?;
-    let Some((token, session)) = repo::find_refresh_token(&mut pooled.conn(), &hash).await? else {
-        return Err(invalid());
-    };
-    let user = repo::find_user(&mut pooled.conn(), session.user_id)
-        .await?
-        .ok_or_else(invalid)?;
-    // Deactivation also revokes sessions; the user is told why rather than "invalid".
-    if !user.is_active {
-        return Err(AppError::user(
-            UserErrorCode::AccountDisabled,
-            "this account is disabled",
-        ));
-    }
-    if session.revoked_at.is_some() || session.expires_at <= now {
-        return Err(invalid());
-    }
-    let rotated = db_transaction!(&mut pooled, |tx| {
-        if !repo::mark_token_rotated(tx, token.id, now).await? {
-            return Ok::<_, AppError>(None);
-        }
-        let refresh_token = random_token();
-        repo::insert_refresh_token(tx, session.id, &hash_refresh_token(&refresh_token), now)
-            .await?;
-        Ok(Some(refresh_token))
-    })?;
-    let Some(new_refresh_token) = rotated else {
-        // Reuse detected: revoke outside the (rolled back) transaction so it sticks.
-        repo::revoke_session(&mut pooled.conn(), session.id, now).await?;
-        tracing::warn!(
-            session_id = session.id,
-            "rotated refresh token presented again; session revoked"
-        );
-        return Err(invalid());
-    };
-    let (access_token, access_token_expires_at) = issue_access_token(state, &user, session.id, now);
-    Ok(Session {
-        user,
-        access_token,
-        access_token_expires_at,
-        refresh_token: new_refresh_token,
-        refresh_token_expires_at: session.expires_at,
-    })
-}
-
-/// Revokes the session of `refresh_token`, or every session of its user.
-pub async fn logout(state: &AppState, refresh_token: &str, everywhere: bool) -> AppResult<()> {
-    let hash = hash_refresh_token(refresh_token);
-    let now = now();
-    let mut pooled = state.db.get().await?;
-    let mut conn = pooled.conn();
-    let Some((_, session)) = repo::find_refresh_token(&mut conn, &hash).await? else {
-        return Err(AppError::input(
-            UserErrorCode::InvalidToken,
-            "refreshToken",
-            "invalid refresh token",
-        ));
-    };
-    if everywhere {
-        repo::revoke_user_sessions(&mut conn, session.user_id, now).await?;
-    } else {
-        repo::revoke_session(&mut conn, session.id, now).await?;
-    }
-    Ok(())
-}
-
 pub struct ProfileChanges {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
 }
 
-pub async fn update_profile(
-    state: &AppState,
-    user: &UserRow,
-    changes: ProfileChanges,
-) -> AppResult<UserRow> {
-    let first_name = match &changes.first_name {
-        Some(name) => check_name(name, "firstName")?,
-        None => user.first_name.clone(),
-    };
-    let last_name = match &changes.last_name {
-        Some(name) => check_name(name, "lastName")?,
-        None => user.last_name.clone(),
-    };
-    let phone = match &changes.phone {
-        Some(phone) => check_phone(phone, "phone")?,
-        None => user.phone.clone(),
-    };
-    let mut pooled = state.db.get().await?;
-    Ok(repo::update_profile(
-        &mut pooled.conn(),
-        user.id,
-        &first_name,
-        &last_name,
-        phone.as_deref(),
-        now(),
-    )
-    .await?)
-}
-
-/// Sets a new password, revokes every session (the caller's too) and signs in afresh.
-pub async fn change_password(
-    state: &AppState,
-    client: Option<IpAddr>,
-    user: &UserRow,
-    current: &str,
-    new: &str,
-) -> AppResult<Session> {
-    state.rate_limits.check_address(client)?;
-    state.rate_limits.check_email(&user.email)?;
-    if !state
-        .hasher
-        .verify(current, Some(&user.password_hash))
-        .await?
-    {
-        state.rate_limits.record_failure(&user.email)?;
-        return Err(AppError::input(
-            UserErrorCode::InvalidCredentials,
-            "currentPassword",
-            "the current password is wrong",
-        ));
-    }
-    check_password_rules(new, &user.email, "newPassword")?;
-    let password_hash = state.hasher.hash(new).await?;
-    let now = now();
-    let mut pooled = state.db.get().await?;
-    db_transaction!(&mut pooled, |tx| {
-        repo::update_password(tx, user.id, &password_hash, now).await?;
-        repo::revoke_user_sessions(tx, user.id, now).await?;
-        let user = repo::find_user(tx, user.id)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
-        start_session(state, tx, user, now).await
-    })
-}
-
-/// An admin changes another user's role.
-pub async fn set_role(
-    state: &AppState,
-    admin: &UserRow,
-    user_id: Option<i64>,
-    role: Role,
-) -> AppResult<UserRow> {
-    let user_id = target_user(admin, user_id, "demote")?;
-    let mut pooled = state.db.get().await?;
-    repo::set_role(&mut pooled.conn(), user_id, role, now())
-        .await?
-        .ok_or_else(user_not_found)
-}
-
-/// An admin (de)activates another user; deactivation also ends their sessions.
-pub async fn set_active(
-    state: &AppState,
-    admin: &UserRow,
-    user_id: Option<i64>,
-    is_active: bool,
-) -> AppResult<UserRow> {
-    let user_id = target_user(admin, user_id, "deactivate")?;
-    let now = now();
-    let mut pooled = state.db.get().await?;
-    db_transaction!(&mut pooled, |tx| {
-        let user = repo::set_active(tx, user_id, is_active, now)
-            .await?
-            .ok_or_else(user_not_found)?;
-        if !is_active {
-            repo::revoke_user_sessions(tx, user_id, now).await?;
+impl Accounts {
+    pub fn new(
+        db: Db,
+        hasher: Hasher,
+        tokens: TokenKeys,
+        limits: RateLimits,
+        ttls: SessionTtls,
+    ) -> Self {
+        Accounts {
+            db,
+            hasher,
+            tokens: Arc::new(tokens),
+            limits: Arc::new(limits),
+            ttls,
         }
-        Ok(user)
-    })
+    }
+
+    /// The sign-in rate limits, for the task that forgets recovered keys.
+    pub fn rate_limits(&self) -> std::sync::Weak<RateLimits> {
+        Arc::downgrade(&self.limits)
+    }
+
+    /// The claims of a genuine, unexpired access token.
+    pub fn verify_access_token(&self, token: &str) -> Option<Claims> {
+        self.tokens.verify(token)
+    }
+
+    pub async fn user(&self, id: i64) -> AppResult<Option<UserRow>> {
+        self.db.run(async |c| repo::find_user(c, id).await).await
+    }
+
+    /// A page of users, newest first.
+    pub async fn users(
+        &self,
+        filter: &UserListFilter,
+        page: &Page<NaiveDateTime>,
+    ) -> AppResult<Vec<UserRow>> {
+        self.db
+            .run(async |c| repo::list_users(c, filter, page).await)
+            .await
+    }
+
+    pub async fn count_users(&self, filter: &UserListFilter) -> AppResult<i64> {
+        self.db
+            .run(async |c| repo::count_users(c, filter).await)
+            .await
+    }
+
+    /// The user of an access token's claims if they may still act: active, not deleted.
+    pub async fn active_user(&self, claims: &Claims) -> AppResult<Option<UserRow>> {
+        let Some(user_id) = claims.user_id() else {
+            return Ok(None);
+        };
+        let user = self
+            .db
+            .run(async |c| repo::find_user(c, user_id).await)
+            .await?;
+        Ok(user.filter(|user| user.is_active))
+    }
+
+    pub async fn register(
+        &self,
+        client: Option<IpAddr>,
+        input: Registration,
+    ) -> AppResult<Session> {
+        self.limits.check_address(client)?;
+        let email = normalize_email(&input.email, "email")?;
+        let first_name = check_name(&input.first_name, "firstName")?;
+        let last_name = check_name(&input.last_name, "lastName")?;
+        let phone = check_phone(input.phone.as_deref().unwrap_or(""), "phone")?;
+        if input.password != input.password_confirmation {
+            return Err(AppError::input(
+                UserErrorCode::PasswordMismatch,
+                "passwordConfirmation",
+                "passwords do not match",
+            ));
+        }
+        check_password_rules(&input.password, &email, "password")?;
+        let password_hash = self.hasher.hash(&input.password).await?;
+        let now = now();
+        let new_user = NewUser {
+            email: &email,
+            password_hash: &password_hash,
+            first_name: &first_name,
+            last_name: &last_name,
+            phone: phone.as_deref(),
+            role: Role::Customer.as_str(),
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        self.db
+            .transaction(async |tx| {
+                let user = repo::insert_user(tx, &new_user).await.map_err(|e| {
+                    if is_unique_violation(&e) {
+                        AppError::input(
+                            UserErrorCode::EmailTaken,
+                            "email",
+                            "this email is already registered",
+                        )
+                    } else {
+                        e.into()
+                    }
+                })?;
+                self.start_session(tx, user, now).await
+            })
+            .await
+    }
+
+    /// Signs in. Rate-limited per client address, and per email after repeated failures
+    /// (while an email is locked even the right password is refused).
+    pub async fn login(
+        &self,
+        client: Option<IpAddr>,
+        email: &str,
+        password: &str,
+    ) -> AppResult<Session> {
+        self.limits.check_address(client)?;
+        let invalid = || {
+            AppError::user(
+                UserErrorCode::InvalidCredentials,
+                "invalid email or password",
+            )
+        };
+        let email = email.trim().to_lowercase();
+        self.limits.check_email(&email)?;
+        let user = if email.len() <= MAX_EMAIL_LEN {
+            // The connection goes back to the pool before hashing: a burst of logins queued
+            // on bcrypt must not hold connections that other requests need.
+            self.db
+                .run(async |c| repo::find_user_by_email(c, &email).await)
+                .await?
+        } else {
+            None
+        };
+        // Always one bcrypt verification, so an unknown email costs what a wrong password does.
+        let matches = self
+            .hasher
+            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
+        let user = match user {
+            Some(user) if matches => user,
+            _ => {
+                self.limits.record_failure(&email)?;
+                return Err(invalid());
+            }
+        };
+        if !user.is_active {
+            return Err(AppError::user(
+                UserErrorCode::AccountDisabled,
+                "this account is disabled",
+            ));
+        }
+        let now = now();
+        self.db
+            .transaction(async |tx| self.start_session(tx, user, now).await)
+            .await
+    }
+
+    /// Exchanges a refresh token for a new pair. A token that was already exchanged means
+    /// it leaked (or a client misbehaves): the whole session is revoked.
+    pub async fn refresh(&self, client: Option<IpAddr>, refresh_token: &str) -> AppResult<Session> {
+        self.limits.check_address(client)?;
+        let invalid = || {
+            AppError::input(
+                UserErrorCode::InvalidToken,
+                "refreshToken",
+                "invalid or expired refresh token",
+            )
+        };
+        let hash = hash_refresh_token(refresh_token);
+        let now = now();
+        let found = self
+            .db
+            .run(async |c| {
+                let Some((token, session)) = repo::find_refresh_token(c, &hash).await? else {
+                    return Ok(None);
+                };
+                let user = repo::find_user(c, session.user_id).await?;
+                QueryResult::Ok(user.map(|user| (token, session, user)))
+            })
+            .await?;
+        let Some((token, session, user)) = found else {
+            return Err(invalid());
+        };
+        // Deactivation also revokes sessions; the user is told why rather than "invalid".
+        if !user.is_active {
+            return Err(AppError::user(
+                UserErrorCode::AccountDisabled,
+                "this account is disabled",
+            ));
+        }
+        if session.revoked_at.is_some() || session.expires_at <= now {
+            return Err(invalid());
+        }
+        let rotated = self
+            .db
+            .transaction(async |tx| {
+                if !repo::mark_token_rotated(tx, token.id, now).await? {
+                    return Ok::<_, AppError>(None);
+                }
+                let refresh_token = random_token();
+                repo::insert_refresh_token(
+                    tx,
+                    session.id,
+                    &hash_refresh_token(&refresh_token),
+                    now,
+                )
+                .await?;
+                Ok(Some(refresh_token))
+            })
+            .await?;
+        let Some(new_refresh_token) = rotated else {
+            // Reuse detected: revoke outside the (rolled back) transaction so it sticks.
+            self.db
+                .run(async |c| repo::revoke_session(c, session.id, now).await)
+                .await?;
+            tracing::warn!(
+                session_id = session.id,
+                "rotated refresh token presented again; session revoked"
+            );
+            return Err(invalid());
+        };
+        let (access_token, access_token_expires_at) =
+            self.issue_access_token(&user, session.id, now);
+        Ok(Session {
+            user,
+            access_token,
+            access_token_expires_at,
+            refresh_token: new_refresh_token,
+            refresh_token_expires_at: session.expires_at,
+        })
+    }
+
+    /// Revokes the session of `refresh_token`, or every session of its user.
+    pub async fn logout(&self, refresh_token: &str, everywhere: bool) -> AppResult<()> {
+        let hash = hash_refresh_token(refresh_token);
+        let now = now();
+        let found = self
+            .db
+            .run(async |c| {
+                let Some((_, session)) = repo::find_refresh_token(c, &hash).await? else {
+                    return Ok(false);
+                };
+                if everywhere {
+                    repo::revoke_user_sessions(c, session.user_id, now).await?;
+                } else {
+                    repo::revoke_session(c, session.id, now).await?;
+                }
+                QueryResult::Ok(true)
+            })
+            .await?;
+        if !found {
+            return Err(AppError::input(
+                UserErrorCode::InvalidToken,
+                "refreshToken",
+                "invalid refresh token",
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn update_profile(
+        &self,
+        user: &UserRow,
+        changes: ProfileChanges,
+    ) -> AppResult<UserRow> {
+        let first_name = match &changes.first_name {
+            Some(name) => check_name(name, "firstName")?,
+            None => user.first_name.clone(),
+        };
+        let last_name = match &changes.last_name {
+            Some(name) => check_name(name, "lastName")?,
+            None => user.last_name.clone(),
+        };
+        let phone = match &changes.phone {
+            Some(phone) => check_phone(phone, "phone")?,
+            None => user.phone.clone(),
+        };
+        let now = now();
+        self.db
+            .run(async |c| {
+                repo::update_profile(c, user.id, &first_name, &last_name, phone.as_deref(), now)
+                    .await
+            })
+            .await
+    }
+
+    /// Sets a new password, revokes every session (the caller's too) and signs in afresh.
+    pub async fn change_password(
+        &self,
+        client: Option<IpAddr>,
+        user: &UserRow,
+        current: &str,
+        new: &str,
+    ) -> AppResult<Session> {
+        self.limits.check_address(client)?;
+        self.limits.check_email(&user.email)?;
+        if !self
+            .hasher
+            .verify(current, Some(&user.password_hash))
+            .await?
+        {
+            self.limits.record_failure(&user.email)?;
+            return Err(AppError::input(
+                UserErrorCode::InvalidCredentials,
+                "currentPassword",
+                "the current password is wrong",
+            ));
+        }
+        check_password_rules(new, &user.email, "newPassword")?;
+        let password_hash = self.hasher.hash(new).await?;
+        let now = now();
+        self.db
+            .transaction(async |tx| {
+                repo::update_password(tx, user.id, &password_hash, now).await?;
+                repo::revoke_user_sessions(tx, user.id, now).await?;
+                let user = repo::find_user(tx, user.id)
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?;
+                self.start_session(tx, user, now).await
+            })
+            .await
+    }
+
+    /// An admin changes another user's role.
+    pub async fn set_role(
+        &self,
+        admin: &UserRow,
+        user_id: Option<i64>,
+        role: Role,
+    ) -> AppResult<UserRow> {
+        let user_id = target_user(admin, user_id, "demote")?;
+        let now = now();
+        self.db
+            .run(async |c| repo::set_role(c, user_id, role, now).await)
+            .await?
+            .ok_or_else(user_not_found)
+    }
+
+    /// An admin (de)activates another user; deactivation also ends their sessions.
+    pub async fn set_active(
+        &self,
+        admin: &UserRow,
+        user_id: Option<i64>,
+        is_active: bool,
+    ) -> AppResult<UserRow> {
+        let user_id = target_user(admin, user_id, "deactivate")?;
+        let now = now();
+        self.db
+            .transaction(async |tx| {
+                let user = repo::set_active(tx, user_id, is_active, now)
+                    .await?
+                    .ok_or_else(user_not_found)?;
+                if !is_active {
+                    repo::revoke_user_sessions(tx, user_id, now).await?;
+                }
+                Ok(user)
+            })
+            .await
+    }
+
+    /// Creates a session with its first refresh token, and an access token for it.
+    async fn start_session(
+        &self,
+        tx: &mut Conn<'_>,
+        user: UserRow,
+        now: NaiveDateTime,
+    ) -> AppResult<Session> {
+        let refresh_token_expires_at = now + ttl(self.ttls.refresh_secs);
+        let session_id = repo::insert_session(tx, user.id, now, refresh_token_expires_at).await?;
+        let refresh_token = random_token();
+        repo::insert_refresh_token(tx, session_id, &hash_refresh_token(&refresh_token), now)
+            .await?;
+        let (access_token, access_token_expires_at) =
+            self.issue_access_token(&user, session_id, now);
+        Ok(Session {
+            user,
+            access_token,
+            access_token_expires_at,
+            refresh_token,
+            refresh_token_expires_at,
+        })
+    }
+
+    fn issue_access_token(
+        &self,
+        user: &UserRow,
+        session_id: i64,
+        now: NaiveDateTime,
+    ) -> (String, NaiveDateTime) {
+        let expires_at = now + ttl(self.ttls.access_secs);
+        let token = self.tokens.issue(&Claims {
+            sub: user.id.to_string(),
+            sid: session_id,
+            iat: now.and_utc().timestamp(),
+            exp: expires_at.and_utc().timestamp(),
+        });
+        (token, expires_at)
+    }
+
+    /// Creates an admin, or promotes (and re-activates, with the given password) an existing
+    /// user: the `create-admin` command.
+    pub async fn create_admin(&self, email: &str, password: &str) -> AppResult<UserRow> {
+        let email = normalize_email(email, "email")?;
+        check_password_rules(password, &email, "password")?;
+        let password_hash = self.hasher.hash(password).await?;
+        let now = now();
+        self.db
+            .transaction(async |tx| {
+                if let Some(existing) = repo::find_user_by_email(tx, &email).await? {
+                    repo::update_password(tx, existing.id, &password_hash, now).await?;
+                    repo::set_active(tx, existing.id, true, now).await?;
+                    return repo::set_role(tx, existing.id, Role::Admin, now)
+                        .await?
+                        .ok_or_else(user_not_found);
+                }
+                let admin = NewUser {
+                    email: &email,
+                    password_hash: &password_hash,
+                    first_name: "Admin",
+                    last_name: "Admin",
+                    phone: None,
+                    role: Role::Admin.as_str(),
+                    is_active: true,
+                    created_at: now,
+                    updated_at: now,
+                };
+                Ok(repo::insert_user(tx, &admin).await?)
+            })
+            .await
+    }
 }
 
 fn target_user(admin: &UserRow, user_id: Option<i64>, verb: &str) -> AppResult<i64> {
@@ -406,75 +583,7 @@ fn user_not_found() -> AppError {
     AppError::input(UserErrorCode::NotFound, "userId", "no such user")
 }
 
-/// Creates a session with its first refresh token, and an access token for it.
-async fn start_session(
-    state: &AppState,
-    tx: &mut Conn<'_>,
-    user: UserRow,
-    now: NaiveDateTime,
-) -> AppResult<Session> {
-    let refresh_token_expires_at = now + ttl(state.config.refresh_token_ttl_secs);
-    let session_id = repo::insert_session(tx, user.id, now, refresh_token_expires_at).await?;
-    let refresh_token = random_token();
-    repo::insert_refresh_token(tx, session_id, &hash_refresh_token(&refresh_token), now).await?;
-    let (access_token, access_token_expires_at) = issue_access_token(state, &user, session_id, now);
-    Ok(Session {
-        user,
-        access_token,
-        access_token_expires_at,
-        refresh_token,
-        refresh_token_expires_at,
-    })
-}
-
-fn issue_access_token(
-    state: &AppState,
-    user: &UserRow,
-    session_id: i64,
-    now: NaiveDateTime,
-) -> (String, NaiveDateTime) {
-    let expires_at = now + ttl(state.config.access_token_ttl_secs);
-    let token = state.tokens.issue(&Claims {
-        sub: user.id.to_string(),
-        sid: session_id,
-        iat: now.and_utc().timestamp(),
-        exp: expires_at.and_utc().timestamp(),
-    });
-    (token, expires_at)
-}
-
 fn ttl(secs: u64) -> TimeDelta {
     // Capped at ten years: a larger setting means "practically forever" and must not overflow.
     TimeDelta::seconds(secs.min(10 * 365 * 24 * 3600) as i64)
-}
-
-/// Creates an admin, or promotes (and re-activates, with the given password) an existing
-/// user: the `create-admin` command.
-pub async fn create_admin(state: &AppState, email: &str, password: &str) -> AppResult<UserRow> {
-    let email = normalize_email(email, "email")?;
-    check_password_rules(password, &email, "password")?;
-    let password_hash = state.hasher.hash(password).await?;
-    let now = now();
-    let mut pooled = state.db.get().await?;
-    db_transaction!(&mut pooled, |tx| {
-        if let Some(existing) = repo::find_user_by_email(tx, &email).await? {
-            repo::update_password(tx, existing.id, &password_hash, now).await?;
-            repo::set_active(tx, existing.id, true, now).await?;
-            return repo::set_role(tx, existing.id, Role::Admin, now)
-                .await?
-                .ok_or_else(user_not_found);
-        }
-        let admin = NewUser {
-            email: &email,
-            password_hash: &password_hash,
-            first_name: "Admin",
-            last_name: "Admin",
-            phone: None,
-            role: Role::Admin.as_str(),
-            is_active: true,
-            created_at: now,
-            updated_at: now,
-        };
-        Ok(repo::insert_user(tx, &admin).await?)
-    })
 }

@@ -1,18 +1,8 @@
 //! Access tokens (short-lived JWTs) and refresh tokens (opaque, stored only as hashes).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-/// 256 random bits, URL-safe: refresh tokens and the development secret.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// What the database keeps of a refresh token. The token is random and long, so a fast
 /// hash is enough (no salt or key stretching needed, unlike passwords).
@@ -75,6 +65,8 @@ impl TokenKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn rejects_forged_and_expired_tokens() {

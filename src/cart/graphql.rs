@@ -3,14 +3,18 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::model::CartLine;
-use super::service;
 use crate::accounts::model::Role;
 use crate::catalog::graphql::Product;
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, cart_id, encode_id, id_of_kind};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::graphql::viewer::{require_role, state};
+use crate::graphql::viewer::require_role;
+
+/// The cart room's handle (`Cart` here is the GraphQL object).
+fn cart_room<'a>(ctx: &Context<'a>) -> &'a super::Cart {
+    ctx.data_unchecked::<super::Cart>()
+}
 
 pub struct CartItem(pub CartLine);
 
@@ -41,10 +45,7 @@ pub async fn cart_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<CartIte
     let Some(viewer) = crate::graphql::viewer::viewer(ctx).await? else {
         return Ok(None);
     };
-    let mut pooled = state(ctx).db.get().await?;
-    Ok(super::repo::find_own(&mut pooled.conn(), viewer.id, id)
-        .await?
-        .map(CartItem))
+    Ok(cart_room(ctx).line(viewer.id, id).await?.map(CartItem))
 }
 
 /// The signed-in customer's cart, priced at current prices.
@@ -92,13 +93,13 @@ impl CartPayload {
         // which an add-to-cart button asking for `cartItem` alone does not need.
         let ahead = ctx.look_ahead();
         let (cart, cart_item) = if ahead.field("cart").exists() {
-            let lines = service::lines(state(ctx), user_id).await?;
+            let lines = cart_room(ctx).lines(user_id).await?;
             let item = changed.and_then(|id| lines.iter().find(|l| l.item.id == id).cloned());
             (Cart { user_id, lines }, item)
         } else {
             let item = match changed {
                 Some(id) if ahead.field("cartItem").exists() => {
-                    service::line(state(ctx), user_id, id).await?
+                    cart_room(ctx).line(user_id, id).await?
                 }
                 _ => None,
             };
@@ -141,7 +142,7 @@ impl CartQuery {
     /// The signed-in customer's cart.
     async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
         let customer = require_role(ctx, Role::Customer).await?;
-        let lines = service::lines(state(ctx), customer.id).await?;
+        let lines = cart_room(ctx).lines(customer.id).await?;
         Ok(Cart {
             user_id: customer.id,
             lines,
@@ -162,7 +163,7 @@ impl CartMutation {
         let customer = require_role(ctx, Role::Customer).await?;
         let product_id = id_of_kind(&input.product_id, NodeKind::Product)?;
         let quantity = input.quantity.unwrap_or(1);
-        let result = service::add(state(ctx), customer.id, product_id, quantity).await;
+        let result = cart_room(ctx).add(customer.id, product_id, quantity).await;
         CartPayload::build(ctx, customer.id, result.map(|item| Some(item.id))).await
     }
 
@@ -173,7 +174,9 @@ impl CartMutation {
     ) -> async_graphql::Result<CartPayload> {
         let customer = require_role(ctx, Role::Customer).await?;
         let item_id = id_of_kind(&input.cart_item_id, NodeKind::CartItem)?;
-        let result = service::update(state(ctx), customer.id, item_id, input.quantity).await;
+        let result = cart_room(ctx)
+            .update(customer.id, item_id, input.quantity)
+            .await;
         CartPayload::build(ctx, customer.id, result.map(|item| item.map(|i| i.id))).await
     }
 
@@ -184,13 +187,13 @@ impl CartMutation {
     ) -> async_graphql::Result<CartPayload> {
         let customer = require_role(ctx, Role::Customer).await?;
         let item_id = id_of_kind(&input.cart_item_id, NodeKind::CartItem)?;
-        let result = service::remove(state(ctx), customer.id, item_id).await;
+        let result = cart_room(ctx).remove(customer.id, item_id).await;
         CartPayload::build(ctx, customer.id, result.map(|()| None)).await
     }
 
     async fn clear_cart(&self, ctx: &Context<'_>) -> async_graphql::Result<CartPayload> {
         let customer = require_role(ctx, Role::Customer).await?;
-        let result = service::clear(state(ctx), customer.id).await;
+        let result = cart_room(ctx).clear(customer.id).await;
         CartPayload::build(ctx, customer.id, result.map(|()| None)).await
     }
 }

@@ -14,7 +14,7 @@ use crate::db_run;
 
 /// The user's cart lines with their products, in the order they were added.
 pub async fn lines(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartLine>> {
-    let rows: Vec<(CartItemRow, ProductRow)> = db_run!(conn, |c| cart_items::table
+    let rows: Vec<(CartItemRow, ProductRow)> = db_run!(conn, c => cart_items::table
         .inner_join(products::table)
         .filter(cart_items::user_id.eq(user_id))
         .order(cart_items::id.asc())
@@ -41,7 +41,7 @@ pub async fn add(
     now: NaiveDateTime,
 ) -> QueryResult<Option<CartItemRow>> {
     use diesel::query_dsl::methods::FilterDsl;
-    db_run!(conn, |c| {
+    db_run!(conn, c => {
         let upsert = diesel::insert_into(cart_items::table)
             .values((
                 cart_items::user_id.eq(user_id),
@@ -70,7 +70,7 @@ pub async fn add(
 
 /// Units of a product in the user's cart (0 without a line).
 pub async fn quantity_of(conn: &mut Conn<'_>, user_id: i64, product_id: i64) -> QueryResult<i32> {
-    db_run!(conn, |c| cart_items::table
+    db_run!(conn, c => cart_items::table
         .filter(cart_items::user_id.eq(user_id))
         .filter(cart_items::product_id.eq(product_id))
         .select(cart_items::quantity)
@@ -86,7 +86,7 @@ pub async fn find_own(
     user_id: i64,
     item_id: i64,
 ) -> QueryResult<Option<CartLine>> {
-    let row: Option<(CartItemRow, ProductRow)> = db_run!(conn, |c| cart_items::table
+    let row: Option<(CartItemRow, ProductRow)> = db_run!(conn, c => cart_items::table
         .inner_join(products::table)
         .filter(cart_items::id.eq(item_id))
         .filter(cart_items::user_id.eq(user_id))
@@ -103,7 +103,7 @@ pub async fn set_quantity(
     quantity: i32,
     now: NaiveDateTime,
 ) -> QueryResult<CartItemRow> {
-    db_run!(conn, |c| diesel::update(cart_items::table.find(item_id))
+    db_run!(conn, c => diesel::update(cart_items::table.find(item_id))
         .set((
             cart_items::quantity.eq(quantity),
             cart_items::updated_at.eq(now)
@@ -114,7 +114,7 @@ pub async fn set_quantity(
 }
 
 pub async fn remove(conn: &mut Conn<'_>, user_id: i64, item_id: i64) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::delete(
+    db_run!(conn, c => diesel::delete(
         cart_items::table
             .filter(cart_items::id.eq(item_id))
             .filter(cart_items::user_id.eq(user_id))
@@ -126,7 +126,7 @@ pub async fn remove(conn: &mut Conn<'_>, user_id: i64, item_id: i64) -> QueryRes
 /// Empties the cart and returns what it held: the first step of placing an order, so
 /// two concurrent checkouts of one cart cannot both take it.
 pub async fn take_all(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartItemRow>> {
-    db_run!(conn, |c| diesel::delete(
+    db_run!(conn, c => diesel::delete(
         cart_items::table.filter(cart_items::user_id.eq(user_id))
     )
     .returning(CartItemRow::as_returning())

@@ -4,17 +4,29 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
 
+use super::Catalog;
 use super::images;
-use super::model::{ProductListFilter, ProductOrder, ProductRow, ProductSortField, SortDirection};
-use super::repo;
-use super::service::{self, NewProductInput, ProductUpdate};
+use super::model::{
+    ProductListFilter, ProductOrder, ProductPage, ProductRow, ProductSortField, SortDirection,
+};
+use super::service::{NewProductInput, PriceInput, ProductUpdate};
 use crate::accounts::model::{Role, UserRow};
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
-use crate::graphql::pagination::{Cursor, Page, PageOf};
+use crate::graphql::pagination::{Cursor, numeric_key, page_of, time_key};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::graphql::viewer::{RoleGuard, require_user, state, viewer};
+use crate::graphql::viewer::{RoleGuard, require_user, viewer};
+
+fn catalog<'a>(ctx: &Context<'a>) -> &'a Catalog {
+    ctx.data_unchecked::<Catalog>()
+}
+
+/// Whether anonymous visitors may read the catalog (CATALOG_PUBLIC), in the schema's data.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogVisibility {
+    pub public: bool,
+}
 
 pub struct Product(pub ProductRow);
 
@@ -61,7 +73,7 @@ pub async fn catalog_reader<'a>(
     ctx: &Context<'a>,
     for_admin_rights: bool,
 ) -> Result<Option<&'a UserRow>, AppError> {
-    if state(ctx).config.catalog_public {
+    if ctx.data_unchecked::<CatalogVisibility>().public {
         if !for_admin_rights {
             return Ok(None);
         }
@@ -74,10 +86,7 @@ pub async fn catalog_reader<'a>(
 /// `product(id:)` and `node(id:)` for products; archived ones included.
 pub async fn product_node(ctx: &Context<'_>, id: i64) -> Result<Option<Product>, AppError> {
     catalog_reader(ctx, false).await?;
-    let mut pooled = state(ctx).db.get().await?;
-    Ok(repo::find_product(&mut pooled.conn(), id)
-        .await?
-        .map(Product))
+    Ok(catalog(ctx).product(id).await?.map(Product))
 }
 
 #[derive(InputObject, Default)]
@@ -141,10 +150,7 @@ pub struct ProductConnectionFields {
 #[Object]
 impl ProductConnectionFields {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let mut pooled = state(ctx).db.get().await?;
-        let count = repo::count_products(&mut pooled.conn(), &self.filter)
-            .await
-            .map_err(AppError::from)?;
+        let count = catalog(ctx).count_products(&self.filter).await?;
         Ok(count as i32)
     }
 }
@@ -178,25 +184,33 @@ impl CatalogQuery {
             .is_some_and(|f| f.include_archived == Some(true));
         let viewer = catalog_reader(ctx, asks_for_archived).await?;
         let is_admin = viewer.is_some_and(|v| v.role() == Role::Admin);
-        let page = Page::from_args(first, after, last, before)?;
+        let page = page_of(first, after, last, before)?;
         let filter = filter.unwrap_or_default().validate(is_admin)?;
         let order = sort.map_or_else(ProductOrder::default, |s| ProductOrder {
             field: s.field,
             direction: s.direction,
         });
-        let mut pooled = state(ctx).db.get().await?;
-        let rows = repo::list_products(&mut pooled.conn(), &filter, order, &page).await?;
-        let page = PageOf::from_fetched(&page, rows);
+        let direction = order.direction;
+        let products_page = match order.field {
+            ProductSortField::CreatedAt => {
+                ProductPage::CreatedAt(page.try_map_key(time_key)?, direction)
+            }
+            ProductSortField::Name => ProductPage::Name(page, direction),
+            ProductSortField::Price => {
+                ProductPage::Price(page.try_map_key(numeric_key)?, direction)
+            }
+        };
+        let rows = catalog(ctx).products(&filter, &products_page).await?;
+        let page = products_page.fetched(rows);
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,
             ProductConnectionFields { filter },
         );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|row| Edge::new(repo::cursor_for(&row, order.field), Product(row))),
-        );
+        connection.edges.extend(page.rows.into_iter().map(|row| {
+            let cursor = Cursor::new(row.id, products_page.key_of(&row));
+            Edge::new(cursor, Product(row))
+        }));
         Ok(connection)
     }
 
@@ -282,10 +296,10 @@ impl CatalogMutation {
         let input = NewProductInput {
             name: input.name,
             description: input.description.unwrap_or_default(),
-            price: input.price,
+            price: PriceInput::from_cents(input.price.to_cents()),
             stock: input.stock.unwrap_or(0),
         };
-        ProductPayload::from_result(service::create_product(state(ctx), input).await)
+        ProductPayload::from_result(catalog(ctx).create_product(input).await)
     }
 
     #[graphql(guard = "RoleGuard(Role::Admin)")]
@@ -298,11 +312,11 @@ impl CatalogMutation {
         let update = ProductUpdate {
             name: input.name,
             description: input.description,
-            price: input.price,
+            price: input.price.map(|p| PriceInput::from_cents(p.to_cents())),
             stock: input.stock,
             is_archived: input.is_archived,
         };
-        ProductPayload::from_result(service::update_product(state(ctx), id, update).await)
+        ProductPayload::from_result(catalog(ctx).update_product(id, update).await)
     }
 
     #[graphql(guard = "RoleGuard(Role::Admin)")]
@@ -312,7 +326,7 @@ impl CatalogMutation {
         input: DeleteProductInput,
     ) -> async_graphql::Result<DeleteProductPayload> {
         let id = id_of_kind(&input.id, NodeKind::Product)?;
-        let (deleted, user_errors) = split(service::delete_product(state(ctx), id).await)?;
+        let (deleted, user_errors) = split(catalog(ctx).delete_product(id).await)?;
         Ok(DeleteProductPayload {
             deleted_product_id: deleted.map(|id| encode_id(NodeKind::Product, id)),
             user_errors,
@@ -326,7 +340,7 @@ impl CatalogMutation {
         input: AdjustStockInput,
     ) -> async_graphql::Result<ProductPayload> {
         let id = id_of_kind(&input.product_id, NodeKind::Product)?;
-        ProductPayload::from_result(service::adjust_stock(state(ctx), id, input.delta).await)
+        ProductPayload::from_result(catalog(ctx).adjust_stock(id, input.delta).await)
     }
 
     #[graphql(guard = "RoleGuard(Role::Admin)")]
@@ -336,7 +350,7 @@ impl CatalogMutation {
         input: UploadProductImageInput,
     ) -> async_graphql::Result<ProductPayload> {
         let id = id_of_kind(&input.product_id, NodeKind::Product)?;
-        let limit = state(ctx).config.max_image_bytes;
+        let limit = catalog(ctx).max_image_bytes();
         let upload = input
             .image
             .value(ctx)
@@ -354,6 +368,6 @@ impl CatalogMutation {
         .await
         .map_err(|e| AppError::internal(e.to_string()))?
         .map_err(|e| AppError::internal(format!("reading upload: {e}")))?;
-        ProductPayload::from_result(service::set_image(state(ctx), id, bytes).await)
+        ProductPayload::from_result(catalog(ctx).set_image(id, bytes).await)
     }
 }

@@ -1,9 +1,9 @@
 //! Product images: format detection from the bytes, storage under MEDIA_DIR.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::accounts::tokens::random_token;
 use crate::error::AppError;
+use crate::random::random_token;
 
 /// The folder under MEDIA_DIR (and under /media) that holds product images.
 pub const PRODUCTS_FOLDER: &str = "products";
@@ -43,35 +43,51 @@ impl ImageFormat {
     }
 }
 
-/// Writes the image under a random name; returns its path relative to MEDIA_DIR.
-pub async fn store(
-    media_dir: &Path,
-    bytes: Vec<u8>,
-    format: ImageFormat,
-) -> Result<String, AppError> {
-    let relative = format!(
-        "{PRODUCTS_FOLDER}/{}.{}",
-        random_token(),
-        format.extension()
-    );
-    let path = media_dir.join(&relative);
-    let folder = media_dir.join(PRODUCTS_FOLDER);
-    tokio::fs::create_dir_all(&folder)
-        .await
-        .map_err(|e| AppError::internal(format!("create {}: {e}", folder.display())))?;
-    tokio::fs::write(&path, bytes)
-        .await
-        .map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
-    Ok(relative)
+/// Where product images are stored (MEDIA_DIR) and the largest one accepted.
+#[derive(Debug, Clone)]
+pub struct Images {
+    media_dir: PathBuf,
+    max_bytes: usize,
 }
 
-/// Removes a stored image; a file already gone is fine.
-pub async fn remove(media_dir: &Path, relative: &str) {
-    let path: PathBuf = media_dir.join(relative);
-    if let Err(e) = tokio::fs::remove_file(&path).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(path = %path.display(), error = %e, "could not remove an old image");
+impl Images {
+    pub fn new(media_dir: PathBuf, max_bytes: usize) -> Self {
+        Images {
+            media_dir,
+            max_bytes,
+        }
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// Writes the image under a random name; returns its path relative to MEDIA_DIR.
+    pub async fn store(&self, bytes: Vec<u8>, format: ImageFormat) -> Result<String, AppError> {
+        let relative = format!(
+            "{PRODUCTS_FOLDER}/{}.{}",
+            random_token(),
+            format.extension()
+        );
+        let path = self.media_dir.join(&relative);
+        let folder = self.media_dir.join(PRODUCTS_FOLDER);
+        tokio::fs::create_dir_all(&folder)
+            .await
+            .map_err(|e| AppError::internal(format!("create {}: {e}", folder.display())))?;
+        tokio::fs::write(&path, bytes)
+            .await
+            .map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
+        Ok(relative)
+    }
+
+    /// Removes a stored image; a file already gone is fine.
+    pub async fn remove(&self, relative: &str) {
+        let path: PathBuf = self.media_dir.join(relative);
+        if let Err(e) = tokio::fs::remove_file(&path).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove an old image");
+        }
     }
 }
 

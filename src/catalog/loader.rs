@@ -23,10 +23,11 @@ impl Loader<i64> for ProductLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, ProductRow>, Self::Error> {
-        let mut pooled = self.db.get().await?;
-        let rows = repo::find_products(&mut pooled.conn(), ids)
+        let rows = self
+            .db
+            .run(async |c| repo::find_products(c, ids).await)
             .await
-            .map_err(|e| crate::error::AppError::from(e).into_graphql())?;
+            .map_err(crate::error::AppError::into_graphql)?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }

@@ -1,4 +1,9 @@
 //! The catalog: products, their search and paging, stock, and images.
+//!
+//! [`Catalog`] is the room's handle. It owns the `products` table, every stock change
+//! (orders take and return stock through `repo::take_stock` / `repo::return_stock`, in
+//! their own transactions) and the image files under MEDIA_DIR. Archiving or deleting a
+//! product also takes it out of every cart, in the same transaction.
 
 pub mod graphql;
 pub mod images;
@@ -6,3 +11,5 @@ pub mod loader;
 pub mod model;
 pub mod repo;
 pub mod service;
+
+pub use service::Catalog;

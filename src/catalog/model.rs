@@ -4,6 +4,7 @@ use async_graphql::Enum;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::keyset::{Page, PageOf};
 use crate::db::schema::products;
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
@@ -61,6 +62,35 @@ pub struct ProductListFilter {
     pub max_price_cents: Option<i64>,
     pub in_stock: Option<bool>,
     pub include_archived: bool,
+}
+
+/// A page of products in one sort, with its position typed by that sort: a cursor made
+/// for one sort cannot be read as another's.
+#[derive(Debug, Clone)]
+pub enum ProductPage {
+    CreatedAt(Page<NaiveDateTime>, SortDirection),
+    Name(Page<String>, SortDirection),
+    Price(Page<i64>, SortDirection),
+}
+
+impl ProductPage {
+    /// The rows fetched for this page, cut to the page and in list order.
+    pub fn fetched(&self, rows: Vec<ProductRow>) -> PageOf<ProductRow> {
+        match self {
+            ProductPage::CreatedAt(page, _) => PageOf::from_fetched(page, rows),
+            ProductPage::Name(page, _) => PageOf::from_fetched(page, rows),
+            ProductPage::Price(page, _) => PageOf::from_fetched(page, rows),
+        }
+    }
+
+    /// The sort key of `row` in this page's sort, as cursors carry it.
+    pub fn key_of(&self, row: &ProductRow) -> String {
+        match self {
+            ProductPage::CreatedAt(..) => crate::db::time_to_micros(row.created_at).to_string(),
+            ProductPage::Name(..) => row.name.clone(),
+            ProductPage::Price(..) => row.price_cents.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -1,16 +1,14 @@
-//! Queries of the products table (and the carts and order lines that point at it).
+//! Queries of the products table, stock included (and of the carts and order lines that
+//! point at a product).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::model::{
-    NewProduct, ProductListFilter, ProductOrder, ProductRow, ProductSortField, SortDirection,
-};
+use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, SortDirection};
+use crate::db::fixed_sql::FixedSql;
 use crate::db::schema::{cart_items, order_items, products};
-use crate::db::{Conn, contains_pattern, micros_to_time};
-use crate::error::AppError;
-use crate::graphql::pagination::{Cursor, Direction, Page};
+use crate::db::{Conn, contains_pattern};
 use crate::{db_run, keyset_page};
 
 /// Applies a [`ProductListFilter`] to a boxed products query (the page and the count
@@ -43,116 +41,43 @@ fn like_patterns(filter: &ProductListFilter) -> Vec<String> {
     filter.words.iter().map(|w| contains_pattern(w)).collect()
 }
 
-/// The sort key a cursor carries, typed by the sort it was made for.
-enum SortKey {
-    Time(NaiveDateTime),
-    Text(String),
-    Cents(i64),
-}
-
-/// The cursor of `row` in a list sorted by `field`.
-pub fn cursor_for(row: &ProductRow, field: ProductSortField) -> Cursor {
-    match field {
-        ProductSortField::CreatedAt => {
-            Cursor::new(row.id, row.created_at.and_utc().timestamp_micros())
-        }
-        ProductSortField::Name => Cursor::new(row.id, &row.name),
-        ProductSortField::Price => Cursor::new(row.id, row.price_cents),
-    }
-}
-
-fn sort_key(cursor: &Cursor, field: ProductSortField) -> Result<SortKey, AppError> {
-    Ok(match field {
-        ProductSortField::CreatedAt => SortKey::Time(micros_to_time(cursor.key_i64()?)?),
-        ProductSortField::Name => SortKey::Text(cursor.key.clone()),
-        ProductSortField::Price => SortKey::Cents(cursor.key_i64()?),
-    })
-}
-
-/// One page of products in `order`.
+/// One page of products.
 pub async fn list_products(
     conn: &mut Conn<'_>,
     filter: &ProductListFilter,
-    order: ProductOrder,
-    page: &Page,
-) -> Result<Vec<ProductRow>, AppError> {
+    page: &ProductPage,
+) -> QueryResult<Vec<ProductRow>> {
     let patterns = like_patterns(filter);
-    let key = page
-        .cursor
-        .as_ref()
-        .map(|c| Ok::<_, AppError>((sort_key(c, order.field)?, c.id)))
-        .transpose()?;
-    let ascending =
-        (order.direction == SortDirection::Asc) == (page.direction == Direction::Forward);
-    let rows = db_run!(conn, |c| {
+    db_run!(conn, c => {
         let query = filter_products!(
             products::table.select(ProductRow::as_select()).into_boxed(),
             filter,
             &patterns
         );
-        let query = match (order.field, &key) {
-            (ProductSortField::CreatedAt, None) => keyset_page!(
-                query,
-                products::created_at,
-                products::id,
-                None::<(NaiveDateTime, i64)>,
-                ascending
-            ),
-            (ProductSortField::CreatedAt, Some((SortKey::Time(t), id))) => {
-                keyset_page!(
-                    query,
-                    products::created_at,
-                    products::id,
-                    Some((*t, *id)),
-                    ascending
-                )
+        let (query, limit) = match page {
+            ProductPage::CreatedAt(p, direction) => {
+                let asc = p.reads_ascending(*direction == SortDirection::Asc);
+                let query = keyset_page!(query, products::created_at, products::id, p.after, asc);
+                (query, p.fetch_limit())
             }
-            (ProductSortField::Name, None) => {
-                keyset_page!(
-                    query,
-                    products::name,
-                    products::id,
-                    None::<(&str, i64)>,
-                    ascending
-                )
+            ProductPage::Name(p, direction) => {
+                let asc = p.reads_ascending(*direction == SortDirection::Asc);
+                let after = p.after.as_ref().map(|(name, id)| (name.as_str(), *id));
+                (keyset_page!(query, products::name, products::id, after, asc), p.fetch_limit())
             }
-            (ProductSortField::Name, Some((SortKey::Text(name), id))) => {
-                keyset_page!(
-                    query,
-                    products::name,
-                    products::id,
-                    Some((name.as_str(), *id)),
-                    ascending
-                )
+            ProductPage::Price(p, direction) => {
+                let asc = p.reads_ascending(*direction == SortDirection::Asc);
+                let query = keyset_page!(query, products::price_cents, products::id, p.after, asc);
+                (query, p.fetch_limit())
             }
-            (ProductSortField::Price, None) => {
-                keyset_page!(
-                    query,
-                    products::price_cents,
-                    products::id,
-                    None::<(i64, i64)>,
-                    ascending
-                )
-            }
-            (ProductSortField::Price, Some((SortKey::Cents(p), id))) => {
-                keyset_page!(
-                    query,
-                    products::price_cents,
-                    products::id,
-                    Some((*p, *id)),
-                    ascending
-                )
-            }
-            _ => unreachable!("sort_key types the key by the sort field"),
         };
-        query.limit(page.fetch_limit()).load(c).await
-    })?;
-    Ok(rows)
+        query.limit(limit).load(c).await
+    })
 }
 
 pub async fn count_products(conn: &mut Conn<'_>, filter: &ProductListFilter) -> QueryResult<i64> {
     let patterns = like_patterns(filter);
-    db_run!(conn, |c| filter_products!(
+    db_run!(conn, c => filter_products!(
         products::table.count().into_boxed(),
         filter,
         &patterns
@@ -162,7 +87,7 @@ pub async fn count_products(conn: &mut Conn<'_>, filter: &ProductListFilter) -> 
 }
 
 pub async fn find_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<ProductRow>> {
-    db_run!(conn, |c| products::table
+    db_run!(conn, c => products::table
         .find(id)
         .select(ProductRow::as_select())
         .first(c)
@@ -171,7 +96,7 @@ pub async fn find_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Pr
 }
 
 pub async fn find_products(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<ProductRow>> {
-    db_run!(conn, |c| products::table
+    db_run!(conn, c => products::table
         .filter(products::id.eq_any(ids))
         .select(ProductRow::as_select())
         .load(c)
@@ -180,7 +105,7 @@ pub async fn find_products(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<
 
 /// Ids of the products with at least `min_stock` units, in id order (demo data).
 pub async fn product_ids_in_stock(conn: &mut Conn<'_>, min_stock: i32) -> QueryResult<Vec<i64>> {
-    db_run!(conn, |c| products::table
+    db_run!(conn, c => products::table
         .filter(products::stock.ge(min_stock))
         .order(products::id.asc())
         .select(products::id)
@@ -189,7 +114,7 @@ pub async fn product_ids_in_stock(conn: &mut Conn<'_>, min_stock: i32) -> QueryR
 }
 
 pub async fn insert_product(conn: &mut Conn<'_>, new: &NewProduct<'_>) -> QueryResult<ProductRow> {
-    db_run!(conn, |c| diesel::insert_into(products::table)
+    db_run!(conn, c => diesel::insert_into(products::table)
         .values(new)
         .returning(ProductRow::as_returning())
         .get_result(c)
@@ -201,24 +126,18 @@ pub async fn insert_product(conn: &mut Conn<'_>, new: &NewProduct<'_>) -> QueryR
 /// caller's transaction that is still fast, with no network between).
 pub async fn insert_products(conn: &mut Conn<'_>, rows: &[NewProduct<'_>]) -> QueryResult<usize> {
     let mut inserted = 0;
-    match conn {
-        Conn::Postgres(c) => {
-            for chunk in rows.chunks(1000) {
-                inserted += diesel::insert_into(products::table)
-                    .values(chunk)
-                    .execute(&mut **c)
-                    .await?;
-            }
-        }
-        Conn::Sqlite(c) => {
+    db_run!(conn,
+        sqlite c => {
             for row in rows {
-                inserted += diesel::insert_into(products::table)
-                    .values(row)
-                    .execute(&mut **c)
-                    .await?;
+                inserted += diesel::insert_into(products::table).values(row).execute(c).await?;
+            }
+        },
+        postgres c => {
+            for chunk in rows.chunks(1000) {
+                inserted += diesel::insert_into(products::table).values(chunk).execute(c).await?;
             }
         }
-    }
+    );
     Ok(inserted)
 }
 
@@ -240,7 +159,7 @@ pub async fn update_product(
     id: i64,
     changes: &ProductChanges,
 ) -> QueryResult<Option<ProductRow>> {
-    db_run!(conn, |c| diesel::update(products::table.find(id))
+    db_run!(conn, c => diesel::update(products::table.find(id))
         .set(changes)
         .returning(ProductRow::as_returning())
         .get_result(c)
@@ -256,7 +175,7 @@ pub async fn adjust_stock(
     delta: i32,
     now: NaiveDateTime,
 ) -> QueryResult<Option<ProductRow>> {
-    db_run!(conn, |c| {
+    db_run!(conn, c => {
         let room = products::stock
             .ge(delta.saturating_neg().max(0))
             .and(products::stock.le(i32::MAX - delta.max(0)));
@@ -272,15 +191,59 @@ pub async fn adjust_stock(
     })
 }
 
+/// Takes `quantity` units of a product that is for sale, if that many are left: the one
+/// conditional UPDATE that makes overselling impossible on both databases (orders call
+/// it inside their transaction). Returns the product as it is now (for the order line's
+/// snapshot), or `None` when nothing was taken (too few left, or archived).
+pub async fn take_stock(
+    conn: &mut Conn<'_>,
+    product_id: i64,
+    quantity: i32,
+    now: NaiveDateTime,
+) -> QueryResult<Option<ProductRow>> {
+    db_run!(conn, c => FixedSql(
+        diesel::update(
+            products::table
+                .find(product_id)
+                .filter(products::stock.ge(quantity))
+                .filter(products::is_archived.eq(false))
+        )
+        .set((
+            products::stock.eq(products::stock - quantity),
+            products::updated_at.eq(now)
+        ))
+        .returning(ProductRow::as_returning())
+    )
+    .get_result(c)
+    .await
+    .optional())
+}
+
+/// Puts back units an order took (a cancellation), archived product or not.
+pub async fn return_stock(
+    conn: &mut Conn<'_>,
+    product_id: i64,
+    quantity: i32,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    db_run!(conn, c => diesel::update(products::table.find(product_id))
+        .set((
+            products::stock.eq(products::stock + quantity),
+            products::updated_at.eq(now)
+        ))
+        .execute(c)
+        .await)
+}
+
 pub async fn delete_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::delete(products::table.find(id))
+    db_run!(conn, c => diesel::delete(products::table.find(id))
         .execute(c)
         .await)
 }
 
 /// Whether any order line refers to the product (then it can only be archived).
 pub async fn is_ordered(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
-    db_run!(conn, |c| diesel::select(diesel::dsl::exists(
+    db_run!(conn, c => diesel::select(diesel::dsl::exists(
         order_items::table.filter(order_items::product_id.eq(id))
     ))
     .get_result(c)
@@ -289,7 +252,7 @@ pub async fn is_ordered(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
 
 /// Takes the product out of every cart.
 pub async fn remove_from_carts(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::delete(
+    db_run!(conn, c => diesel::delete(
         cart_items::table.filter(cart_items::product_id.eq(id))
     )
     .execute(c)

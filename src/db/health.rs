@@ -11,7 +11,8 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use tokio::sync::Notify;
 
-use super::{Backend, SqliteConn, sqlite_path};
+use super::SqliteConn;
+use super::backend::{Backend, sqlite_path};
 
 /// A checkout may wait this long while the database is up (the pool is busy).
 pub(super) const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);

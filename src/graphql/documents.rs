@@ -15,20 +15,19 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
-};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use crate::config::Config;
 use crate::graphql::limits::{
     TextLimits, check_aliases, check_document_text, check_document_text_values,
     check_expanded_size, check_variable_text, with_code,
 };
-use crate::graphql::null_propagation::{OutputTypes, propagate_nulls};
-use crate::graphql::schema::AppSchema;
+use crate::graphql::null_propagation::{OutputTypes, propagate_nulls, selected_operation};
+use crate::graphql::schema::{AppSchema, Handles, build_schema, build_schema_with_depth};
 
 /// The longest error message a response carries: a message may quote the client's text
 /// (a syntax error its line, a validation error a name), which must not come back
@@ -58,6 +57,24 @@ pub struct DocumentLimits {
     pub max_aliases: usize,
     /// Parsed documents kept; 0 turns the cache and persisted queries off.
     pub cache_size: usize,
+}
+
+/// The schemas the server executes: the ordinary one, and when introspection is on, the
+/// same with the depth that introspection queries need.
+pub fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchema {
+    let introspection = config.introspection_enabled().then(|| {
+        let depth = config.limits.max_query_depth.max(INTROSPECTION_MAX_DEPTH);
+        build_schema_with_depth(config, Some(handles), depth)
+    });
+    let limits = DocumentLimits {
+        text: TextLimits {
+            max_bytes: config.limits.max_query_bytes,
+            max_tokens: config.limits.max_query_tokens,
+        },
+        max_aliases: config.limits.max_aliases,
+        cache_size: config.limits.apq_cache_size,
+    };
+    CheckedSchema::new(build_schema(config, Some(handles)), introspection, limits)
 }
 
 impl CheckedSchema {
@@ -105,7 +122,8 @@ impl CheckedSchema {
         let Prepared { request, document } = prepared;
         let operation_name = request.operation_name.clone();
         let schema = self.schema_for(&document, operation_name.as_deref());
-        let mut response = schema.execute(request).instrument(span).await;
+        let mut response = schema.execute(request).instrument(span.clone()).await;
+        span.in_scope(|| log_field_errors(&response));
         self.finish(&mut response, &document, operation_name.as_deref());
         response
     }
@@ -125,6 +143,32 @@ impl CheckedSchema {
     ) {
         propagate_nulls(response, document, operation, &self.types);
         finish_errors(&mut response.errors);
+    }
+}
+
+/// One event per field error, in the operation's span, naming the field's path and the
+/// error's code: what a client was told, findable by operation. (Internal errors are
+/// also logged with their cause where they are masked, `AppError::into_graphql`.)
+fn log_field_errors(response: &Response) {
+    for error in &response.errors {
+        if error.path.is_empty() {
+            continue;
+        }
+        let path = error
+            .path
+            .iter()
+            .map(|segment| match segment {
+                async_graphql::PathSegment::Field(name) => name.clone(),
+                async_graphql::PathSegment::Index(i) => i.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map(|code| code.to_string());
+        tracing::info!(path, code = code.as_deref().unwrap_or("-"), "field error");
     }
 }
 
@@ -396,20 +440,6 @@ fn finish_errors(errors: &mut Vec<ServerError>) {
             extensions.set("code", code);
         }
     }
-}
-
-/// The operation `name` selects (or the only one), with its type and selection set.
-pub(crate) fn selected_operation<'a>(
-    document: &'a ExecutableDocument,
-    name: Option<&str>,
-) -> Option<(OperationType, &'a SelectionSet)> {
-    let operation = match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => &op.node,
-        (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => &ops.values().next()?.node,
-        (DocumentOperations::Multiple(_), None) => return None,
-    };
-    Some((operation.ty, &operation.selection_set.node))
 }
 
 /// Whether the selected operation is a query that asks only for `__schema`, `__type`

@@ -14,18 +14,46 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 
+use crate::accounts::Accounts;
 use crate::accounts::model::Role;
-use crate::app::App;
+use crate::db::Db;
+use crate::graphql::documents::CheckedSchema;
 use crate::graphql::loaders::insert_loaders;
 use crate::graphql::viewer::{ClientAddr, RequestAuth};
+
+/// The state of the GraphQL endpoints (HTTP and WebSocket): the schema, the accounts
+/// (who a token names), the database (for each operation's DataLoaders) and the limits
+/// the transport enforces.
+#[derive(Clone)]
+pub struct GraphqlEndpoint {
+    pub schema: CheckedSchema,
+    pub accounts: Accounts,
+    pub db: Db,
+    pub limits: std::sync::Arc<TransportLimits>,
+}
+
+/// What the transport enforces before the schema sees a request.
+#[derive(Debug, Clone)]
+pub struct TransportLimits {
+    /// Largest JSON body (and WebSocket message), in bytes.
+    pub max_body_bytes: usize,
+    /// Largest image an upload may carry, in bytes.
+    pub max_image_bytes: usize,
+    pub max_batch_size: usize,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 /// `POST /graphql`: one operation or a batch, as JSON or as a multipart upload. JSON
 /// bodies are capped at MAX_BODY_BYTES; multipart ones at the image limit plus 1 MiB.
-pub async fn graphql_post(State(app): State<App>, request: axum::extract::Request) -> Response {
+pub async fn graphql_post(
+    State(app): State<GraphqlEndpoint>,
+    request: axum::extract::Request,
+) -> Response {
     let (parts, body) = request.into_parts();
-    let config = &app.state.config;
+    let limits = &app.limits;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -43,9 +71,9 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
         return closing(refusal.into_response());
     }
     let limit = if multipart {
-        config.max_image_bytes + UPLOAD_OVERHEAD_BYTES
+        limits.max_image_bytes + UPLOAD_OVERHEAD_BYTES
     } else {
-        config.max_body_bytes
+        limits.max_body_bytes
     };
     if parts
         .headers
@@ -89,7 +117,7 @@ pub async fn graphql_post(State(app): State<App>, request: axum::extract::Reques
     }
     let options = MultipartOptions::default()
         .max_num_files(MAX_UPLOAD_FILES)
-        .max_file_size(config.max_image_bytes + UPLOAD_OVERHEAD_BYTES);
+        .max_file_size(limits.max_image_bytes + UPLOAD_OVERHEAD_BYTES);
     let receive = async_graphql::http::receive_batch_body(content_type, reader, options);
     match tokio::time::timeout(BODY_TIMEOUT, receive).await {
         Ok(Ok(batch)) => execute(&app, &parts, batch).await,
@@ -151,12 +179,12 @@ const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// several megabytes, all of it read (`operations` included) before any resolver runs:
 /// who sends one is checked first, from the token, so that nobody else makes the server
 /// read and parse megabytes.
-async fn uploader(app: &App, headers: &HeaderMap) -> Result<(), BadRequest> {
+async fn uploader(app: &GraphqlEndpoint, headers: &HeaderMap) -> Result<(), BadRequest> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let auth = RequestAuth::from_header(authorization, &app.state);
-    match auth.user(&app.state).await {
+    let auth = RequestAuth::from_header(authorization, &app.accounts);
+    match auth.user(&app.accounts).await {
         Ok(Some(user)) if matches!(user.role(), Role::Admin) => Ok(()),
         Ok(Some(_)) => Err(BadRequest::refused(
             StatusCode::FORBIDDEN,
@@ -190,7 +218,7 @@ const UPLOAD_OVERHEAD_BYTES: usize = 1024 * 1024;
 const MAX_UPLOAD_FILES: usize = 1;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
-pub async fn graphql_get(State(app): State<App>, parts: Parts) -> Response {
+pub async fn graphql_get(State(app): State<GraphqlEndpoint>, parts: Parts) -> Response {
     let accepts_html = parts
         .headers
         .get(header::ACCEPT)
@@ -261,7 +289,7 @@ fn request_of_query_string(uri: &axum::http::Uri) -> Result<Request, String> {
 }
 
 /// Who asks, from where, and loaders whose cache lives as long as the operation.
-fn add_request_data(app: &App, parts: &Parts, request: &mut Request) {
+fn add_request_data(app: &GraphqlEndpoint, parts: &Parts, request: &mut Request) {
     let headers = &parts.headers;
     let authorization = headers
         .get(header::AUTHORIZATION)
@@ -270,15 +298,15 @@ fn add_request_data(app: &App, parts: &Parts, request: &mut Request) {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let client = ClientAddr(client_ip(peer, headers, &app.state.config.trusted_proxies));
+    let client = ClientAddr(client_ip(peer, headers, &app.limits.trusted_proxies));
     request
         .data
-        .insert(RequestAuth::from_header(authorization, &app.state));
+        .insert(RequestAuth::from_header(authorization, &app.accounts));
     request.data.insert(client);
-    insert_loaders(&mut request.data, &app.state.db, true);
+    insert_loaders(&mut request.data, &app.db, true);
 }
 
-async fn execute(app: &App, parts: &Parts, batch: BatchRequest) -> Response {
+async fn execute(app: &GraphqlEndpoint, parts: &Parts, batch: BatchRequest) -> Response {
     let with_data = |mut request: Request| {
         add_request_data(app, parts, &mut request);
         request
@@ -288,10 +316,10 @@ async fn execute(app: &App, parts: &Parts, batch: BatchRequest) -> Response {
             BatchResponse::Single(app.schema.execute(with_data(request)).await)
         }
         BatchRequest::Batch(requests) => {
-            if requests.len() > app.state.config.max_batch_size {
+            if requests.len() > app.limits.max_batch_size {
                 return BadRequest::message(&format!(
                     "a batch may hold at most {} operations",
-                    app.state.config.max_batch_size
+                    app.limits.max_batch_size
                 ))
                 .into_response();
             }

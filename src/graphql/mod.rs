@@ -1,5 +1,14 @@
-//! The GraphQL layer shared by every feature: schema assembly, scalars, IDs, paging,
-//! the viewer and role guards, payload helpers and the HTTP endpoint.
+//! The GraphQL edge: the only room that knows GraphQL.
+//!
+//! It assembles the schema from each feature's `graphql.rs`, serves it over HTTP and
+//! WebSocket, enforces the request limits, and converts at the boundary: global ids,
+//! cursors and `Decimal` become ids, keys and cents before a feature handle is called,
+//! and the handles' rows and errors become objects, payloads and error codes on the way
+//! out. Resolvers take the handle of the room they call from the schema's data
+//! (`ctx.data_unchecked::<Orders>()`); nothing below this layer imports it.
+//!
+//! Who may call an operation (signed in, role) is decided here, by the guards of
+//! [`viewer`]; which rows a caller may see is the handles' business.
 
 pub mod documents;
 pub mod graphiql;

@@ -11,12 +11,10 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::parser::types::{
-    BaseType, ExecutableDocument, OperationType, Selection, SelectionSet, ServiceDocument, Type,
-    TypeKind, TypeSystemDefinition,
+    BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    ServiceDocument, Type, TypeKind, TypeSystemDefinition,
 };
 use async_graphql::{Name, PathSegment, Response, Value};
-
-use crate::graphql::documents::selected_operation;
 
 /// The output types of the schema: for each object or interface, its fields' types.
 pub struct OutputTypes {
@@ -280,4 +278,18 @@ fn set_null(data: &mut Value, path: &[PathSegment]) {
         }
     }
     *value = Value::Null;
+}
+
+/// The operation `name` selects (or the only one), with its type and selection set.
+pub(crate) fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(OperationType, &'a SelectionSet)> {
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => &op.node,
+        (DocumentOperations::Multiple(ops), Some(name)) => &ops.get(name)?.node,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => &ops.values().next()?.node,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    Some((operation.ty, &operation.selection_set.node))
 }

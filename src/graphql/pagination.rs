@@ -1,12 +1,14 @@
-//! Relay cursor connections over keyset pagination.
-//!
-//! A cursor carries the sort key and the row id, so every page is one indexed range
-//! scan: page 500 costs what page 1 costs, and rows inserted meanwhile never shift a page.
+//! Relay cursor connections over keyset pagination (`db::keyset`): the paging
+//! arguments checked, and cursors, which carry a row's position (its sort key as text and
+//! its id) to the client and back. A list's resolver turns the key text into the typed
+//! key its repo sorts by; a cursor that does not parse is `BAD_USER_INPUT`.
 
 use async_graphql::connection::CursorType;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::db::keyset::{Direction, Page};
+use crate::db::micros_to_time;
 use crate::error::AppError;
 
 pub const DEFAULT_PAGE_SIZE: usize = 20;
@@ -38,13 +40,16 @@ impl Cursor {
             key: key.to_string(),
         }
     }
+}
 
-    /// The key as a number, for numeric sorts; a cursor of another sort is malformed.
-    pub fn key_i64(&self) -> Result<i64, AppError> {
-        self.key
-            .parse()
-            .map_err(|_| AppError::bad_input("malformed cursor"))
-    }
+/// The key text of a cursor made for a numeric sort.
+pub fn numeric_key(key: String) -> Result<i64, AppError> {
+    key.parse().map_err(|_| MalformedCursor.into())
+}
+
+/// The key text of a cursor made for a sort by time (microseconds since the epoch).
+pub fn time_key(key: String) -> Result<chrono::NaiveDateTime, AppError> {
+    micros_to_time(numeric_key(key)?).ok_or_else(|| MalformedCursor.into())
 }
 
 /// A cursor that this server did not write.
@@ -85,133 +90,60 @@ impl CursorType for Cursor {
     }
 }
 
-/// Which way a page is read, and from where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Direction {
-    /// `first`/`after`: rows after the cursor, in the list's order.
-    Forward,
-    /// `last`/`before`: rows before the cursor; fetched in reverse, then flipped back.
-    Backward,
-}
-
-/// Validated paging arguments.
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub direction: Direction,
-    pub limit: usize,
-    /// `after` when reading forward, `before` when reading backward. (Relay lets a
-    /// client pass both; the opposite bound is not applied.)
-    pub cursor: Option<Cursor>,
-}
-
-impl Page {
-    pub fn from_args(
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Self, AppError> {
-        let size = |n: i32, name: &str| -> Result<usize, AppError> {
-            if n < 0 {
-                return Err(AppError::bad_input(format!(
-                    "`{name}` must not be negative"
-                )));
-            }
-            let n = n as usize;
-            if n > MAX_PAGE_SIZE {
-                return Err(AppError::bad_input(format!(
-                    "`{name}` must be at most {MAX_PAGE_SIZE}"
-                )));
-            }
-            Ok(n)
-        };
-        let after = after.as_deref().map(Cursor::decode_cursor).transpose()?;
-        let before = before.as_deref().map(Cursor::decode_cursor).transpose()?;
-        match (first, last) {
-            (Some(_), Some(_)) => Err(AppError::bad_input(
-                "pass either `first` or `last`, not both",
-            )),
-            (None, Some(n)) => Ok(Page {
-                direction: Direction::Backward,
-                limit: size(n, "last")?,
-                cursor: before,
-            }),
-            (first, None) if first.is_some() || before.is_none() || after.is_some() => Ok(Page {
-                direction: Direction::Forward,
-                limit: first
-                    .map(|n| size(n, "first"))
-                    .transpose()?
-                    .unwrap_or(DEFAULT_PAGE_SIZE),
-                cursor: after,
-            }),
-            // Only `before`: the page just before it.
-            (_, None) => Ok(Page {
-                direction: Direction::Backward,
-                limit: DEFAULT_PAGE_SIZE,
-                cursor: before,
-            }),
+/// Checks Relay's paging arguments: a page of `first` rows after `after`, or of `last`
+/// rows before `before`, its position's key still text.
+pub fn page_of(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<Page<String>, AppError> {
+    let size = |n: i32, name: &str| -> Result<usize, AppError> {
+        if n < 0 {
+            return Err(AppError::bad_input(format!(
+                "`{name}` must not be negative"
+            )));
         }
-    }
-
-    /// Rows to fetch: one more than the page, to learn whether another page follows.
-    pub fn fetch_limit(&self) -> i64 {
-        self.limit as i64 + 1
-    }
-}
-
-/// Keyset paging of a boxed diesel query ordered by `($column, $id)`: keeps the rows
-/// strictly after `$cursor` (an `Option<(key, id)>`) in that order, ascending or not, and
-/// orders them so. One range scan of a `(column, id)` index, whatever the page's depth.
-#[macro_export]
-macro_rules! keyset_page {
-    ($query:expr, $column:expr, $id:expr, $cursor:expr, $ascending:expr) => {{
-        // The first bound (column >= key) is redundant but sargable: without it
-        // PostgreSQL cannot turn the OR into an index range and filters every row
-        // before the cursor, so deep pages got slower than the first.
-        let query = match $cursor {
-            Some((key, id)) if $ascending => $query
-                .filter($column.ge(key))
-                .filter($column.gt(key).or($column.eq(key).and($id.gt(id)))),
-            Some((key, id)) => $query
-                .filter($column.le(key))
-                .filter($column.lt(key).or($column.eq(key).and($id.lt(id)))),
-            None => $query,
-        };
-        if $ascending {
-            query.order(($column.asc(), $id.asc()))
-        } else {
-            query.order(($column.desc(), $id.desc()))
+        let n = n as usize;
+        if n > MAX_PAGE_SIZE {
+            return Err(AppError::bad_input(format!(
+                "`{name}` must be at most {MAX_PAGE_SIZE}"
+            )));
         }
-    }};
-}
-
-/// A page of rows, in list order, with the Relay page flags.
-pub struct PageOf<T> {
-    pub rows: Vec<T>,
-    pub has_previous_page: bool,
-    pub has_next_page: bool,
-}
-
-impl<T> PageOf<T> {
-    /// Cuts the extra row fetched by [`Page::fetch_limit`] and restores list order.
-    pub fn from_fetched(page: &Page, mut rows: Vec<T>) -> Self {
-        let more = rows.len() > page.limit;
-        rows.truncate(page.limit);
-        match page.direction {
-            Direction::Forward => PageOf {
-                rows,
-                has_previous_page: page.cursor.is_some(),
-                has_next_page: more,
-            },
-            Direction::Backward => {
-                rows.reverse();
-                PageOf {
-                    rows,
-                    has_previous_page: more,
-                    has_next_page: page.cursor.is_some(),
-                }
-            }
-        }
+        Ok(n)
+    };
+    let position = |cursor: Option<String>| -> Result<Option<(String, i64)>, AppError> {
+        Ok(cursor
+            .as_deref()
+            .map(Cursor::decode_cursor)
+            .transpose()?
+            .map(|c| (c.key, c.id)))
+    };
+    // (Relay lets a client pass both `after` and `before`; the opposite bound is not
+    // applied.)
+    match (first, last) {
+        (Some(_), Some(_)) => Err(AppError::bad_input(
+            "pass either `first` or `last`, not both",
+        )),
+        (None, Some(n)) => Ok(Page {
+            direction: Direction::Backward,
+            limit: size(n, "last")?,
+            after: position(before)?,
+        }),
+        (first, None) if first.is_some() || before.is_none() || after.is_some() => Ok(Page {
+            direction: Direction::Forward,
+            limit: first
+                .map(|n| size(n, "first"))
+                .transpose()?
+                .unwrap_or(DEFAULT_PAGE_SIZE),
+            after: position(after)?,
+        }),
+        // Only `before`: the page just before it.
+        (_, None) => Ok(Page {
+            direction: Direction::Backward,
+            limit: DEFAULT_PAGE_SIZE,
+            after: position(before)?,
+        }),
     }
 }
 
@@ -228,10 +160,13 @@ mod tests {
 
     #[test]
     fn page_arguments_are_checked() {
-        assert!(Page::from_args(Some(101), None, None, None).is_err());
-        assert!(Page::from_args(Some(-1), None, None, None).is_err());
-        assert!(Page::from_args(Some(1), None, Some(1), None).is_err());
-        assert_eq!(Page::from_args(None, None, None, None).unwrap().limit, 20);
+        assert!(page_of(Some(101), None, None, None).is_err());
+        assert!(page_of(Some(-1), None, None, None).is_err());
+        assert!(page_of(Some(1), None, Some(1), None).is_err());
+        assert_eq!(page_of(None, None, None, None).unwrap().limit, 20);
+        let after = Cursor::new(7, "k").encode_cursor();
+        let page = page_of(Some(2), Some(after), None, None).unwrap();
+        assert_eq!(page.after, Some(("k".to_owned(), 7)));
     }
 
     proptest::proptest! {

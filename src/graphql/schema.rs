@@ -1,17 +1,16 @@
 //! The schema: every feature's queries and mutations merged, with the server's limits.
 
-use std::sync::Arc;
-
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
+use crate::accounts::Accounts;
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
-use crate::app::AppState;
+use crate::cart::Cart;
 use crate::cart::graphql::{CartMutation, CartQuery};
-use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
+use crate::catalog::Catalog;
+use crate::catalog::graphql::{CatalogMutation, CatalogQuery, CatalogVisibility};
 use crate::config::Config;
-use crate::graphql::documents::{CheckedSchema, DocumentLimits, INTROSPECTION_MAX_DEPTH};
-use crate::graphql::limits::TextLimits;
 use crate::graphql::node::NodeQuery;
+use crate::orders::Orders;
 use crate::orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription};
 
 #[derive(MergedObject, Default)]
@@ -36,32 +35,25 @@ pub struct Subscription(OrdersSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// The schema with the limits of `config`; `state` is absent only for printing the SDL.
-pub fn build_schema(config: &Config, state: Option<Arc<AppState>>) -> AppSchema {
-    build_schema_with_depth(config, state, config.max_query_depth)
+/// What the resolvers reach, each put into the schema's data on its own: a resolver
+/// takes the handle of the room it calls and nothing else.
+#[derive(Clone)]
+pub struct Handles {
+    pub accounts: Accounts,
+    pub catalog: Catalog,
+    pub cart: Cart,
+    pub orders: Orders,
 }
 
-/// The schemas the server executes: the ordinary one, and when introspection is on, the
-/// same with the depth that introspection queries need.
-pub fn checked_schema(config: &Config, state: Arc<AppState>) -> CheckedSchema {
-    let introspection = config.introspection_enabled().then(|| {
-        let depth = config.max_query_depth.max(INTROSPECTION_MAX_DEPTH);
-        build_schema_with_depth(config, Some(state.clone()), depth)
-    });
-    let limits = DocumentLimits {
-        text: TextLimits {
-            max_bytes: config.max_query_bytes,
-            max_tokens: config.max_query_tokens,
-        },
-        max_aliases: config.max_aliases,
-        cache_size: config.apq_cache_size,
-    };
-    CheckedSchema::new(build_schema(config, Some(state)), introspection, limits)
+/// The schema with the limits of `config`; `handles` are absent only for printing the
+/// SDL.
+pub fn build_schema(config: &Config, handles: Option<&Handles>) -> AppSchema {
+    build_schema_with_depth(config, handles, config.limits.max_query_depth)
 }
 
-fn build_schema_with_depth(
+pub(crate) fn build_schema_with_depth(
     config: &Config,
-    state: Option<Arc<AppState>>,
+    handles: Option<&Handles>,
     max_depth: usize,
 ) -> AppSchema {
     let mut builder = Schema::build(
@@ -70,7 +62,7 @@ fn build_schema_with_depth(
         Subscription::default(),
     )
     .limit_depth(max_depth)
-    .limit_complexity(config.max_query_complexity);
+    .limit_complexity(config.limits.max_query_complexity);
     // No extensions: APQ and the alias limit are checked before execution, in
     // `documents::CheckedSchema` (an extension would slow down every field).
     if !config.introspection_enabled() {
@@ -79,8 +71,15 @@ fn build_schema_with_depth(
     if config.is_production() {
         builder = builder.disable_suggestions();
     }
-    if let Some(state) = state {
-        builder = builder.data(state);
+    builder = builder.data(CatalogVisibility {
+        public: config.auth.catalog_public,
+    });
+    if let Some(handles) = handles {
+        builder = builder
+            .data(handles.accounts.clone())
+            .data(handles.catalog.clone())
+            .data(handles.cart.clone())
+            .data(handles.orders.clone());
     }
     builder.finish()
 }

@@ -5,10 +5,9 @@
 use async_graphql::{Context, Guard};
 use tokio::sync::OnceCell;
 
+use crate::accounts::Accounts;
 use crate::accounts::model::{Role, UserRow};
-use crate::accounts::repo;
 use crate::accounts::tokens::Claims;
-use crate::app::AppState;
 use crate::error::AppError;
 
 /// What the `Authorization` header held.
@@ -36,7 +35,7 @@ impl RequestAuth {
 
     /// The user the token names, read once per request; `None` without a token. A bad
     /// token, or one of a deactivated or deleted user, is `UNAUTHENTICATED`.
-    pub async fn user(&self, state: &AppState) -> Result<Option<&UserRow>, AppError> {
+    pub async fn user(&self, accounts: &Accounts) -> Result<Option<&UserRow>, AppError> {
         let claims = match &self.bearer {
             Bearer::Absent => return Ok(None),
             Bearer::Invalid => return Err(AppError::Unauthenticated),
@@ -45,28 +44,25 @@ impl RequestAuth {
         let user = self
             .user
             .get_or_try_init(|| async {
-                let user_id = claims.user_id().ok_or(AppError::Unauthenticated)?;
-                let mut pooled = state.db.get().await?;
-                match repo::find_user(&mut pooled.conn(), user_id).await? {
-                    Some(user) if user.is_active => Ok(user),
-                    _ => Err(AppError::Unauthenticated),
-                }
+                accounts
+                    .active_user(claims)
+                    .await?
+                    .ok_or(AppError::Unauthenticated)
             })
             .await?;
         Ok(Some(user))
     }
 
     /// Parses `Authorization: Bearer <token>`.
-    pub fn from_header(header: Option<&str>, state: &AppState) -> Self {
+    pub fn from_header(header: Option<&str>, accounts: &Accounts) -> Self {
         let bearer = match header {
             None => Bearer::Absent,
             Some(value) => match value
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
             {
-                Some(token) => state
-                    .tokens
-                    .verify(token.trim())
+                Some(token) => accounts
+                    .verify_access_token(token.trim())
                     .map_or(Bearer::Invalid, Bearer::Valid),
                 None => Bearer::Invalid,
             },
@@ -83,15 +79,11 @@ pub fn client_addr(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
     ctx.data_opt::<ClientAddr>().and_then(|c| c.0)
 }
 
-pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
-    ctx.data_unchecked::<std::sync::Arc<AppState>>()
-}
-
 /// The signed-in user, `None` without a token. A bad token, or one of a deactivated or
 /// deleted user, is `UNAUTHENTICATED`.
 pub async fn viewer<'a>(ctx: &Context<'a>) -> Result<Option<&'a UserRow>, AppError> {
     match ctx.data_opt::<RequestAuth>() {
-        Some(auth) => auth.user(state(ctx)).await,
+        Some(auth) => auth.user(ctx.data_unchecked::<Accounts>()).await,
         None => Ok(None),
     }
 }

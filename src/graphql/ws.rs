@@ -12,7 +12,7 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 
-use crate::app::App;
+use crate::graphql::http::GraphqlEndpoint;
 use crate::graphql::loaders::insert_loaders;
 use crate::graphql::viewer::{Bearer, RequestAuth};
 use crate::server::ConnectionSlot;
@@ -26,13 +26,13 @@ const INIT_TIMEOUT: u16 = 4408;
 const INIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn graphql_ws(
-    State(app): State<App>,
+    State(app): State<GraphqlEndpoint>,
     slot: Option<Extension<ConnectionSlot>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     // A message is at most what a POST body may be: the same documents and variables.
-    let max_message = app.state.config.max_body_bytes;
+    let max_message = app.limits.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max_message)
@@ -43,7 +43,7 @@ pub async fn graphql_ws(
         })
 }
 
-async fn serve(app: App, protocol: GraphQLProtocol, socket: WebSocket) {
+async fn serve(app: GraphqlEndpoint, protocol: GraphQLProtocol, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // The first message must be connection_init with a valid token.
     let first = async {
@@ -68,10 +68,10 @@ async fn serve(app: App, protocol: GraphQLProtocol, socket: WebSocket) {
         }
     };
     let auth = match bearer_of_init(first.as_str()) {
-        Some(header) => RequestAuth::from_header(Some(&header), &app.state),
+        Some(header) => RequestAuth::from_header(Some(&header), &app.accounts),
         None => RequestAuth::new(Bearer::Invalid),
     };
-    if !matches!(auth.user(&app.state).await, Ok(Some(_))) {
+    if !matches!(auth.user(&app.accounts).await, Ok(Some(_))) {
         let frame = CloseFrame {
             code: FORBIDDEN,
             reason: "Forbidden".into(),
@@ -81,7 +81,7 @@ async fn serve(app: App, protocol: GraphQLProtocol, socket: WebSocket) {
     }
     let mut data = Data::default();
     data.insert(auth);
-    insert_loaders(&mut data, &app.state.db, false);
+    insert_loaders(&mut data, &app.db, false);
 
     // Hand the connection, its first message included, to async-graphql.
     let replay =

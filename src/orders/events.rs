@@ -1,15 +1,18 @@
 //! Order change events, for the `orderUpdated` subscription.
 //!
-//! With SQLite (one process) an event goes straight to the in-process channel. With
-//! PostgreSQL (possibly several processes behind a load balancer) it is sent with
-//! NOTIFY, and every process's listener feeds it to its own channel, so a subscriber
-//! hears about changes made through any process.
+//! An event says which order changed; subscribers read the order afresh. It travels on a
+//! database notification channel (`db::notify`), so a subscriber connected to one server
+//! process hears about changes made through any other.
 
 use tokio::sync::broadcast;
 
-use crate::db::{Backend, Conn, Db};
+use crate::db::Db;
+use crate::db::notify::{Channel, Message};
 
 const CHANNEL: &str = "order_updated";
+
+/// How far a subscriber may fall behind before it skips events.
+const CAPACITY: usize = 1024;
 
 /// Which order changed, and whose it is (to decide who may hear about it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,8 +21,8 @@ pub struct OrderEvent {
     pub user_id: i64,
 }
 
-impl OrderEvent {
-    fn encode(self) -> String {
+impl Message for OrderEvent {
+    fn encode(&self) -> String {
         format!("{}:{}", self.order_id, self.user_id)
     }
 
@@ -34,43 +37,25 @@ impl OrderEvent {
 
 #[derive(Clone)]
 pub struct OrderEvents {
-    local: broadcast::Sender<OrderEvent>,
+    channel: Channel<OrderEvent>,
 }
 
 impl OrderEvents {
-    /// Starts the PostgreSQL listener when `db` is PostgreSQL.
+    /// Opens the channel (on PostgreSQL, starts this process's listener).
     pub fn start(db: &Db, database_url: &str) -> Self {
-        // A subscriber that falls this far behind skips events rather than holding memory.
-        let (local, _) = broadcast::channel(1024);
-        if db.backend() == Backend::Postgres {
-            let sender = local.clone();
-            crate::db::spawn_listener(database_url.to_owned(), CHANNEL, move |payload| {
-                if let Some(event) = OrderEvent::decode(&payload) {
-                    let _ = sender.send(event);
-                }
-            });
+        OrderEvents {
+            channel: Channel::open(db, database_url, CHANNEL, CAPACITY),
         }
-        OrderEvents { local }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<OrderEvent> {
-        self.local.subscribe()
+        self.channel.subscribe()
     }
 
-    /// Tells every subscriber, in every process, that the order changed; on the
-    /// connection the change was made on, after its commit. A failure to notify is
-    /// logged, never turned into a failed mutation: the change itself stands.
-    pub async fn publish(&self, conn: &mut Conn<'_>, order_id: i64, user_id: i64) {
-        let event = OrderEvent { order_id, user_id };
-        match conn {
-            Conn::Sqlite(_) => {
-                let _ = self.local.send(event);
-            }
-            Conn::Postgres(_) => {
-                if let Err(e) = crate::db::notify(conn, CHANNEL, &event.encode()).await {
-                    tracing::warn!(error = ?e, order_id, "could not publish an order event");
-                }
-            }
-        }
+    /// Tells every subscriber, in every process, that the order changed: the one way
+    /// events leave, called after the change has committed. A failure is logged, never
+    /// turned into a failed mutation: the change itself stands.
+    pub async fn publish(&self, order_id: i64, user_id: i64) {
+        self.channel.send(OrderEvent { order_id, user_id }).await;
     }
 }

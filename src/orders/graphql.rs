@@ -7,24 +7,29 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
+use super::Orders;
 use super::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
 use super::model::{
     OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod, PaymentRow, PaymentStatus,
 };
-use super::repo;
-use super::service::{self, Checkout};
+use super::service::Checkout;
 use crate::accounts::graphql::User;
 use crate::accounts::model::Role;
 use crate::catalog::graphql::Product;
 use crate::catalog::loader::ProductLoader;
+use crate::db::keyset::PageOf;
 use crate::db::time_to_micros;
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
 use crate::graphql::loaders::CachedLoader;
-use crate::graphql::pagination::{Cursor, Page, PageOf};
+use crate::graphql::pagination::{Cursor, page_of, time_key};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
-use crate::graphql::viewer::{RoleGuard, require_role, require_user, state, viewer};
+use crate::graphql::viewer::{RoleGuard, require_role, require_user, viewer};
+
+fn orders<'a>(ctx: &Context<'a>) -> &'a Orders {
+    ctx.data_unchecked::<Orders>()
+}
 
 fn missing(what: &str) -> async_graphql::Error {
     AppError::internal(format!("{what} missing")).into_graphql()
@@ -159,10 +164,7 @@ pub async fn order_node(ctx: &Context<'_>, id: i64) -> Result<Option<Order>, App
     let Some(viewer) = viewer(ctx).await? else {
         return Ok(None);
     };
-    let mut pooled = state(ctx).db.get().await?;
-    Ok(service::visible_order(&mut pooled.conn(), viewer, id)
-        .await?
-        .map(Order))
+    Ok(orders(ctx).order(viewer, id).await?.map(Order))
 }
 
 /// `node(id:)` for order lines: visible with their order.
@@ -170,15 +172,7 @@ pub async fn order_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<OrderI
     let Some(viewer) = viewer(ctx).await? else {
         return Ok(None);
     };
-    let mut pooled = state(ctx).db.get().await?;
-    let mut conn = pooled.conn();
-    let Some(item) = repo::find_item(&mut conn, id).await? else {
-        return Ok(None);
-    };
-    let visible = service::visible_order(&mut conn, viewer, item.order_id)
-        .await?
-        .is_some();
-    Ok(visible.then_some(OrderItem(item)))
+    Ok(orders(ctx).item(viewer, id).await?.map(OrderItem))
 }
 
 /// `node(id:)` for payments: visible with their order.
@@ -186,15 +180,7 @@ pub async fn payment_node(ctx: &Context<'_>, id: i64) -> Result<Option<Payment>,
     let Some(viewer) = viewer(ctx).await? else {
         return Ok(None);
     };
-    let mut pooled = state(ctx).db.get().await?;
-    let mut conn = pooled.conn();
-    let Some(payment) = repo::find_payment(&mut conn, id).await? else {
-        return Ok(None);
-    };
-    let visible = service::visible_order(&mut conn, viewer, payment.order_id)
-        .await?
-        .is_some();
-    Ok(visible.then_some(Payment(payment)))
+    Ok(orders(ctx).payment(viewer, id).await?.map(Payment))
 }
 
 /// `totalCount` of `OrderConnection`, counted only when asked for.
@@ -205,10 +191,7 @@ pub struct OrderConnectionFields {
 #[Object]
 impl OrderConnectionFields {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let mut pooled = state(ctx).db.get().await?;
-        let count = repo::count_orders(&mut pooled.conn(), &self.filter)
-            .await
-            .map_err(AppError::from)?;
+        let count = orders(ctx).count_orders(&self.filter).await?;
         Ok(count as i32)
     }
 }
@@ -219,12 +202,10 @@ pub type OrderConnection = Connection<Cursor, Order, OrderConnectionFields>;
 pub async fn orders_page(
     ctx: &Context<'_>,
     filter: OrderListFilter,
-    page: Page,
+    page: crate::db::keyset::Page<String>,
 ) -> async_graphql::Result<OrderConnection> {
-    let rows = {
-        let mut pooled = state(ctx).db.get().await?;
-        repo::list_orders(&mut pooled.conn(), &filter, &page).await?
-    };
+    let page = page.try_map_key(time_key)?;
+    let rows = orders(ctx).orders(&filter, &page).await?;
     prefetch(ctx, &rows).await?;
     let page = PageOf::from_fetched(&page, rows);
     let mut connection = Connection::with_additional_fields(
@@ -318,7 +299,7 @@ impl OrdersQuery {
         filter: Option<OrderFilter>,
     ) -> async_graphql::Result<OrderConnection> {
         let viewer = require_user(ctx).await?;
-        let page = Page::from_args(first, after, last, before)?;
+        let page = page_of(first, after, last, before)?;
         let filter = filter.unwrap_or_default();
         let user_id = if viewer.role() == Role::Admin {
             match filter.customer_id {
@@ -411,11 +392,10 @@ impl OrdersSubscription {
             .map(|id| id_of_kind(&id, NodeKind::Order))
             .transpose()?
             .map(|id| id.unwrap_or(0));
-        let state = state(ctx);
-        let db = state.db.clone();
-        let events = BroadcastStream::new(state.events.subscribe());
+        let room = orders(ctx).clone();
+        let events = BroadcastStream::new(room.events().subscribe());
         Ok(events.filter_map(move |event| {
-            let db = db.clone();
+            let room = room.clone();
             async move {
                 // A subscriber too slow to keep up skips what it missed.
                 let event = event.ok()?;
@@ -423,12 +403,7 @@ impl OrdersSubscription {
                 if !visible || only.is_some_and(|id| id != event.order_id) {
                     return None;
                 }
-                let mut pooled = db.get().await.ok()?;
-                repo::find_order(&mut pooled.conn(), event.order_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(Order)
+                room.current(event.order_id).await.ok().flatten().map(Order)
             }
         }))
     }
@@ -450,7 +425,7 @@ impl OrdersMutation {
             payment_method: input.payment_method.unwrap_or_default(),
             idempotency_key: input.idempotency_key,
         };
-        OrderPayload::from_result(service::place_order(state(ctx), customer, checkout).await)
+        OrderPayload::from_result(orders(ctx).place_order(customer, checkout).await)
     }
 
     async fn cancel_order(
@@ -460,7 +435,7 @@ impl OrdersMutation {
     ) -> async_graphql::Result<OrderPayload> {
         let viewer = require_user(ctx).await?;
         let order_id = id_of_kind(&input.order_id, NodeKind::Order)?;
-        OrderPayload::from_result(service::cancel_order(state(ctx), viewer, order_id).await)
+        OrderPayload::from_result(orders(ctx).cancel_order(viewer, order_id).await)
     }
 
     async fn pay_order(
@@ -471,7 +446,9 @@ impl OrdersMutation {
         let viewer = require_user(ctx).await?;
         let order_id = id_of_kind(&input.order_id, NodeKind::Order)?;
         OrderPayload::from_result(
-            service::pay_order(state(ctx), viewer, order_id, &input.payment_token).await,
+            orders(ctx)
+                .pay_order(viewer, order_id, &input.payment_token)
+                .await,
         )
     }
 
@@ -484,7 +461,9 @@ impl OrdersMutation {
         let admin = require_user(ctx).await?;
         let order_id = id_of_kind(&input.order_id, NodeKind::Order)?;
         OrderPayload::from_result(
-            service::update_status(state(ctx), admin, order_id, input.status).await,
+            orders(ctx)
+                .update_status(admin, order_id, input.status)
+                .await,
         )
     }
 }

@@ -9,7 +9,6 @@ use super::model::{OrderItemRow, PaymentRow};
 use super::repo;
 use crate::accounts::model::UserRow;
 use crate::db::Db;
-use crate::error::AppError;
 
 /// Order id → its lines.
 pub struct OrderItemsLoader(pub Db);
@@ -22,10 +21,10 @@ impl Loader<i64> for OrderItemsLoader {
         &self,
         order_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<OrderItemRow>>, Self::Error> {
-        let mut pooled = self.0.get().await?;
-        let rows = repo::items_of(&mut pooled.conn(), order_ids)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self
+            .0
+            .run(async |c| repo::items_of(c, order_ids).await)
+            .await?;
         let mut by_order: HashMap<i64, Vec<OrderItemRow>> = HashMap::new();
         for row in rows {
             by_order.entry(row.order_id).or_default().push(row);
@@ -42,10 +41,10 @@ impl Loader<i64> for PaymentLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, order_ids: &[i64]) -> Result<HashMap<i64, PaymentRow>, Self::Error> {
-        let mut pooled = self.0.get().await?;
-        let rows = repo::payments_of(&mut pooled.conn(), order_ids)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self
+            .0
+            .run(async |c| repo::payments_of(c, order_ids).await)
+            .await?;
         Ok(rows.into_iter().map(|p| (p.order_id, p)).collect())
     }
 }
@@ -58,10 +57,10 @@ impl Loader<i64> for UserLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, UserRow>, Self::Error> {
-        let mut pooled = self.0.get().await?;
-        let rows = crate::accounts::repo::find_users(&mut pooled.conn(), ids)
-            .await
-            .map_err(AppError::from)?;
+        let rows = self
+            .0
+            .run(async |c| crate::accounts::repo::find_users(c, ids).await)
+            .await?;
         Ok(rows.into_iter().map(|u| (u.id, u)).collect())
     }
 }

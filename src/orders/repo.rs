@@ -1,4 +1,5 @@
-//! Queries of orders, order lines and payments, and the stock moves they make.
+//! Queries of orders, order lines and payments (stock is the catalog's: see
+//! `catalog::repo::take_stock`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,16 +9,14 @@ use super::model::{
     NewOrder, NewOrderItem, OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod,
     PaymentRow, PaymentStatus,
 };
-use crate::catalog::model::ProductRow;
+use crate::db::Conn;
 use crate::db::fixed_sql::FixedSql;
-use crate::db::schema::{order_items, orders, payments, products};
-use crate::db::{Conn, micros_to_time};
-use crate::error::AppError;
-use crate::graphql::pagination::{Direction, Page};
+use crate::db::keyset::{Direction, Page};
+use crate::db::schema::{order_items, orders, payments};
 use crate::{db_run, keyset_page};
 
 pub async fn find_order(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderRow>> {
-    db_run!(conn, |c| orders::table
+    db_run!(conn, c => orders::table
         .find(id)
         .select(OrderRow::as_select())
         .first(c)
@@ -30,7 +29,7 @@ pub async fn find_by_idempotency_key(
     user_id: i64,
     key: &str,
 ) -> QueryResult<Option<OrderRow>> {
-    db_run!(conn, |c| orders::table
+    db_run!(conn, c => orders::table
         .filter(orders::user_id.eq(user_id))
         .filter(orders::idempotency_key.eq(key))
         .select(OrderRow::as_select())
@@ -40,7 +39,7 @@ pub async fn find_by_idempotency_key(
 }
 
 pub async fn insert_order(conn: &mut Conn<'_>, new: &NewOrder<'_>) -> QueryResult<OrderRow> {
-    db_run!(conn, |c| FixedSql(
+    db_run!(conn, c => FixedSql(
         diesel::insert_into(orders::table)
             .values(new)
             .returning(OrderRow::as_returning())
@@ -53,24 +52,16 @@ pub async fn insert_order(conn: &mut Conn<'_>, new: &NewOrder<'_>) -> QueryResul
 /// SQLite runs in-process, where a statement per line costs no round trip, and diesel's
 /// async SQLite wrapper has no multi-row INSERT.
 pub async fn insert_items(conn: &mut Conn<'_>, new: &[NewOrderItem<'_>]) -> QueryResult<usize> {
-    match conn {
-        Conn::Postgres(c) => {
-            diesel::insert_into(order_items::table)
-                .values(new)
-                .execute(&mut **c)
-                .await
-        }
-        Conn::Sqlite(c) => {
+    db_run!(conn,
+        sqlite c => {
             let mut inserted = 0;
             for item in new {
-                inserted += diesel::insert_into(order_items::table)
-                    .values(item)
-                    .execute(&mut **c)
-                    .await?;
+                inserted += diesel::insert_into(order_items::table).values(item).execute(c).await?;
             }
             Ok(inserted)
-        }
-    }
+        },
+        postgres c => diesel::insert_into(order_items::table).values(new).execute(c).await
+    )
 }
 
 pub async fn set_total(
@@ -78,7 +69,7 @@ pub async fn set_total(
     order_id: i64,
     total_cents: i64,
 ) -> QueryResult<OrderRow> {
-    db_run!(conn, |c| diesel::update(orders::table.find(order_id))
+    db_run!(conn, c => diesel::update(orders::table.find(order_id))
         .set(orders::total_cents.eq(total_cents))
         .returning(OrderRow::as_returning())
         .get_result(c)
@@ -92,7 +83,7 @@ pub async fn insert_payment(
     method: PaymentMethod,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::insert_into(payments::table)
+    db_run!(conn, c => diesel::insert_into(payments::table)
         .values((
             payments::order_id.eq(order_id),
             payments::amount_cents.eq(amount_cents),
@@ -100,49 +91,6 @@ pub async fn insert_payment(
             payments::status.eq(PaymentStatus::Pending.as_str()),
             payments::created_at.eq(now),
             payments::updated_at.eq(now),
-        ))
-        .execute(c)
-        .await)
-}
-
-/// Takes `quantity` units of a product that is for sale, if that many are left: the one
-/// conditional UPDATE that makes overselling impossible on both databases. Returns the
-/// product as it is now (for the order line's snapshot), or `None` when nothing was
-/// taken (too few left, or archived).
-pub async fn take_stock(
-    conn: &mut Conn<'_>,
-    product_id: i64,
-    quantity: i32,
-    now: NaiveDateTime,
-) -> QueryResult<Option<ProductRow>> {
-    db_run!(conn, |c| FixedSql(
-        diesel::update(
-            products::table
-                .find(product_id)
-                .filter(products::stock.ge(quantity))
-                .filter(products::is_archived.eq(false))
-        )
-        .set((
-            products::stock.eq(products::stock - quantity),
-            products::updated_at.eq(now)
-        ))
-        .returning(ProductRow::as_returning())
-    )
-    .get_result(c)
-    .await
-    .optional())
-}
-
-pub async fn return_stock(
-    conn: &mut Conn<'_>,
-    product_id: i64,
-    quantity: i32,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    db_run!(conn, |c| diesel::update(products::table.find(product_id))
-        .set((
-            products::stock.eq(products::stock + quantity),
-            products::updated_at.eq(now)
         ))
         .execute(c)
         .await)
@@ -158,7 +106,7 @@ pub async fn move_status(
     now: NaiveDateTime,
 ) -> QueryResult<Option<OrderRow>> {
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-    db_run!(conn, |c| diesel::update(
+    db_run!(conn, c => diesel::update(
         orders::table
             .find(order_id)
             .filter(orders::status.eq_any(&from))
@@ -180,7 +128,7 @@ pub async fn move_payment(
     now: NaiveDateTime,
 ) -> QueryResult<Option<PaymentRow>> {
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-    db_run!(conn, |c| {
+    db_run!(conn, c => {
         let target = payments::table
             .filter(payments::order_id.eq(order_id))
             .filter(payments::status.eq_any(&from));
@@ -213,7 +161,7 @@ pub async fn touch_order(
     order_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<OrderRow> {
-    db_run!(conn, |c| diesel::update(orders::table.find(order_id))
+    db_run!(conn, c => diesel::update(orders::table.find(order_id))
         .set(orders::updated_at.eq(now))
         .returning(OrderRow::as_returning())
         .get_result(c)
@@ -221,7 +169,7 @@ pub async fn touch_order(
 }
 
 pub async fn items_of(conn: &mut Conn<'_>, order_ids: &[i64]) -> QueryResult<Vec<OrderItemRow>> {
-    db_run!(conn, |c| order_items::table
+    db_run!(conn, c => order_items::table
         .filter(order_items::order_id.eq_any(order_ids))
         .order(order_items::id.asc())
         .select(OrderItemRow::as_select())
@@ -230,7 +178,7 @@ pub async fn items_of(conn: &mut Conn<'_>, order_ids: &[i64]) -> QueryResult<Vec
 }
 
 pub async fn find_item(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderItemRow>> {
-    db_run!(conn, |c| order_items::table
+    db_run!(conn, c => order_items::table
         .find(id)
         .select(OrderItemRow::as_select())
         .first(c)
@@ -239,7 +187,7 @@ pub async fn find_item(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Order
 }
 
 pub async fn find_payment(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<PaymentRow>> {
-    db_run!(conn, |c| payments::table
+    db_run!(conn, c => payments::table
         .find(id)
         .select(PaymentRow::as_select())
         .first(c)
@@ -248,7 +196,7 @@ pub async fn find_payment(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Pa
 }
 
 pub async fn payments_of(conn: &mut Conn<'_>, order_ids: &[i64]) -> QueryResult<Vec<PaymentRow>> {
-    db_run!(conn, |c| payments::table
+    db_run!(conn, c => payments::table
         .filter(payments::order_id.eq_any(order_ids))
         .select(PaymentRow::as_select())
         .load(c)
@@ -273,27 +221,22 @@ macro_rules! filter_orders {
 pub async fn list_orders(
     conn: &mut Conn<'_>,
     filter: &OrderListFilter,
-    page: &Page,
-) -> Result<Vec<OrderRow>, AppError> {
-    let cursor = match &page.cursor {
-        Some(cursor) => Some((micros_to_time(cursor.key_i64()?)?, cursor.id)),
-        None => None,
-    };
-    let rows = db_run!(conn, |c| {
+    page: &Page<NaiveDateTime>,
+) -> QueryResult<Vec<OrderRow>> {
+    db_run!(conn, c => {
         let query = filter_orders!(
             orders::table.select(OrderRow::as_select()).into_boxed(),
             filter
         );
         // Newest first: reading forward is descending.
         let backward = page.direction == Direction::Backward;
-        let query = keyset_page!(query, orders::created_at, orders::id, cursor, backward);
+        let query = keyset_page!(query, orders::created_at, orders::id, page.after, backward);
         query.limit(page.fetch_limit()).load(c).await
-    })?;
-    Ok(rows)
+    })
 }
 
 pub async fn count_orders(conn: &mut Conn<'_>, filter: &OrderListFilter) -> QueryResult<i64> {
-    db_run!(conn, |c| filter_orders!(
+    db_run!(conn, c => filter_orders!(
         orders::table.count().into_boxed(),
         filter
     )

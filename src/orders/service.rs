@@ -2,16 +2,29 @@
 
 use rand::Rng;
 
-use super::model::{NewOrder, NewOrderItem, OrderRow, OrderStatus, PaymentMethod, PaymentStatus};
+use chrono::NaiveDateTime;
+
+use super::events::OrderEvents;
+use super::model::{
+    NewOrder, NewOrderItem, OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod,
+    PaymentRow, PaymentStatus,
+};
 use super::repo;
 use crate::accounts::model::{Role, UserRow};
-use crate::app::AppState;
 use crate::cart;
 use crate::catalog;
-use crate::db::{Conn, PooledConn, is_unique_violation, now};
-use crate::db_transaction;
-use crate::error::{AppError, AppResult, UserErrorCode};
-use crate::graphql::ids::{NodeKind, encode_id};
+use crate::db::keyset::Page;
+use crate::db::{Conn, Db, is_unique_violation, now};
+use crate::error::{AppError, AppResult, UserError, UserErrorCode};
+
+/// The orders room: orders, their lines and payments (the `orders`, `order_items` and
+/// `payments` tables), and the events that announce their changes. Stock belongs to the
+/// catalog: placing and cancelling an order ask it, in the order's transaction.
+#[derive(Clone)]
+pub struct Orders {
+    db: Db,
+    events: OrderEvents,
+}
 
 pub const MAX_ADDRESS_CHARS: usize = 500;
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 100;
@@ -47,7 +60,7 @@ pub fn new_order_number() -> String {
 }
 
 /// The order if the viewer may see it: their own, or any for an admin.
-pub async fn visible_order(
+async fn visible_order(
     conn: &mut Conn<'_>,
     viewer: &UserRow,
     order_id: i64,
@@ -61,92 +74,6 @@ pub struct Checkout {
     pub shipping_address: String,
     pub payment_method: PaymentMethod,
     pub idempotency_key: Option<String>,
-}
-
-/// Turns the customer's whole cart into an order, or changes nothing.
-///
-/// In one write transaction: the cart is taken (DELETE … RETURNING, so two checkouts of
-/// one cart cannot both get it), stock is taken line by line with conditional UPDATEs in
-/// ascending product id (no deadlocks), which also read the name and price to snapshot,
-/// then the order, its lines and its payment are inserted.
-///
-/// Two calls with one idempotency key give one order: a later call finds the first
-/// order by its key; a concurrent one either waits on the cart rows the first took and
-/// finds the cart empty, or on the unique (user, key) index and fails; either way it
-/// answers with the first call's order once that has committed.
-pub async fn place_order(
-    state: &AppState,
-    customer: &UserRow,
-    checkout: Checkout,
-) -> AppResult<OrderRow> {
-    let address = checkout.shipping_address.trim().to_owned();
-    if address.is_empty() || address.chars().count() > MAX_ADDRESS_CHARS || address.contains('\0') {
-        return Err(AppError::input(
-            UserErrorCode::InvalidInput,
-            "shippingAddress",
-            format!("the shipping address must be 1 to {MAX_ADDRESS_CHARS} characters"),
-        ));
-    }
-    let key = checkout
-        .idempotency_key
-        .as_deref()
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
-    if key.is_some_and(|k| k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS) {
-        return Err(AppError::input(
-            UserErrorCode::InvalidInput,
-            "idempotencyKey",
-            format!("the idempotency key must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
-        ));
-    }
-    let mut pooled = state.db.get().await?;
-    let placed = db_transaction!(&mut pooled, |tx| {
-        if let Some(key) = key
-            && let Some(existing) = repo::find_by_idempotency_key(tx, customer.id, key).await?
-        {
-            return Ok((existing, false));
-        }
-        let order = place_in(tx, customer.id, &address, checkout.payment_method, key).await?;
-        Ok((order, true))
-    });
-    match (placed, key) {
-        (Ok((order, created)), _) => {
-            if created {
-                state
-                    .events
-                    .publish(&mut pooled.conn(), order.id, order.user_id)
-                    .await;
-            }
-            Ok(order)
-        }
-        // A duplicate of a concurrent call that committed first: answer with its order.
-        (Err(AppError::Database(e)), Some(key)) if is_unique_violation(&e) => {
-            repo::find_by_idempotency_key(&mut pooled.conn(), customer.id, key)
-                .await?
-                .ok_or(AppError::Database(e))
-        }
-        (Err(AppError::User(e)), Some(key)) if e.code == UserErrorCode::CartEmpty => {
-            repo::find_by_idempotency_key(&mut pooled.conn(), customer.id, key)
-                .await?
-                .ok_or(AppError::User(e))
-        }
-        (Err(e), _) => Err(e),
-    }
-}
-
-/// Tells subscribers about a committed change of `order`, and passes it on.
-async fn announce(
-    state: &AppState,
-    pooled: &mut PooledConn,
-    order: AppResult<OrderRow>,
-) -> AppResult<OrderRow> {
-    if let Ok(order) = &order {
-        state
-            .events
-            .publish(&mut pooled.conn(), order.id, order.user_id)
-            .await;
-    }
-    order
 }
 
 async fn place_in(
@@ -170,7 +97,9 @@ async fn place_in(
     for line in &lines {
         // One statement per line takes the stock and reads the snapshot; only when it
         // takes nothing do we look again, to say why.
-        let Some(product) = repo::take_stock(tx, line.product_id, line.quantity, now).await? else {
+        let Some(product) =
+            catalog::repo::take_stock(tx, line.product_id, line.quantity, now).await?
+        else {
             return Err(refused_line(tx, line).await);
         };
         total_cents += product.price_cents * i64::from(line.quantity);
@@ -223,8 +152,7 @@ async fn refused_line(tx: &mut Conn<'_>, line: &cart::model::CartItemRow) -> App
             ),
         )
     };
-    let field = vec!["cart".to_owned(), encode_id(NodeKind::CartItem, line.id).0];
-    AppError::User(crate::error::UserError::new(code, message).with_field(field))
+    AppError::User(UserError::on_cart_line(code, line.id, message))
 }
 
 /// Cancels a PENDING or CONFIRMED order: every unit goes back to stock exactly once (the
@@ -242,7 +170,7 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
         return Err(invalid_transition(&current, OrderStatus::Cancelled));
     };
     for item in repo::items_of(tx, &[order.id]).await? {
-        repo::return_stock(tx, item.product_id, item.quantity, now).await?;
+        catalog::repo::return_stock(tx, item.product_id, item.quantity, now).await?;
     }
     let refunded = repo::move_payment(
         tx,
@@ -260,137 +188,297 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
     Ok(cancelled)
 }
 
-/// `cancelOrder`: customers their own orders, admins any.
-pub async fn cancel_order(
-    state: &AppState,
-    viewer: &UserRow,
-    order_id: Option<i64>,
-) -> AppResult<OrderRow> {
-    let order_id = order_id.ok_or_else(order_not_found)?;
-    let mut pooled = state.db.get().await?;
-    let cancelled = db_transaction!(&mut pooled, |tx| {
-        let order = visible_order(tx, viewer, order_id)
-            .await?
-            .ok_or_else(order_not_found)?;
-        cancel_in(tx, &order).await
-    });
-    announce(state, &mut pooled, cancelled).await
-}
+impl Orders {
+    pub fn new(db: Db, events: OrderEvents) -> Self {
+        Orders { db, events }
+    }
 
-/// `updateOrderStatus` (admins): one step along the flow. Confirming an unpaid card
-/// order is PAYMENT_REQUIRED; delivering a cash-on-delivery order marks it paid.
-pub async fn update_status(
-    state: &AppState,
-    admin: &UserRow,
-    order_id: Option<i64>,
-    to: OrderStatus,
-) -> AppResult<OrderRow> {
-    let order_id = order_id.ok_or_else(order_not_found)?;
-    let mut pooled = state.db.get().await?;
-    let moved = db_transaction!(&mut pooled, |tx| {
-        let order = visible_order(tx, admin, order_id)
-            .await?
-            .ok_or_else(order_not_found)?;
-        let from = order.status();
-        if !from.can_move_to(to) {
-            return Err(invalid_transition(&order, to));
-        }
-        if to == OrderStatus::Cancelled {
-            return cancel_in(tx, &order).await;
-        }
-        let now = now();
-        if to == OrderStatus::Confirmed && order.payment_method() == PaymentMethod::Card {
-            let payment = repo::payments_of(tx, &[order.id]).await?;
-            if !payment.iter().any(|p| p.status() == PaymentStatus::Paid) {
-                return Err(AppError::input(
-                    UserErrorCode::PaymentRequired,
-                    "status",
-                    "a card order must be paid before it is confirmed",
-                ));
-            }
-        }
-        let moved = repo::move_status(tx, order.id, &[from], to, now)
-            .await?
-            .ok_or_else(|| invalid_transition(&order, to))?;
-        if to == OrderStatus::Delivered && order.payment_method() == PaymentMethod::CashOnDelivery {
-            let open = [PaymentStatus::Pending, PaymentStatus::Failed];
-            repo::move_payment(tx, order.id, &open, PaymentStatus::Paid, None, now).await?;
-        }
-        Ok(moved)
-    });
-    announce(state, &mut pooled, moved).await
-}
+    pub fn events(&self) -> &OrderEvents {
+        &self.events
+    }
 
-/// `payOrder` with the simulated gateway: `tok_visa` pays, anything else is declined. A
-/// declined attempt is recorded (payment FAILED) even though it is a user error.
-pub async fn pay_order(
-    state: &AppState,
-    viewer: &UserRow,
-    order_id: Option<i64>,
-    token: &str,
-) -> AppResult<OrderRow> {
-    let order_id = order_id.ok_or_else(order_not_found)?;
-    let mut pooled = state.db.get().await?;
-    let now = now();
-    let payable = [PaymentStatus::Pending, PaymentStatus::Failed];
-    let outcome = db_transaction!(&mut pooled, |tx| {
-        let order = visible_order(tx, viewer, order_id)
-            .await?
-            .ok_or_else(order_not_found)?;
-        let status = order.status();
-        if order.payment_method() != PaymentMethod::Card || status == OrderStatus::Cancelled {
-            return Err(AppError::input(
-                UserErrorCode::InvalidStatusTransition,
-                "orderId",
-                "only open card orders are paid with payOrder",
-            ));
-        }
-        let payment = repo::payments_of(tx, &[order.id]).await?;
-        if payment.iter().any(|p| p.status() == PaymentStatus::Paid) {
-            return Err(AppError::input(
-                UserErrorCode::AlreadyPaid,
-                "orderId",
-                "this order is already paid",
-            ));
-        }
-        if token != TOKEN_VISA {
-            repo::move_payment(tx, order.id, &payable, PaymentStatus::Failed, None, now).await?;
-            // Committed on purpose: the declined attempt is part of the record.
-            return Ok(Err(order));
-        }
-        let transaction_id = format!("txn_{}", crate::accounts::tokens::random_token());
-        match repo::move_payment(
-            tx,
-            order.id,
-            &payable,
-            PaymentStatus::Paid,
-            Some(&transaction_id),
-            now,
-        )
-        .await?
+    /// The order if `viewer` may see it.
+    pub async fn order(&self, viewer: &UserRow, id: i64) -> AppResult<Option<OrderRow>> {
+        self.db
+            .run(async |c| visible_order(c, viewer, id).await)
+            .await
+    }
+
+    /// An order line if `viewer` may see its order.
+    pub async fn item(&self, viewer: &UserRow, id: i64) -> AppResult<Option<OrderItemRow>> {
+        self.db
+            .run(async |c| {
+                let Some(item) = repo::find_item(c, id).await? else {
+                    return Ok(None);
+                };
+                let visible = visible_order(c, viewer, item.order_id).await?.is_some();
+                AppResult::Ok(visible.then_some(item))
+            })
+            .await
+    }
+
+    /// A payment if `viewer` may see its order.
+    pub async fn payment(&self, viewer: &UserRow, id: i64) -> AppResult<Option<PaymentRow>> {
+        self.db
+            .run(async |c| {
+                let Some(payment) = repo::find_payment(c, id).await? else {
+                    return Ok(None);
+                };
+                let visible = visible_order(c, viewer, payment.order_id).await?.is_some();
+                AppResult::Ok(visible.then_some(payment))
+            })
+            .await
+    }
+
+    /// An order as it is now, whoever may see it (the subscription checks that itself).
+    pub async fn current(&self, id: i64) -> AppResult<Option<OrderRow>> {
+        self.db.run(async |c| repo::find_order(c, id).await).await
+    }
+
+    /// A page of orders, newest first.
+    pub async fn orders(
+        &self,
+        filter: &OrderListFilter,
+        page: &Page<NaiveDateTime>,
+    ) -> AppResult<Vec<OrderRow>> {
+        self.db
+            .run(async |c| repo::list_orders(c, filter, page).await)
+            .await
+    }
+
+    pub async fn count_orders(&self, filter: &OrderListFilter) -> AppResult<i64> {
+        self.db
+            .run(async |c| repo::count_orders(c, filter).await)
+            .await
+    }
+
+    /// Turns the customer's whole cart into an order, or changes nothing.
+    ///
+    /// In one write transaction: the cart is taken (DELETE … RETURNING, so two checkouts of
+    /// one cart cannot both get it), stock is taken line by line with conditional UPDATEs in
+    /// ascending product id (no deadlocks), which also read the name and price to snapshot,
+    /// then the order, its lines and its payment are inserted.
+    ///
+    /// Two calls with one idempotency key give one order: a later call finds the first
+    /// order by its key; a concurrent one either waits on the cart rows the first took and
+    /// finds the cart empty, or on the unique (user, key) index and fails; either way it
+    /// answers with the first call's order once that has committed.
+    pub async fn place_order(&self, customer: &UserRow, checkout: Checkout) -> AppResult<OrderRow> {
+        let address = checkout.shipping_address.trim().to_owned();
+        if address.is_empty()
+            || address.chars().count() > MAX_ADDRESS_CHARS
+            || address.contains('\0')
         {
-            Some(_) => Ok(Ok(repo::touch_order(tx, order.id, now).await?)),
-            // Someone paid between our read and our write.
-            None => Err(AppError::input(
-                UserErrorCode::AlreadyPaid,
-                "orderId",
-                "this order is already paid",
-            )),
+            return Err(AppError::input(
+                UserErrorCode::InvalidInput,
+                "shippingAddress",
+                format!("the shipping address must be 1 to {MAX_ADDRESS_CHARS} characters"),
+            ));
         }
-    })?;
-    match outcome {
-        Ok(order) => announce(state, &mut pooled, Ok(order)).await,
-        Err(order) => {
-            // The failed attempt changed the payment: subscribers hear of it too.
-            state
-                .events
-                .publish(&mut pooled.conn(), order.id, order.user_id)
-                .await;
-            Err(AppError::input(
-                UserErrorCode::PaymentDeclined,
-                "paymentToken",
-                "the card was declined",
-            ))
+        let key = checkout
+            .idempotency_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty());
+        if key.is_some_and(|k| k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS) {
+            return Err(AppError::input(
+                UserErrorCode::InvalidInput,
+                "idempotencyKey",
+                format!(
+                    "the idempotency key must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+                ),
+            ));
+        }
+        let placed = self
+            .db
+            .transaction(async |tx| {
+                if let Some(key) = key
+                    && let Some(existing) =
+                        repo::find_by_idempotency_key(tx, customer.id, key).await?
+                {
+                    return Ok((existing, false));
+                }
+                let order =
+                    place_in(tx, customer.id, &address, checkout.payment_method, key).await?;
+                Ok((order, true))
+            })
+            .await;
+        let by_key = async |key: &str| {
+            self.db
+                .run(async |c| repo::find_by_idempotency_key(c, customer.id, key).await)
+                .await
+        };
+        match (placed, key) {
+            (Ok((order, created)), _) => {
+                if created {
+                    self.announce(&order).await;
+                }
+                Ok(order)
+            }
+            // A duplicate of a concurrent call that committed first: answer with its order.
+            (Err(AppError::Database(e)), Some(key)) if is_unique_violation(&e) => {
+                by_key(key).await?.ok_or(AppError::Database(e))
+            }
+            (Err(AppError::User(e)), Some(key)) if e.code == UserErrorCode::CartEmpty => {
+                by_key(key).await?.ok_or(AppError::User(e))
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    /// Tells subscribers about a committed change of `order`: the one way order events
+    /// leave this room.
+    async fn announce(&self, order: &OrderRow) {
+        self.events.publish(order.id, order.user_id).await;
+    }
+
+    /// Passes a committed change on, announcing it when there is one.
+    async fn announced(&self, order: AppResult<OrderRow>) -> AppResult<OrderRow> {
+        if let Ok(order) = &order {
+            self.announce(order).await;
+        }
+        order
+    }
+
+    /// `cancelOrder`: customers their own orders, admins any.
+    pub async fn cancel_order(
+        &self,
+        viewer: &UserRow,
+        order_id: Option<i64>,
+    ) -> AppResult<OrderRow> {
+        let order_id = order_id.ok_or_else(order_not_found)?;
+        let cancelled = self
+            .db
+            .transaction(async |tx| {
+                let order = visible_order(tx, viewer, order_id)
+                    .await?
+                    .ok_or_else(order_not_found)?;
+                cancel_in(tx, &order).await
+            })
+            .await;
+        self.announced(cancelled).await
+    }
+
+    /// `updateOrderStatus` (admins): one step along the flow. Confirming an unpaid card
+    /// order is PAYMENT_REQUIRED; delivering a cash-on-delivery order marks it paid.
+    pub async fn update_status(
+        &self,
+        admin: &UserRow,
+        order_id: Option<i64>,
+        to: OrderStatus,
+    ) -> AppResult<OrderRow> {
+        let order_id = order_id.ok_or_else(order_not_found)?;
+        let moved = self
+            .db
+            .transaction(async |tx| {
+                let order = visible_order(tx, admin, order_id)
+                    .await?
+                    .ok_or_else(order_not_found)?;
+                let from = order.status();
+                if !from.can_move_to(to) {
+                    return Err(invalid_transition(&order, to));
+                }
+                if to == OrderStatus::Cancelled {
+                    return cancel_in(tx, &order).await;
+                }
+                let now = now();
+                if to == OrderStatus::Confirmed && order.payment_method() == PaymentMethod::Card {
+                    let payment = repo::payments_of(tx, &[order.id]).await?;
+                    if !payment.iter().any(|p| p.status() == PaymentStatus::Paid) {
+                        return Err(AppError::input(
+                            UserErrorCode::PaymentRequired,
+                            "status",
+                            "a card order must be paid before it is confirmed",
+                        ));
+                    }
+                }
+                let moved = repo::move_status(tx, order.id, &[from], to, now)
+                    .await?
+                    .ok_or_else(|| invalid_transition(&order, to))?;
+                if to == OrderStatus::Delivered
+                    && order.payment_method() == PaymentMethod::CashOnDelivery
+                {
+                    let open = [PaymentStatus::Pending, PaymentStatus::Failed];
+                    repo::move_payment(tx, order.id, &open, PaymentStatus::Paid, None, now).await?;
+                }
+                Ok(moved)
+            })
+            .await;
+        self.announced(moved).await
+    }
+
+    /// `payOrder` with the simulated gateway: `tok_visa` pays, anything else is declined. A
+    /// declined attempt is recorded (payment FAILED) even though it is a user error.
+    pub async fn pay_order(
+        &self,
+        viewer: &UserRow,
+        order_id: Option<i64>,
+        token: &str,
+    ) -> AppResult<OrderRow> {
+        let order_id = order_id.ok_or_else(order_not_found)?;
+        let now = now();
+        let payable = [PaymentStatus::Pending, PaymentStatus::Failed];
+        let outcome = self
+            .db
+            .transaction(async |tx| {
+                let order = visible_order(tx, viewer, order_id)
+                    .await?
+                    .ok_or_else(order_not_found)?;
+                let status = order.status();
+                if order.payment_method() != PaymentMethod::Card || status == OrderStatus::Cancelled
+                {
+                    return Err(AppError::input(
+                        UserErrorCode::InvalidStatusTransition,
+                        "orderId",
+                        "only open card orders are paid with payOrder",
+                    ));
+                }
+                let payment = repo::payments_of(tx, &[order.id]).await?;
+                if payment.iter().any(|p| p.status() == PaymentStatus::Paid) {
+                    return Err(AppError::input(
+                        UserErrorCode::AlreadyPaid,
+                        "orderId",
+                        "this order is already paid",
+                    ));
+                }
+                if token != TOKEN_VISA {
+                    repo::move_payment(tx, order.id, &payable, PaymentStatus::Failed, None, now)
+                        .await?;
+                    // Committed on purpose: the declined attempt is part of the record.
+                    return Ok(Err(order));
+                }
+                let transaction_id = format!("txn_{}", crate::random::random_token());
+                match repo::move_payment(
+                    tx,
+                    order.id,
+                    &payable,
+                    PaymentStatus::Paid,
+                    Some(&transaction_id),
+                    now,
+                )
+                .await?
+                {
+                    Some(_) => Ok(Ok(repo::touch_order(tx, order.id, now).await?)),
+                    // Someone paid between our read and our write.
+                    None => Err(AppError::input(
+                        UserErrorCode::AlreadyPaid,
+                        "orderId",
+                        "this order is already paid",
+                    )),
+                }
+            })
+            .await?;
+        match outcome {
+            Ok(order) => self.announced(Ok(order)).await,
+            Err(order) => {
+                // The failed attempt changed the payment: subscribers hear of it too.
+                self.announce(&order).await;
+                Err(AppError::input(
+                    UserErrorCode::PaymentDeclined,
+                    "paymentToken",
+                    "the card was declined",
+                ))
+            }
         }
     }
 }

@@ -51,7 +51,7 @@ backend_test!(
 
 backend_test!(
     public_catalog_is_open_to_anonymous_visitors,
-    |c: &mut Config| c.catalog_public = true,
+    |c: &mut Config| c.auth.catalog_public = true,
     |app: TestApp| async move {
         let admin = app.admin("admin@example.com").await;
         let id = app.product(&admin, "Teapot", "12.50", 3).await;
@@ -583,7 +583,7 @@ async fn upload(
 
 backend_test!(
     images_are_checked_stored_served_and_replaced,
-    |c: &mut Config| c.max_image_bytes = 4096,
+    |c: &mut Config| c.media.max_image_bytes = 4096,
     |app: TestApp| async move {
         let admin = app.admin("admin@example.com").await;
         let id = app.product(&admin, "Frame", "10", 1).await;

@@ -93,8 +93,8 @@ backend_test!(
     create_admin_creates_or_promotes,
     |_: &mut Config| {},
     |app: TestApp| async move {
-        let db = app.config.database_url.clone();
-        let data = app.config.data_dir.display().to_string();
+        let db = app.config.database.database_url.clone();
+        let data = app.config.server.data_dir.display().to_string();
         let env = [
             ("DATABASE_URL", db.as_str()),
             ("DATA_DIR", data.as_str()),

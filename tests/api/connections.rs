@@ -114,7 +114,7 @@ async fn idle_and_slow_connections_are_closed_and_never_exhaust_files() {
 /// A WebSocket lives on past the header deadline: the deadline ends with the upgrade.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websockets_outlive_the_header_deadline() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.http_header_timeout_secs = 1)
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.server.http_header_timeout_secs = 1)
         .await
         .unwrap();
     let (token, _, _) = app.register("ws@example.com").await;

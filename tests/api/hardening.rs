@@ -54,7 +54,7 @@ backend_test!(repeated_failures_lock_an_email, |app: TestApp| async move {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_addresses_are_rate_limited_and_forwarded_only_by_trusted_proxies() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.rate_limit_per_address = 3)
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.auth.rate_limit_per_address = 3)
         .await
         .unwrap();
     for _ in 0..3 {
@@ -77,8 +77,8 @@ async fn client_addresses_are_rate_limited_and_forwarded_only_by_trusted_proxies
     assert_eq!(error_code(&spoofed), "RATE_LIMITED");
 
     let proxied = TestApp::spawn(Backend::Sqlite, |c| {
-        c.rate_limit_per_address = 2;
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.auth.rate_limit_per_address = 2;
+        c.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await
     .unwrap();
@@ -161,33 +161,33 @@ async fn production_refuses_weak_settings_and_hides_the_schema() {
     use mini_ecommerce::config::{AppEnv, Secret};
     let dir = tempfile::tempdir().unwrap();
     let mut config = mini_ecommerce::config::Config::from_env();
-    config.database_url = format!("sqlite://{}", dir.path().join("p.db").display());
-    config.data_dir = dir.path().to_owned();
-    config.app_env = AppEnv::Production;
-    config.jwt_secret = None;
+    config.database.database_url = format!("sqlite://{}", dir.path().join("p.db").display());
+    config.server.data_dir = dir.path().to_owned();
+    config.server.app_env = AppEnv::Production;
+    config.auth.jwt_secret = None;
     assert!(
         mini_ecommerce::app::App::build(config.clone())
             .await
             .is_err(),
         "no secret"
     );
-    config.jwt_secret = Some(Secret::new("short"));
+    config.auth.jwt_secret = Some(Secret::new("short"));
     assert!(
         mini_ecommerce::app::App::build(config.clone())
             .await
             .is_err(),
         "short secret"
     );
-    config.jwt_secret = Some(Secret::new("x".repeat(40)));
-    config.cors_origins = vec!["not an origin".to_owned()];
+    config.auth.jwt_secret = Some(Secret::new("x".repeat(40)));
+    config.server.cors_origins = vec!["not an origin".to_owned()];
     assert!(
         mini_ecommerce::app::App::build(config).await.is_err(),
         "bad CORS origin"
     );
 
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.app_env = AppEnv::Production;
-        c.cors_origins = vec!["https://shop.example.com".to_owned()];
+        c.server.app_env = AppEnv::Production;
+        c.server.cors_origins = vec!["https://shop.example.com".to_owned()];
     })
     .await
     .unwrap();

@@ -41,8 +41,8 @@ pub(crate) use backend_test;
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    /// The server's own state, for what HTTP cannot show (the SQL statement count).
-    pub state: std::sync::Arc<mini_ecommerce::app::AppState>,
+    /// The server's own parts, for what HTTP cannot show (the SQL statement count).
+    pub state: App,
     pub client: reqwest::Client,
     pub config: Config,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -113,12 +113,12 @@ impl TestApp {
             }
         };
         let mut config = Config::from_env();
-        config.database_url = database_url;
-        config.bcrypt_cost = 4;
-        config.jwt_secret = Some(Secret::new("test-secret-test-secret-test-secret!"));
-        config.data_dir = dir.path().join("data");
-        config.media_dir = dir.path().join("media");
-        config.db_pool_size = 5;
+        config.database.database_url = database_url;
+        config.auth.bcrypt_cost = 4;
+        config.auth.jwt_secret = Some(Secret::new("test-secret-test-secret-test-secret!"));
+        config.server.data_dir = dir.path().join("data");
+        config.media.media_dir = dir.path().join("media");
+        config.database.db_pool_size = 5;
         configure(&mut config);
         let (addr, tx, server, state) = start_server(config.clone()).await;
         Some(TestApp {
@@ -159,7 +159,11 @@ impl TestApp {
             }
             None => {
                 use diesel::Connection;
-                let path = self.config.database_url.trim_start_matches("sqlite://");
+                let path = self
+                    .config
+                    .database
+                    .database_url
+                    .trim_start_matches("sqlite://");
                 let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite opens");
                 diesel::connection::SimpleConnection::batch_execute(&mut conn, sql)
                     .expect("SQL runs");
@@ -245,15 +249,19 @@ impl TestApp {
         let child = command
             .arg("serve")
             .envs(env.iter().copied())
-            .env("DATABASE_URL", &self.config.database_url)
+            .env("DATABASE_URL", &self.config.database.database_url)
             .env("BIND_ADDR", addr.to_string())
             .env(
                 "JWT_SECRET",
-                self.config.jwt_secret.as_ref().map_or("", Secret::expose),
+                self.config
+                    .auth
+                    .jwt_secret
+                    .as_ref()
+                    .map_or("", Secret::expose),
             )
             .env("BCRYPT_COST", "4")
-            .env("DATA_DIR", &self.config.data_dir)
-            .env("MEDIA_DIR", &self.config.media_dir)
+            .env("DATA_DIR", &self.config.server.data_dir)
+            .env("MEDIA_DIR", &self.config.media.media_dir)
             .env("DB_POOL_SIZE", "5")
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
@@ -299,7 +307,10 @@ impl TestApp {
     /// Makes an admin through the same code path as the `create-admin` command; returns
     /// its access token.
     pub async fn admin(&self, email: &str) -> String {
-        mini_ecommerce::accounts::service::create_admin(&self.state, email, PASSWORD)
+        self.state
+            .handles
+            .accounts
+            .create_admin(email, PASSWORD)
             .await
             .expect("admin created");
         self.login(email, PASSWORD).await
@@ -382,12 +393,12 @@ type Started = (
     SocketAddr,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
-    std::sync::Arc<mini_ecommerce::app::AppState>,
+    App,
 );
 
 async fn start_server(config: Config) -> Started {
     let app = App::build(config).await.expect("app starts");
-    let state = app.state.clone();
+    let state = app.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -745,7 +745,7 @@ backend_test!(demo_data_is_usable_at_once, |app: TestApp| async move {
         orders_per_customer: 2,
         cart_lines: 3,
     };
-    let seeded = mini_ecommerce::seed::seed_demo(&app.state, plan)
+    let seeded = mini_ecommerce::seed::seed_demo(&app.state.db, &app.state.hasher, plan)
         .await
         .expect("seeded");
     assert_eq!(
@@ -884,7 +884,7 @@ backend_test!(
         add(&app, &ann, &pen, 1).await;
         let order = order_id(&place(&app, &ann, json!({ "shippingAddress": "1 Main St" })).await);
         // Past the CHECK constraint, as a bad migration or a hand edit could.
-        let corrupt = if app.config.database_url.starts_with("postgres") {
+        let corrupt = if app.config.database.database_url.starts_with("postgres") {
             "DO $$ DECLARE c text; BEGIN
                FOR c IN SELECT conname FROM pg_constraint
                         WHERE conrelid = 'orders'::regclass AND contype = 'c' LOOP

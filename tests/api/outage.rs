@@ -94,8 +94,12 @@ async fn a_database_outage_fails_fast_and_recovers() {
     let proxy = CuttableProxy::start(target.clone()).await;
     let proxied = proxy.addr.to_string();
     let app = TestApp::spawn(Backend::Postgres, |c| {
-        assert!(c.database_url.contains(&target), "{}", c.database_url);
-        c.database_url = c.database_url.replacen(&target, &proxied, 1);
+        assert!(
+            c.database.database_url.contains(&target),
+            "{}",
+            c.database.database_url
+        );
+        c.database.database_url = c.database.database_url.replacen(&target, &proxied, 1);
     })
     .await
     .unwrap();
@@ -174,7 +178,7 @@ async fn wait_for_readyz(app: &TestApp, status: u16, slowest: &mut Duration) -> 
 /// connection is taken and a request waits for one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_pool_is_not_a_database_that_is_down() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.db_pool_size = 1)
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.database.db_pool_size = 1)
         .await
         .unwrap();
     let admin = app.admin("admin@example.com").await;

@@ -96,7 +96,7 @@ backend_test!(
             assert!(status == 400 || status == 200, "{body}: {status}");
             assert_eq!(error_code(&json), "BAD_USER_INPUT", "{body}: {json}");
         }
-        let huge = "x".repeat(app.config.max_body_bytes + 10);
+        let huge = "x".repeat(app.config.limits.max_body_bytes + 10);
         let response = app
             .client
             .post(app.url("/graphql"))
@@ -298,7 +298,7 @@ backend_test!(get_runs_the_named_operation, |app: TestApp| async move {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_allows_the_headers_client_libraries_send() {
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.cors_origins = vec!["https://shop.example".to_owned()];
+        c.server.cors_origins = vec!["https://shop.example".to_owned()];
     })
     .await
     .unwrap();
@@ -342,7 +342,7 @@ async fn persisted_query_errors_use_apollo_codes() {
     assert_eq!(error_code(&miss), "PERSISTED_QUERY_NOT_FOUND", "{miss}");
     assert_eq!(miss["errors"][0]["message"], "PersistedQueryNotFound");
 
-    let off = TestApp::spawn(Backend::Sqlite, |c| c.apq_cache_size = 0)
+    let off = TestApp::spawn(Backend::Sqlite, |c| c.limits.apq_cache_size = 0)
         .await
         .unwrap();
     let refused = off

@@ -1,5 +1,10 @@
-//! Every setting in one place: read from flags, then the environment (and `.env`), then
-//! defaults; checked once at start so a bad value stops the server with its name.
+//! Every setting, in groups (server, database, auth, limits, media): read from flags,
+//! then the environment (and `.env`), then defaults. Each value is checked by its parser
+//! and the rest by [`Config::validate`], once at start, so a bad value stops the server
+//! with its name. Secrets are [`Secret`]s: no `Debug` or log line prints them.
+//!
+//! The composition root (`app`) hands each room the part it needs; no feature reads
+//! `Config` itself.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,17 +17,24 @@ pub enum AppEnv {
     Production,
 }
 
+/// Every setting, in groups; each group is what one part of the server reads.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// `sqlite://path/to/file.db` (default, created on first run) or `postgres://…`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/shop.db",
-        global = true
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub server: ServerSettings,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub auth: AuthSettings,
+    #[command(flatten)]
+    pub limits: RequestLimits,
+    #[command(flatten)]
+    pub media: MediaSettings,
+}
 
+/// Listening, connections and what the HTTP edge allows.
+#[derive(Debug, Clone, Args)]
+pub struct ServerSettings {
     /// Address the HTTP server listens on.
     #[arg(
         long,
@@ -31,7 +43,6 @@ pub struct Config {
         global = true
     )]
     pub bind_addr: SocketAddr,
-
     /// `development` or `production`. Production requires JWT_SECRET and turns off
     /// introspection unless INTROSPECTION=true.
     #[arg(
@@ -42,102 +53,67 @@ pub struct Config {
         global = true
     )]
     pub app_env: AppEnv,
-
-    /// HMAC secret for access tokens, at least 32 bytes. Required in production; in
-    /// development a random one is kept in DATA_DIR.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
-    pub jwt_secret: Option<Secret>,
-
     /// Folder for the development secret and other local state.
     #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
-
-    /// Folder where product images are stored and served from at /media.
-    #[arg(long, env = "MEDIA_DIR", default_value = "data/media", global = true)]
-    pub media_dir: PathBuf,
-
-    /// bcrypt work factor (4..=31); 12 in production, 4 keeps tests fast.
-    #[arg(long, env = "BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
-    pub bcrypt_cost: u32,
-
-    /// Let anonymous visitors read the catalog.
-    #[arg(long, env = "CATALOG_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, global = true)]
-    pub catalog_public: bool,
-
-    /// Access token lifetime, in seconds.
-    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..), global = true)]
-    pub access_token_ttl_secs: u64,
-
-    /// Refresh token (session) lifetime, in seconds.
-    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..), global = true)]
-    pub refresh_token_ttl_secs: u64,
-
-    /// Database connections per process.
-    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
-    pub db_pool_size: u32,
-
     /// Threads that run requests (tokio's workers); one per core when unset. On a small
     /// machine shared with the database, fewer can be faster: fewer threads to wake, less
     /// competition with PostgreSQL for the cores (bench/RESULTS.md).
     #[arg(long, env = "WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
     pub worker_threads: Option<u16>,
-
     /// Seconds a connection has to send a request's headers, from its opening or from the
     /// end of its previous response (so also the idle keep-alive timeout). Once more than
     /// half the connection slots are taken, new connections get 2 seconds.
     #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub http_header_timeout_secs: u64,
-
     /// Most client connections open at once; further ones wait in the kernel's backlog.
     /// Default: what fits below the open-file limit (raised to its hard limit at start).
     #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub max_connections: Option<u32>,
+    /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-For is believed.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Comma-separated origins allowed to call the API from a browser (CORS); none by
+    /// default. `*` allows any origin (never with credentials: the API uses bearer tokens).
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+    /// Introspection on or off; default: on in development, off in production.
+    #[arg(long, env = "INTROSPECTION", action = clap::ArgAction::Set, global = true)]
+    pub introspection: Option<bool>,
+}
 
-    /// Largest query depth accepted.
-    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
-    pub max_query_depth: usize,
-
-    /// Largest query complexity accepted (a connection counts first/last × its selection).
+/// Which database, and how many connections to it.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` (default, created on first run) or `postgres://…`.
     #[arg(
         long,
-        env = "MAX_QUERY_COMPLEXITY",
-        default_value_t = 2000,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/shop.db",
         global = true
     )]
-    pub max_query_complexity: usize,
+    pub database_url: String,
+    /// Database connections per process.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub db_pool_size: u32,
+}
 
-    /// Most operations in one batched request.
-    #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = 10, global = true)]
-    pub max_batch_size: usize,
-
-    /// Largest JSON request body, in bytes.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
-    pub max_body_bytes: usize,
-
-    /// Largest product image accepted, in bytes.
-    #[arg(long, env = "MAX_IMAGE_BYTES", default_value_t = 5 * 1024 * 1024, global = true)]
-    pub max_image_bytes: usize,
-
-    /// Largest GraphQL document text, in bytes (refused before parsing; smaller than the
-    /// body limit, which also carries variables).
-    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = 256 * 1024, global = true)]
-    pub max_query_bytes: usize,
-
-    /// Most lexical tokens in one document (refused before parsing, so that a parsed
-    /// document's memory stays bounded).
-    #[arg(
-        long,
-        env = "MAX_QUERY_TOKENS",
-        default_value_t = 10_000,
-        global = true
-    )]
-    pub max_query_tokens: usize,
-
-    /// Most aliased fields in one operation (`__typename` costs nothing in the
-    /// complexity count, so aliases get their own cap).
-    #[arg(long, env = "MAX_ALIASES", default_value_t = 100, global = true)]
-    pub max_aliases: usize,
-
+/// Tokens, passwords, sign-in limits and who may read the catalog.
+#[derive(Debug, Clone, Args)]
+pub struct AuthSettings {
+    /// HMAC secret for access tokens, at least 32 bytes. Required in production; in
+    /// development a random one is kept in DATA_DIR.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<Secret>,
+    /// bcrypt work factor (4..=31); 12 in production, 4 keeps tests fast.
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
+    pub bcrypt_cost: u32,
+    /// Access token lifetime, in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub access_token_ttl_secs: u64,
+    /// Refresh token (session) lifetime, in seconds.
+    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub refresh_token_ttl_secs: u64,
     /// Requests per minute from one client address to login, register, refreshToken
     /// and changePassword (0: no limit).
     #[arg(
@@ -147,7 +123,6 @@ pub struct Config {
         global = true
     )]
     pub rate_limit_per_address: u32,
-
     /// Failed sign-ins per email in 15 minutes before the email is locked (0: no limit).
     #[arg(
         long,
@@ -156,24 +131,63 @@ pub struct Config {
         global = true
     )]
     pub rate_limit_login_failures: u32,
+    /// Let anonymous visitors read the catalog.
+    #[arg(long, env = "CATALOG_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub catalog_public: bool,
+}
 
-    /// Comma-separated IP addresses of reverse proxies whose X-Forwarded-For is believed.
-    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-
-    /// Comma-separated origins allowed to call the API from a browser (CORS); none by
-    /// default. `*` allows any origin (never with credentials: the API uses bearer tokens).
-    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
-    pub cors_origins: Vec<String>,
-
+/// What one request may ask: its size, depth, complexity, batch, aliases.
+#[derive(Debug, Clone, Args)]
+pub struct RequestLimits {
+    /// Largest query depth accepted.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
+    pub max_query_depth: usize,
+    /// Largest query complexity accepted (a connection counts first/last × its selection).
+    #[arg(
+        long,
+        env = "MAX_QUERY_COMPLEXITY",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub max_query_complexity: usize,
+    /// Most operations in one batched request.
+    #[arg(long, env = "MAX_BATCH_SIZE", default_value_t = 10, global = true)]
+    pub max_batch_size: usize,
+    /// Largest JSON request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Largest GraphQL document text, in bytes (refused before parsing; smaller than the
+    /// body limit, which also carries variables).
+    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = 256 * 1024, global = true)]
+    pub max_query_bytes: usize,
+    /// Most lexical tokens in one document (refused before parsing, so that a parsed
+    /// document's memory stays bounded).
+    #[arg(
+        long,
+        env = "MAX_QUERY_TOKENS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_query_tokens: usize,
+    /// Most aliased fields in one operation (`__typename` costs nothing in the
+    /// complexity count, so aliases get their own cap).
+    #[arg(long, env = "MAX_ALIASES", default_value_t = 100, global = true)]
+    pub max_aliases: usize,
     /// Parsed documents kept in memory, which also serve Apollo's automatic persisted
     /// queries (APQ); 0 turns both off.
     #[arg(long, env = "APQ_CACHE_SIZE", default_value_t = 1000, global = true)]
     pub apq_cache_size: usize,
+}
 
-    /// Introspection on or off; default: on in development, off in production.
-    #[arg(long, env = "INTROSPECTION", action = clap::ArgAction::Set, global = true)]
-    pub introspection: Option<bool>,
+/// Product images: where they live and how large they may be.
+#[derive(Debug, Clone, Args)]
+pub struct MediaSettings {
+    /// Folder where product images are stored and served from at /media.
+    #[arg(long, env = "MEDIA_DIR", default_value = "data/media", global = true)]
+    pub media_dir: PathBuf,
+    /// Largest product image accepted, in bytes.
+    #[arg(long, env = "MAX_IMAGE_BYTES", default_value_t = 5 * 1024 * 1024, global = true)]
+    pub max_image_bytes: usize,
 }
 
 /// A secret setting: its `Debug` never shows it, so a logged or printed `Config` cannot
@@ -217,12 +231,6 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The cores this process may use (2 when the system cannot say): tokio's default worker
-/// count, and what the bcrypt lanes are sized from.
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
 /// The shortest HMAC secret accepted: 256 bits, the strength of HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -237,23 +245,9 @@ impl Config {
         <Only as clap::Parser>::parse_from(["mini-ecommerce"]).config
     }
 
-    /// The most threads tokio may start for blocking work, derived from the pool size: one
-    /// per database connection (diesel-async runs every SQLite statement on tokio's
-    /// blocking pool), one per bcrypt lane, one per worker (a worker that waits for a
-    /// cancelled SQLite statement hands its place to a blocking thread) and 4 for media
-    /// files and uploads; further work queues. Unbounded (tokio's default is 512), the pool
-    /// grew to ~50 threads under load in SQLite mode, each with its own allocator heap
-    /// (bench/RESULTS.md). No deadlock: only statements waiting for SQLite's write lock
-    /// hold a thread for long, and they are fewer than the connections; everything else on
-    /// the pool ends on its own, so the lock holder's next statement gets a thread.
-    pub fn max_blocking_threads(&self) -> usize {
-        let workers = self.worker_threads.map_or_else(cores, usize::from);
-        self.db_pool_size as usize + crate::accounts::passwords::hash_lanes() + workers + 4
-    }
-
     /// The checks that need more than one value's parser: run once at start.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for origin in &self.cors_origins {
+        for origin in &self.server.cors_origins {
             let plausible = origin == "*"
                 || ((origin.starts_with("https://") || origin.starts_with("http://"))
                     && !origin.ends_with('/')
@@ -268,17 +262,17 @@ impl Config {
     }
 
     pub fn is_production(&self) -> bool {
-        self.app_env == AppEnv::Production
+        self.server.app_env == AppEnv::Production
     }
 
     pub fn introspection_enabled(&self) -> bool {
-        self.introspection.unwrap_or(!self.is_production())
+        self.server.introspection.unwrap_or(!self.is_production())
     }
 
     /// The secret that signs access tokens. Production insists on JWT_SECRET; development
     /// makes one up once and keeps it, so tokens survive restarts.
     pub fn resolve_jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
-        if let Some(secret) = &self.jwt_secret {
+        if let Some(secret) = &self.auth.jwt_secret {
             let secret = secret.expose();
             if secret.len() < MIN_SECRET_BYTES {
                 return Err(ConfigError(format!(
@@ -292,15 +286,15 @@ impl Config {
                 "JWT_SECRET is required when APP_ENV=production".to_owned(),
             ));
         }
-        let path = self.data_dir.join("jwt_secret");
+        let path = self.server.data_dir.join("jwt_secret");
         if let Ok(existing) = std::fs::read_to_string(&path) {
             let existing = existing.trim();
             if existing.len() >= MIN_SECRET_BYTES {
                 return Ok(existing.as_bytes().to_vec());
             }
         }
-        let secret = crate::accounts::tokens::random_token();
-        std::fs::create_dir_all(&self.data_dir)
+        let secret = crate::random::random_token();
+        std::fs::create_dir_all(&self.server.data_dir)
             .and_then(|()| write_private(&path, &secret))
             .map_err(|e| {
                 ConfigError(format!(
@@ -332,7 +326,7 @@ mod tests {
     #[test]
     fn debug_never_prints_the_secret() {
         let mut config = Config::from_env();
-        config.jwt_secret = Some(Secret::new("a-very-secret-value-of-32-bytes!!"));
+        config.auth.jwt_secret = Some(Secret::new("a-very-secret-value-of-32-bytes!!"));
         let printed = format!("{config:?}");
         assert!(!printed.contains("a-very-secret"), "{printed}");
         assert!(printed.contains("Secret(***)"));
@@ -341,10 +335,10 @@ mod tests {
     #[test]
     fn cors_origins_are_checked_with_the_settings() {
         let mut config = Config::from_env();
-        config.cors_origins = vec!["https://shop.example".to_owned(), "*".to_owned()];
+        config.server.cors_origins = vec!["https://shop.example".to_owned(), "*".to_owned()];
         assert!(config.validate().is_ok());
         for bad in ["shop.example", "https://shop.example/", "ftp://x"] {
-            config.cors_origins = vec![bad.to_owned()];
+            config.server.cors_origins = vec![bad.to_owned()];
             let error = config.validate().unwrap_err();
             assert!(error.0.contains("CORS_ORIGINS"), "{bad}: {error}");
         }

@@ -1,0 +1,260 @@
+//! The pool of connections to one of the two backends, and how code borrows from it:
+//! [`Db::run`] for statements on one connection, [`Db::transaction`] for a transaction.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::pooled_connection::bb8::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::FutureExt;
+
+use super::backend::{Backend, SQLITE_PRAGMAS, sqlite_path};
+use super::conn::{Conn, ConnFn, PooledConn, SqliteConn};
+use super::{health, sqlite_memory};
+use crate::error::{AppError, AppResult};
+
+/// A pool of connections to one of the two backends.
+///
+/// Connections are not pinged on checkout (`RecyclingMethod::Fast`): a round trip per
+/// request is too dear, and a connection that broke (say, a database restart) fails its
+/// next query, is marked broken by bb8 and replaced. A failed connection attempt is not
+/// retried by the pool (bb8 would back off up to 5 s between attempts, so a database that
+/// came back waited that long for its first request): the next checkout makes a new one.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    statements: StatementCounter,
+    health: Arc<health::Health>,
+}
+
+#[derive(Clone)]
+enum DbPool {
+    Sqlite(Pool<SqliteConn>),
+    Postgres(Pool<AsyncPgConnection>),
+}
+
+/// Counts the SQL statements every pooled connection starts (cheap: one atomic add),
+/// and keeps the text of each statement a connection prepares for reuse (rare: once per
+/// statement and connection; a set, so reconnections do not grow it). Tests use them to prove that a page of orders costs a
+/// fixed number of queries and that hot statements stay prepared.
+#[derive(Clone, Default)]
+pub(crate) struct StatementCounter {
+    started: Arc<AtomicU64>,
+    prepared: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.started.fetch_add(1, Ordering::Relaxed);
+            }
+            InstrumentationEvent::CacheQuery { sql, .. } => {
+                if let Ok(mut prepared) = self.prepared.lock()
+                    && !prepared.contains(sql)
+                {
+                    prepared.insert(sql.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Db {
+    /// Opens a pool; SQLite creates the file (and its folder) on first use.
+    pub async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let timeout = health::CHECKOUT_TIMEOUT;
+        let statements = StatementCounter::default();
+        let health = Arc::new(health::Health::default());
+        let failures = health::ConnectFailures(health.clone());
+        let pool = match Backend::from_url(url) {
+            Backend::Postgres => {
+                let mut config = ManagerConfig::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                let counter = statements.clone();
+                config.custom_setup = Box::new(move |url| {
+                    let (url, counter) = (url.to_owned(), counter.clone());
+                    async move {
+                        // A host that drops packets would hold a pool slot for the
+                        // kernel's connect timeout (minutes) without this bound.
+                        let mut conn = tokio::time::timeout(
+                            health::CONNECT_TIMEOUT,
+                            AsyncPgConnection::establish(&url),
+                        )
+                        .await
+                        .map_err(|_| {
+                            diesel::ConnectionError::BadConnection(
+                                "connecting timed out".to_owned(),
+                            )
+                        })??;
+                        conn.set_instrumentation(counter);
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager =
+                    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+                let pool = Pool::builder()
+                    .max_size(pool_size)
+                    .connection_timeout(timeout)
+                    .error_sink(Box::new(failures))
+                    .retry_connection(false)
+                    .build(manager)
+                    .await
+                    .context("opening the PostgreSQL pool")?;
+                DbPool::Postgres(pool)
+            }
+            Backend::Sqlite => {
+                sqlite_memory::install();
+                let path = sqlite_path(url).to_owned();
+                if let Some(dir) = std::path::Path::new(&path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                let mut config = ManagerConfig::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                let counter = statements.clone();
+                config.custom_setup = Box::new(move |path| {
+                    let (path, counter) = (path.to_owned(), counter.clone());
+                    async move {
+                        let mut conn = SqliteConn::establish(&path).await?;
+                        conn.batch_execute(SQLITE_PRAGMAS)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        conn.set_instrumentation(counter);
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager =
+                    AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+                let pool = Pool::builder()
+                    .max_size(pool_size)
+                    .connection_timeout(timeout)
+                    .error_sink(Box::new(failures))
+                    .retry_connection(false)
+                    .build(manager)
+                    .await
+                    .context("opening the SQLite pool")?;
+                DbPool::Sqlite(pool)
+            }
+        };
+        health::spawn_probe(
+            Backend::from_url(url),
+            url.to_owned(),
+            Arc::downgrade(&health),
+        );
+        Ok(Db {
+            pool,
+            statements,
+            health,
+        })
+    }
+
+    /// Statements started so far on this pool's connections.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.get()
+    }
+
+    /// The SQL of every statement this pool's connections have kept prepared.
+    pub fn prepared_statements(&self) -> Vec<String> {
+        self.statements
+            .prepared
+            .lock()
+            .map(|prepared| prepared.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` on a connection from the pool, which goes back to the pool when `f` is
+    /// done. A repo call is `db.run(async |c| repo::find_order(c, id).await)`.
+    pub async fn run<R, E, F>(&self, f: F) -> AppResult<R>
+    where
+        for<'r, 'c> F: AsyncFnOnce(&'r mut Conn<'c>) -> Result<R, E>
+            + ConnFn<&'r mut Conn<'c>, Result<R, E>, Fut: Send>,
+        E: Into<AppError>,
+    {
+        let mut pooled = self.get().await?;
+        f(&mut pooled.conn()).await.map_err(Into::into)
+    }
+
+    /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back
+    /// on `Err`. On SQLite the transaction is `BEGIN IMMEDIATE`: a deferred one that
+    /// later upgrades to a write lock fails with SQLITE_BUSY under concurrency instead
+    /// of waiting.
+    pub async fn transaction<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        for<'r, 'c> F: AsyncFnOnce(&'r mut Conn<'c>) -> Result<R, E>
+            + ConnFn<&'r mut Conn<'c>, Result<R, E>, Fut: Send>
+            + Send,
+        R: Send,
+        E: From<diesel::result::Error> + From<AppError> + Send,
+    {
+        match self.get().await? {
+            PooledConn::Sqlite(mut pc) => {
+                let pc: &mut SqliteConn = &mut pc;
+                pc.immediate_transaction(async move |c: &mut SqliteConn| {
+                    f(&mut Conn::Sqlite(c)).await
+                })
+                .await
+            }
+            PooledConn::Postgres(mut pc) => {
+                let pc: &mut AsyncPgConnection = &mut pc;
+                pc.transaction(async move |c: &mut AsyncPgConnection| {
+                    f(&mut Conn::Postgres(c)).await
+                })
+                .await
+            }
+        }
+    }
+
+    /// A connection from the pool. While the database is known to be down the wait is
+    /// short, so clients get their error at once.
+    pub async fn get(&self) -> Result<PooledConn, AppError> {
+        let checkout = async {
+            match &self.pool {
+                DbPool::Sqlite(pool) => pool.get_owned().await.map(PooledConn::Sqlite),
+                DbPool::Postgres(pool) => pool.get_owned().await.map(PooledConn::Postgres),
+            }
+            .map_err(|e| e.to_string())
+        };
+        let mut checkout = std::pin::pin!(checkout);
+        let result = if self.health.is_down() {
+            tokio::time::timeout(health::CHECKOUT_TIMEOUT_WHILE_DOWN, &mut checkout).await
+        } else {
+            // A checkout that began while the database was up waits the short time too
+            // once the database is found down meanwhile.
+            tokio::select! {
+                result = tokio::time::timeout(health::CHECKOUT_TIMEOUT, &mut checkout) => result,
+                () = self.health.went_down() => {
+                    tokio::time::timeout(health::CHECKOUT_TIMEOUT_WHILE_DOWN, &mut checkout).await
+                }
+            }
+        };
+        match result {
+            Ok(Ok(conn)) => Ok(conn),
+            // Not a sign that the database is down: the pool may only be busy. Failed
+            // connection attempts and the probe say that (see `health`).
+            Ok(Err(e)) => Err(AppError::internal(format!("database pool: {e}"))),
+            Err(_) => Err(AppError::internal("database pool: timed out")),
+        }
+    }
+
+    /// Whether the database answered its last probe (for /readyz; never waits).
+    pub fn is_available(&self) -> bool {
+        !self.health.is_down()
+    }
+}
