@@ -40,7 +40,7 @@ pub struct App {
     pub db: Db,
     pub hasher: Hasher,
     pub handles: Handles,
-    pub endpoint: GraphqlEndpoint,
+    pub(crate) endpoint: GraphqlEndpoint,
 }
 
 impl App {
@@ -69,6 +69,9 @@ impl App {
             },
         );
         spawn_pruning(accounts.rate_limits());
+        let events = OrderEvents::start(&db, &database.database_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening the order event channel: {e:?}"))?;
         let media = &config.media;
         let handles = Handles {
             catalog: Catalog::new(
@@ -76,7 +79,7 @@ impl App {
                 Images::new(media.media_dir.clone(), media.max_image_bytes),
             ),
             cart: Cart::new(db.clone()),
-            orders: Orders::new(db.clone(), OrderEvents::start(&db, &database.database_url)),
+            orders: Orders::new(db.clone(), events),
             accounts,
         };
         let endpoint = GraphqlEndpoint {

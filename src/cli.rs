@@ -64,7 +64,7 @@ pub async fn seed_demo(config: Config, plan: SeedPlan) -> anyhow::Result<()> {
 
 /// A readable line for a request error that ends a command (`AppError` is deliberately
 /// not `Display`, see `crate::error`).
-pub fn describe(err: AppError) -> String {
+pub(crate) fn describe(err: AppError) -> String {
     match err {
         AppError::User(e) => e.message,
         AppError::Database(e) => format!("database error: {e}"),

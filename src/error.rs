@@ -46,7 +46,7 @@ pub struct UserError {
 }
 
 impl UserError {
-    pub fn new(code: UserErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: UserErrorCode, message: impl Into<String>) -> Self {
         Self {
             field: None,
             message: message.into(),
@@ -56,7 +56,7 @@ impl UserError {
     }
 
     /// A user error about `input.<field>`.
-    pub fn on_input(code: UserErrorCode, field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn on_input(code: UserErrorCode, field: &str, message: impl Into<String>) -> Self {
         Self {
             field: Some(vec!["input".to_owned(), field.to_owned()]),
             message: message.into(),
@@ -66,7 +66,11 @@ impl UserError {
     }
 
     /// A user error about one line of the cart.
-    pub fn on_cart_line(code: UserErrorCode, line_id: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn on_cart_line(
+        code: UserErrorCode,
+        line_id: i64,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             cart_line: Some(line_id),
             ..Self::new(code, message)
@@ -96,24 +100,24 @@ impl From<diesel::result::Error> for AppError {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         AppError::Internal(message.into())
     }
 
-    pub fn user(code: UserErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn user(code: UserErrorCode, message: impl Into<String>) -> Self {
         AppError::User(UserError::new(code, message))
     }
 
-    pub fn input(code: UserErrorCode, field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn input(code: UserErrorCode, field: &str, message: impl Into<String>) -> Self {
         AppError::User(UserError::on_input(code, field, message))
     }
 
-    pub fn bad_input(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_input(message: impl Into<String>) -> Self {
         AppError::BadUserInput(message.into())
     }
 
     /// The request-error exit: the only conversion from `AppError` to what a client sees.
-    pub fn into_graphql(self) -> async_graphql::Error {
+    pub(crate) fn into_graphql(self) -> async_graphql::Error {
         let (code, message) = match &self {
             // A user error reaching this exit came from a field that has no payload
             // (a query); it is still the client's to correct.

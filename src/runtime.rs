@@ -5,13 +5,13 @@ use crate::config::Config;
 
 /// The cores this process may use (2 when the system cannot say): tokio's default worker
 /// count, and what the bcrypt lanes are sized from.
-pub fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// How many password hashes may run at once: all cores but one, so a burst of logins
 /// always leaves a core to other requests.
-pub fn hash_lanes() -> usize {
+pub(crate) fn hash_lanes() -> usize {
     cores().saturating_sub(1).max(1)
 }
 

@@ -35,13 +35,13 @@ const RESERVED_FILES: u64 = 128;
 /// it after the upgrade (when hyper's part of the connection ends), so open sockets
 /// count against the cap whatever they speak.
 #[derive(Clone)]
-pub struct ConnectionSlot(
+pub(crate) struct ConnectionSlot(
     #[expect(dead_code, reason = "held, never read")] Arc<OwnedSemaphorePermit>,
 );
 
 /// The bounds on client connections.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnectionLimits {
+pub(crate) struct ConnectionLimits {
     /// The time a connection has to send a request's headers, from its opening or the end
     /// of its previous response (so it is also the idle keep-alive timeout).
     pub header_timeout: Duration,
@@ -50,7 +50,7 @@ pub struct ConnectionLimits {
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets requests in flight
 /// end. At `max_connections`, new connections wait in the kernel's backlog until one ends.
-pub async fn serve(
+pub(crate) async fn serve(
     router: Router,
     listener: TcpListener,
     limits: ConnectionLimits,

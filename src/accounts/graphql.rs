@@ -21,11 +21,11 @@ use crate::orders::graphql::{OrderConnection, orders_page};
 use crate::orders::model::{OrderListFilter, OrderStatus};
 
 /// A user account. Only the user themselves and admins can reach one.
-pub struct User(pub UserRow);
+pub(crate) struct User(pub UserRow);
 
 #[Object]
 impl User {
-    pub async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         encode_id(NodeKind::User, self.0.id)
     }
     async fn email(&self) -> &str {
@@ -78,7 +78,7 @@ impl User {
 }
 
 /// Whether the viewer may see `user`: themselves, or any user for an admin.
-pub async fn can_see_user(ctx: &Context<'_>, user_id: i64) -> Result<bool, AppError> {
+pub(crate) async fn can_see_user(ctx: &Context<'_>, user_id: i64) -> Result<bool, AppError> {
     Ok(match viewer(ctx).await? {
         Some(v) => v.id == user_id || v.role() == Role::Admin,
         None => false,
@@ -86,7 +86,7 @@ pub async fn can_see_user(ctx: &Context<'_>, user_id: i64) -> Result<bool, AppEr
 }
 
 /// `node(id:)` for users.
-pub async fn user_node(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppError> {
+pub(crate) async fn user_node(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppError> {
     if !can_see_user(ctx, id).await? {
         return Ok(None);
     }
@@ -94,7 +94,7 @@ pub async fn user_node(ctx: &Context<'_>, id: i64) -> Result<Option<User>, AppEr
 }
 
 #[derive(InputObject, Default)]
-pub struct UserFilter {
+pub(crate) struct UserFilter {
     /// Case-insensitive match on email, first or last name.
     search: Option<String>,
     role: Option<Role>,
@@ -102,7 +102,7 @@ pub struct UserFilter {
 }
 
 /// The extra fields of `UserConnection`; `totalCount` runs its query only when asked.
-pub struct UserConnectionFields {
+pub(crate) struct UserConnectionFields {
     filter: UserListFilter,
 }
 
@@ -114,10 +114,10 @@ impl UserConnectionFields {
     }
 }
 
-pub type UserConnection = Connection<Cursor, User, UserConnectionFields>;
+pub(crate) type UserConnection = Connection<Cursor, User, UserConnectionFields>;
 
 #[derive(Default)]
-pub struct AccountsQuery;
+pub(crate) struct AccountsQuery;
 
 #[Object]
 impl AccountsQuery {
@@ -166,7 +166,7 @@ impl AccountsQuery {
 }
 
 #[derive(SimpleObject, Default)]
-pub struct AuthPayload {
+pub(crate) struct AuthPayload {
     user: Option<User>,
     access_token: Option<String>,
     refresh_token: Option<String>,
@@ -196,13 +196,13 @@ impl AuthPayload {
 }
 
 #[derive(SimpleObject)]
-pub struct LogoutPayload {
+pub(crate) struct LogoutPayload {
     success: bool,
     user_errors: Vec<UserError>,
 }
 
 #[derive(SimpleObject)]
-pub struct UserPayload {
+pub(crate) struct UserPayload {
     user: Option<User>,
     user_errors: Vec<UserError>,
 }
@@ -218,7 +218,7 @@ impl UserPayload {
 }
 
 #[derive(InputObject)]
-pub struct RegisterInput {
+pub(crate) struct RegisterInput {
     email: String,
     password: String,
     password_confirmation: String,
@@ -228,18 +228,18 @@ pub struct RegisterInput {
 }
 
 #[derive(InputObject)]
-pub struct LoginInput {
+pub(crate) struct LoginInput {
     email: String,
     password: String,
 }
 
 #[derive(InputObject)]
-pub struct RefreshTokenInput {
+pub(crate) struct RefreshTokenInput {
     refresh_token: String,
 }
 
 #[derive(InputObject)]
-pub struct LogoutInput {
+pub(crate) struct LogoutInput {
     refresh_token: String,
     /// Revoke every session of this user, not only this one.
     #[graphql(default_with = "Some(false)")]
@@ -247,32 +247,32 @@ pub struct LogoutInput {
 }
 
 #[derive(InputObject)]
-pub struct UpdateProfileInput {
+pub(crate) struct UpdateProfileInput {
     first_name: Option<String>,
     last_name: Option<String>,
     phone: Option<String>,
 }
 
 #[derive(InputObject)]
-pub struct ChangePasswordInput {
+pub(crate) struct ChangePasswordInput {
     current_password: String,
     new_password: String,
 }
 
 #[derive(InputObject)]
-pub struct SetUserRoleInput {
+pub(crate) struct SetUserRoleInput {
     user_id: ID,
     role: Role,
 }
 
 #[derive(InputObject)]
-pub struct SetUserActiveInput {
+pub(crate) struct SetUserActiveInput {
     user_id: ID,
     is_active: bool,
 }
 
 #[derive(Default)]
-pub struct AccountsMutation;
+pub(crate) struct AccountsMutation;
 
 #[Object]
 impl AccountsMutation {

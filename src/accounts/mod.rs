@@ -5,12 +5,13 @@
 //! keys, the sign-in rate limits). Other rooms read users through it or through the
 //! user loader; none writes them.
 
-pub mod graphql;
+pub(crate) mod graphql;
 pub mod model;
 pub mod passwords;
-pub mod rate_limit;
-pub mod repo;
-pub mod service;
-pub mod tokens;
+pub(crate) mod rate_limit;
+pub(crate) mod repo;
+pub(crate) mod service;
+pub(crate) mod tokens;
 
-pub use service::{Accounts, SessionTtls};
+pub use service::Accounts;
+pub(crate) use service::SessionTtls;

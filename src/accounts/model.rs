@@ -34,14 +34,14 @@ pub struct UserRow {
 }
 
 impl UserRow {
-    pub fn role(&self) -> Role {
+    pub(crate) fn role(&self) -> Role {
         self.role
     }
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = users)]
-pub struct NewUser<'a> {
+pub(crate) struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
     pub first_name: &'a str,
@@ -55,27 +55,22 @@ pub struct NewUser<'a> {
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = sessions)]
-pub struct SessionRow {
+pub(crate) struct SessionRow {
     pub id: i64,
     pub user_id: i64,
-    pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = refresh_tokens)]
-pub struct RefreshTokenRow {
+pub(crate) struct RefreshTokenRow {
     pub id: i64,
-    pub session_id: i64,
-    pub token_hash: String,
-    pub created_at: NaiveDateTime,
-    pub rotated_at: Option<NaiveDateTime>,
 }
 
 /// What `users(filter:)` narrows by.
 #[derive(Debug, Clone, Default)]
-pub struct UserListFilter {
+pub(crate) struct UserListFilter {
     pub search: Option<String>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,

@@ -9,15 +9,19 @@ use crate::error::{AppError, UserErrorCode};
 
 /// bcrypt only reads the first 72 bytes; longer passwords are refused rather than
 /// silently truncated.
-pub const MAX_PASSWORD_BYTES: usize = 72;
-pub const MIN_PASSWORD_CHARS: usize = 8;
+pub(crate) const MAX_PASSWORD_BYTES: usize = 72;
+pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 
 /// The 1,000 most common passwords (zxcvbn's frequency list, MIT).
 static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
 
 /// Checks the password rules; `field` names the input field in the user error.
-pub fn check_password_rules(password: &str, email: &str, field: &str) -> Result<(), AppError> {
+pub(crate) fn check_password_rules(
+    password: &str,
+    email: &str,
+    field: &str,
+) -> Result<(), AppError> {
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(AppError::input(
             UserErrorCode::InvalidInput,
@@ -53,7 +57,7 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    pub fn new(cost: u32) -> Self {
+    pub(crate) fn new(cost: u32) -> Self {
         let dummy = crate::random::random_token();
         Hasher {
             cost,
@@ -62,7 +66,7 @@ impl Hasher {
         }
     }
 
-    pub async fn hash(&self, password: &str) -> Result<String, AppError> {
+    pub(crate) async fn hash(&self, password: &str) -> Result<String, AppError> {
         let password = password.to_owned();
         let cost = self.cost;
         self.run(move || {
@@ -73,7 +77,11 @@ impl Hasher {
 
     /// Whether `password` matches `hash`; with no hash (unknown user) it spends the same
     /// time on a dummy hash and answers false.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, AppError> {
+    pub(crate) async fn verify(
+        &self,
+        password: &str,
+        hash: Option<&str>,
+    ) -> Result<bool, AppError> {
         let known = hash.is_some();
         let hash = hash.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         // Truncation would let a >72-byte password match its prefix: never accept one.

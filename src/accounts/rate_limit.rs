@@ -16,7 +16,7 @@ use crate::error::AppError;
 /// The window of the per-email failure allowance.
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-pub struct RateLimits {
+pub(crate) struct RateLimits {
     per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     failures_per_email: Option<(DefaultKeyedRateLimiter<String>, Duration)>,
     /// Emails whose failures ran out, and until when: while locked even the right
@@ -27,7 +27,7 @@ pub struct RateLimits {
 impl RateLimits {
     /// `per_address` attempts per minute from one address, `login_failures` failed
     /// sign-ins per email in 15 minutes; 0 turns a limit off.
-    pub fn new(per_address: u32, login_failures: u32) -> Self {
+    pub(crate) fn new(per_address: u32, login_failures: u32) -> Self {
         let per_address =
             NonZeroU32::new(per_address).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
         let failures_per_email = NonZeroU32::new(login_failures).map(|n| {
@@ -45,7 +45,7 @@ impl RateLimits {
     }
 
     /// Counts one attempt from `addr`; `RATE_LIMITED` past the allowance.
-    pub fn check_address(&self, addr: Option<IpAddr>) -> Result<(), AppError> {
+    pub(crate) fn check_address(&self, addr: Option<IpAddr>) -> Result<(), AppError> {
         let (Some(limiter), Some(addr)) = (&self.per_address, addr) else {
             return Ok(());
         };
@@ -57,7 +57,7 @@ impl RateLimits {
     }
 
     /// `RATE_LIMITED` while the email is locked after too many failures.
-    pub fn check_email(&self, email: &str) -> Result<(), AppError> {
+    pub(crate) fn check_email(&self, email: &str) -> Result<(), AppError> {
         let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
         match locked.get(email) {
             Some(until) if *until > Instant::now() => Err(AppError::RateLimited {
@@ -73,7 +73,7 @@ impl RateLimits {
 
     /// Counts a failed sign-in; the failure that exceeds the allowance locks the email
     /// and is answered `RATE_LIMITED` itself.
-    pub fn record_failure(&self, email: &str) -> Result<(), AppError> {
+    pub(crate) fn record_failure(&self, email: &str) -> Result<(), AppError> {
         let Some((limiter, replenish)) = &self.failures_per_email else {
             return Ok(());
         };
@@ -92,7 +92,7 @@ impl RateLimits {
     }
 
     /// Forgets keys that have fully recovered, so memory stays bounded.
-    pub fn prune(&self) {
+    pub(crate) fn prune(&self) {
         if let Some(limiter) = &self.per_address {
             limiter.retain_recent();
             limiter.shrink_to_fit();

@@ -10,7 +10,7 @@ use crate::db::schema::{refresh_tokens, sessions, users};
 use crate::db::{Conn, contains_pattern, lower};
 use crate::{db_run, keyset_page};
 
-pub async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<UserRow> {
+pub(crate) async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<UserRow> {
     db_run!(conn, c => diesel::insert_into(users::table)
         .values(new)
         .returning(UserRow::as_returning())
@@ -18,7 +18,7 @@ pub async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<
         .await)
 }
 
-pub async fn find_user(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<UserRow>> {
+pub(crate) async fn find_user(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<UserRow>> {
     db_run!(conn, c => users::table
         .find(id)
         .select(UserRow::as_select())
@@ -27,7 +27,7 @@ pub async fn find_user(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<UserR
         .optional())
 }
 
-pub async fn find_users(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
+pub(crate) async fn find_users(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
     db_run!(conn, c => users::table
         .filter(users::id.eq_any(ids))
         .select(UserRow::as_select())
@@ -36,7 +36,10 @@ pub async fn find_users(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<Use
 }
 
 /// By email, case-insensitively (through the unique `lower(email)` index).
-pub async fn find_user_by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult<Option<UserRow>> {
+pub(crate) async fn find_user_by_email(
+    conn: &mut Conn<'_>,
+    email: &str,
+) -> QueryResult<Option<UserRow>> {
     let email = email.to_lowercase();
     db_run!(conn, c => users::table
         .filter(lower(users::email).eq(&email))
@@ -46,7 +49,7 @@ pub async fn find_user_by_email(conn: &mut Conn<'_>, email: &str) -> QueryResult
         .optional())
 }
 
-pub async fn update_profile(
+pub(crate) async fn update_profile(
     conn: &mut Conn<'_>,
     id: i64,
     first_name: &str,
@@ -66,7 +69,7 @@ pub async fn update_profile(
         .await)
 }
 
-pub async fn update_password(
+pub(crate) async fn update_password(
     conn: &mut Conn<'_>,
     id: i64,
     password_hash: &str,
@@ -81,7 +84,7 @@ pub async fn update_password(
         .await)
 }
 
-pub async fn set_role(
+pub(crate) async fn set_role(
     conn: &mut Conn<'_>,
     id: i64,
     role: Role,
@@ -95,7 +98,7 @@ pub async fn set_role(
         .optional())
 }
 
-pub async fn set_active(
+pub(crate) async fn set_active(
     conn: &mut Conn<'_>,
     id: i64,
     is_active: bool,
@@ -133,7 +136,7 @@ macro_rules! filter_users {
 }
 
 /// One page of users, newest first (created_at, then id).
-pub async fn list_users(
+pub(crate) async fn list_users(
     conn: &mut Conn<'_>,
     filter: &UserListFilter,
     page: &Page<NaiveDateTime>,
@@ -155,7 +158,7 @@ pub async fn list_users(
     })
 }
 
-pub async fn count_users(conn: &mut Conn<'_>, filter: &UserListFilter) -> QueryResult<i64> {
+pub(crate) async fn count_users(conn: &mut Conn<'_>, filter: &UserListFilter) -> QueryResult<i64> {
     let pattern = filter
         .search
         .as_deref()
@@ -168,7 +171,7 @@ pub async fn count_users(conn: &mut Conn<'_>, filter: &UserListFilter) -> QueryR
 
 // Sessions and refresh tokens.
 
-pub async fn insert_session(
+pub(crate) async fn insert_session(
     conn: &mut Conn<'_>,
     user_id: i64,
     now: NaiveDateTime,
@@ -185,7 +188,7 @@ pub async fn insert_session(
         .await)
 }
 
-pub async fn insert_refresh_token(
+pub(crate) async fn insert_refresh_token(
     conn: &mut Conn<'_>,
     session_id: i64,
     token_hash: &str,
@@ -202,7 +205,7 @@ pub async fn insert_refresh_token(
 }
 
 /// A refresh token by its hash, with its session.
-pub async fn find_refresh_token(
+pub(crate) async fn find_refresh_token(
     conn: &mut Conn<'_>,
     token_hash: &str,
 ) -> QueryResult<Option<(RefreshTokenRow, SessionRow)>> {
@@ -217,7 +220,7 @@ pub async fn find_refresh_token(
 
 /// Marks a token rotated if it was not already: false means someone else rotated it
 /// first (a concurrent or replayed refresh).
-pub async fn mark_token_rotated(
+pub(crate) async fn mark_token_rotated(
     conn: &mut Conn<'_>,
     token_id: i64,
     now: NaiveDateTime,
@@ -233,7 +236,7 @@ pub async fn mark_token_rotated(
     Ok(changed == 1)
 }
 
-pub async fn revoke_session(
+pub(crate) async fn revoke_session(
     conn: &mut Conn<'_>,
     session_id: i64,
     now: NaiveDateTime,
@@ -248,7 +251,7 @@ pub async fn revoke_session(
     .await)
 }
 
-pub async fn revoke_user_sessions(
+pub(crate) async fn revoke_user_sessions(
     conn: &mut Conn<'_>,
     user_id: i64,
     now: NaiveDateTime,

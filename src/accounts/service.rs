@@ -30,17 +30,17 @@ pub struct Accounts {
 
 /// How long tokens live, in seconds.
 #[derive(Debug, Clone, Copy)]
-pub struct SessionTtls {
+pub(crate) struct SessionTtls {
     pub access_secs: u64,
     pub refresh_secs: u64,
 }
 
-pub const MAX_EMAIL_LEN: usize = 254;
-pub const MAX_NAME_CHARS: usize = 100;
-pub const MAX_PHONE_CHARS: usize = 32;
+pub(crate) const MAX_EMAIL_LEN: usize = 254;
+pub(crate) const MAX_NAME_CHARS: usize = 100;
+pub(crate) const MAX_PHONE_CHARS: usize = 32;
 
 /// A signed-in session: the user and a fresh token pair.
-pub struct Session {
+pub(crate) struct Session {
     pub user: UserRow,
     pub access_token: String,
     pub access_token_expires_at: NaiveDateTime,
@@ -48,7 +48,7 @@ pub struct Session {
     pub refresh_token_expires_at: NaiveDateTime,
 }
 
-pub struct Registration {
+pub(crate) struct Registration {
     pub email: String,
     pub password: String,
     pub password_confirmation: String,
@@ -59,7 +59,7 @@ pub struct Registration {
 
 /// Trimmed, lower-cased and syntactically checked: `local@domain.tld`, at most 254
 /// characters, no spaces or control characters.
-pub fn normalize_email(raw: &str, field: &str) -> AppResult<String> {
+pub(crate) fn normalize_email(raw: &str, field: &str) -> AppResult<String> {
     let email = raw.trim().to_lowercase();
     let invalid = || {
         AppError::input(
@@ -92,7 +92,7 @@ pub fn normalize_email(raw: &str, field: &str) -> AppResult<String> {
 }
 
 /// A trimmed name of 1..=100 characters.
-pub fn check_name(raw: &str, field: &str) -> AppResult<String> {
+pub(crate) fn check_name(raw: &str, field: &str) -> AppResult<String> {
     let name = raw.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
@@ -106,7 +106,7 @@ pub fn check_name(raw: &str, field: &str) -> AppResult<String> {
 }
 
 /// Digits, spaces and `+-()`, at most 32 characters; empty means none.
-pub fn check_phone(raw: &str, field: &str) -> AppResult<Option<String>> {
+pub(crate) fn check_phone(raw: &str, field: &str) -> AppResult<Option<String>> {
     let phone = raw.trim();
     if phone.is_empty() {
         return Ok(None);
@@ -127,14 +127,14 @@ pub fn check_phone(raw: &str, field: &str) -> AppResult<Option<String>> {
     }
 }
 
-pub struct ProfileChanges {
+pub(crate) struct ProfileChanges {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
 }
 
 impl Accounts {
-    pub fn new(
+    pub(crate) fn new(
         db: Db,
         hasher: Hasher,
         tokens: TokenKeys,
@@ -151,21 +151,21 @@ impl Accounts {
     }
 
     /// The sign-in rate limits, for the task that forgets recovered keys.
-    pub fn rate_limits(&self) -> std::sync::Weak<RateLimits> {
+    pub(crate) fn rate_limits(&self) -> std::sync::Weak<RateLimits> {
         Arc::downgrade(&self.limits)
     }
 
     /// The claims of a genuine, unexpired access token.
-    pub fn verify_access_token(&self, token: &str) -> Option<Claims> {
+    pub(crate) fn verify_access_token(&self, token: &str) -> Option<Claims> {
         self.tokens.verify(token)
     }
 
-    pub async fn user(&self, id: i64) -> AppResult<Option<UserRow>> {
+    pub(crate) async fn user(&self, id: i64) -> AppResult<Option<UserRow>> {
         self.db.run(async |c| repo::find_user(c, id).await).await
     }
 
     /// A page of users, newest first.
-    pub async fn users(
+    pub(crate) async fn users(
         &self,
         filter: &UserListFilter,
         page: &Page<NaiveDateTime>,
@@ -175,14 +175,14 @@ impl Accounts {
             .await
     }
 
-    pub async fn count_users(&self, filter: &UserListFilter) -> AppResult<i64> {
+    pub(crate) async fn count_users(&self, filter: &UserListFilter) -> AppResult<i64> {
         self.db
             .run(async |c| repo::count_users(c, filter).await)
             .await
     }
 
     /// The user of an access token's claims if they may still act: active, not deleted.
-    pub async fn active_user(&self, claims: &Claims) -> AppResult<Option<UserRow>> {
+    pub(crate) async fn active_user(&self, claims: &Claims) -> AppResult<Option<UserRow>> {
         let Some(user_id) = claims.user_id() else {
             return Ok(None);
         };
@@ -193,7 +193,7 @@ impl Accounts {
         Ok(user.filter(|user| user.is_active))
     }
 
-    pub async fn register(
+    pub(crate) async fn register(
         &self,
         client: Option<IpAddr>,
         input: Registration,
@@ -244,7 +244,7 @@ impl Accounts {
 
     /// Signs in. Rate-limited per client address, and per email after repeated failures
     /// (while an email is locked even the right password is refused).
-    pub async fn login(
+    pub(crate) async fn login(
         &self,
         client: Option<IpAddr>,
         email: &str,
@@ -294,7 +294,11 @@ impl Accounts {
 
     /// Exchanges a refresh token for a new pair. A token that was already exchanged means
     /// it leaked (or a client misbehaves): the whole session is revoked.
-    pub async fn refresh(&self, client: Option<IpAddr>, refresh_token: &str) -> AppResult<Session> {
+    pub(crate) async fn refresh(
+        &self,
+        client: Option<IpAddr>,
+        refresh_token: &str,
+    ) -> AppResult<Session> {
         self.limits.check_address(client)?;
         let invalid = || {
             AppError::input(
@@ -368,7 +372,7 @@ impl Accounts {
     }
 
     /// Revokes the session of `refresh_token`, or every session of its user.
-    pub async fn logout(&self, refresh_token: &str, everywhere: bool) -> AppResult<()> {
+    pub(crate) async fn logout(&self, refresh_token: &str, everywhere: bool) -> AppResult<()> {
         let hash = hash_refresh_token(refresh_token);
         let now = now();
         let found = self
@@ -395,7 +399,7 @@ impl Accounts {
         Ok(())
     }
 
-    pub async fn update_profile(
+    pub(crate) async fn update_profile(
         &self,
         user: &UserRow,
         changes: ProfileChanges,
@@ -422,7 +426,7 @@ impl Accounts {
     }
 
     /// Sets a new password, revokes every session (the caller's too) and signs in afresh.
-    pub async fn change_password(
+    pub(crate) async fn change_password(
         &self,
         client: Option<IpAddr>,
         user: &UserRow,
@@ -459,7 +463,7 @@ impl Accounts {
     }
 
     /// An admin changes another user's role.
-    pub async fn set_role(
+    pub(crate) async fn set_role(
         &self,
         admin: &UserRow,
         user_id: Option<i64>,
@@ -474,7 +478,7 @@ impl Accounts {
     }
 
     /// An admin (de)activates another user; deactivation also ends their sessions.
-    pub async fn set_active(
+    pub(crate) async fn set_active(
         &self,
         admin: &UserRow,
         user_id: Option<i64>,

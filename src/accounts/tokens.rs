@@ -6,12 +6,12 @@ use sha2::{Digest, Sha256};
 
 /// What the database keeps of a refresh token. The token is random and long, so a fast
 /// hash is enough (no salt or key stretching needed, unlike passwords).
-pub fn hash_refresh_token(token: &str) -> String {
+pub(crate) fn hash_refresh_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Claims {
+pub(crate) struct Claims {
     /// The user id (a string, as RFC 7519 has it).
     pub sub: String,
     /// The session the token was issued for.
@@ -21,20 +21,20 @@ pub struct Claims {
 }
 
 impl Claims {
-    pub fn user_id(&self) -> Option<i64> {
+    pub(crate) fn user_id(&self) -> Option<i64> {
         self.sub.parse().ok()
     }
 }
 
 /// Signs and checks access tokens with one HS256 key.
-pub struct TokenKeys {
+pub(crate) struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
 }
 
 impl TokenKeys {
-    pub fn new(secret: &[u8]) -> Self {
+    pub(crate) fn new(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -45,14 +45,14 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(&self, claims: &Claims) -> String {
+    pub(crate) fn issue(&self, claims: &Claims) -> String {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .expect("HS256 signing of plain claims cannot fail")
     }
 
     /// The claims of a genuine, unexpired token; `None` for anything else (forged,
     /// expired, another algorithm, `alg: none`, garbage).
-    pub fn verify(&self, token: &str) -> Option<Claims> {
+    pub(crate) fn verify(&self, token: &str) -> Option<Claims> {
         if token.len() > 4096 {
             return None;
         }

@@ -16,11 +16,11 @@ fn cart_room<'a>(ctx: &Context<'a>) -> &'a super::Cart {
     ctx.data_unchecked::<super::Cart>()
 }
 
-pub struct CartItem(pub CartLine);
+pub(crate) struct CartItem(pub CartLine);
 
 #[Object]
 impl CartItem {
-    pub async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         encode_id(NodeKind::CartItem, self.0.item.id)
     }
     async fn product(&self) -> Product {
@@ -41,7 +41,10 @@ impl CartItem {
 }
 
 /// `node(id:)` for cart lines: only their owner sees them.
-pub async fn cart_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<CartItem>, AppError> {
+pub(crate) async fn cart_item_node(
+    ctx: &Context<'_>,
+    id: i64,
+) -> Result<Option<CartItem>, AppError> {
     let Some(viewer) = crate::graphql::viewer::viewer(ctx).await? else {
         return Ok(None);
     };
@@ -50,7 +53,7 @@ pub async fn cart_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<CartIte
 
 /// The signed-in customer's cart, priced at current prices.
 /// A customer's cart: its lines, and whose it is (for its stable id).
-pub struct Cart {
+pub(crate) struct Cart {
     user_id: i64,
     lines: Vec<CartLine>,
 }
@@ -73,7 +76,7 @@ impl Cart {
 }
 
 #[derive(SimpleObject)]
-pub struct CartPayload {
+pub(crate) struct CartPayload {
     cart: Cart,
     /// The item that the mutation created or changed, when there is one.
     cart_item: Option<CartItem>,
@@ -116,26 +119,26 @@ impl CartPayload {
 }
 
 #[derive(InputObject)]
-pub struct AddToCartInput {
+pub(crate) struct AddToCartInput {
     product_id: ID,
     #[graphql(default_with = "Some(1)")]
     quantity: Option<i32>,
 }
 
 #[derive(InputObject)]
-pub struct UpdateCartItemInput {
+pub(crate) struct UpdateCartItemInput {
     cart_item_id: ID,
     /// 0 removes the item.
     quantity: i32,
 }
 
 #[derive(InputObject)]
-pub struct RemoveFromCartInput {
+pub(crate) struct RemoveFromCartInput {
     cart_item_id: ID,
 }
 
 #[derive(Default)]
-pub struct CartQuery;
+pub(crate) struct CartQuery;
 
 #[Object]
 impl CartQuery {
@@ -151,7 +154,7 @@ impl CartQuery {
 }
 
 #[derive(Default)]
-pub struct CartMutation;
+pub(crate) struct CartMutation;
 
 #[Object]
 impl CartMutation {

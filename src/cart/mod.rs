@@ -3,9 +3,9 @@
 //! [`Cart`] is the room's handle; it owns the `cart_items` table (the catalog also
 //! empties lines of a product it archives or deletes, inside its own transaction).
 
-pub mod graphql;
-pub mod model;
-pub mod repo;
-pub mod service;
+pub(crate) mod graphql;
+pub(crate) mod model;
+pub(crate) mod repo;
+pub(crate) mod service;
 
-pub use service::Cart;
+pub(crate) use service::Cart;

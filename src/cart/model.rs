@@ -7,13 +7,12 @@ use crate::catalog::model::ProductRow;
 use crate::db::schema::cart_items;
 
 /// Quantities a line may hold.
-pub const MAX_LINE_QUANTITY: i32 = 1000;
+pub(crate) const MAX_LINE_QUANTITY: i32 = 1000;
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = cart_items)]
-pub struct CartItemRow {
+pub(crate) struct CartItemRow {
     pub id: i64,
-    pub user_id: i64,
     pub product_id: i64,
     pub quantity: i32,
     pub created_at: NaiveDateTime,
@@ -22,13 +21,13 @@ pub struct CartItemRow {
 
 /// A cart line with its product, as the cart shows it.
 #[derive(Clone, Debug)]
-pub struct CartLine {
+pub(crate) struct CartLine {
     pub item: CartItemRow,
     pub product: ProductRow,
 }
 
 impl CartLine {
-    pub fn line_total_cents(&self) -> i64 {
+    pub(crate) fn line_total_cents(&self) -> i64 {
         self.product.price_cents * i64::from(self.item.quantity)
     }
 }

@@ -13,7 +13,7 @@ use crate::db::schema::{cart_items, products};
 use crate::db_run;
 
 /// The user's cart lines with their products, in the order they were added.
-pub async fn lines(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartLine>> {
+pub(crate) async fn lines(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartLine>> {
     let rows: Vec<(CartItemRow, ProductRow)> = db_run!(conn, c => cart_items::table
         .inner_join(products::table)
         .filter(cart_items::user_id.eq(user_id))
@@ -32,7 +32,7 @@ pub async fn lines(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartLin
 /// Adds `quantity` units to the user's line of a product (a new line, or the existing
 /// one increased), unless the line would then hold more than `max_line`: `None`, and
 /// nothing changed. One statement, so two concurrent adds both count.
-pub async fn add(
+pub(crate) async fn add(
     conn: &mut Conn<'_>,
     user_id: i64,
     product_id: i64,
@@ -69,7 +69,11 @@ pub async fn add(
 }
 
 /// Units of a product in the user's cart (0 without a line).
-pub async fn quantity_of(conn: &mut Conn<'_>, user_id: i64, product_id: i64) -> QueryResult<i32> {
+pub(crate) async fn quantity_of(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    product_id: i64,
+) -> QueryResult<i32> {
     db_run!(conn, c => cart_items::table
         .filter(cart_items::user_id.eq(user_id))
         .filter(cart_items::product_id.eq(product_id))
@@ -81,7 +85,7 @@ pub async fn quantity_of(conn: &mut Conn<'_>, user_id: i64, product_id: i64) -> 
 }
 
 /// The user's own line, or `None` (also for another user's line).
-pub async fn find_own(
+pub(crate) async fn find_own(
     conn: &mut Conn<'_>,
     user_id: i64,
     item_id: i64,
@@ -97,7 +101,7 @@ pub async fn find_own(
     Ok(row.map(|(item, product)| CartLine { item, product }))
 }
 
-pub async fn set_quantity(
+pub(crate) async fn set_quantity(
     conn: &mut Conn<'_>,
     item_id: i64,
     quantity: i32,
@@ -113,7 +117,7 @@ pub async fn set_quantity(
         .await)
 }
 
-pub async fn remove(conn: &mut Conn<'_>, user_id: i64, item_id: i64) -> QueryResult<usize> {
+pub(crate) async fn remove(conn: &mut Conn<'_>, user_id: i64, item_id: i64) -> QueryResult<usize> {
     db_run!(conn, c => diesel::delete(
         cart_items::table
             .filter(cart_items::id.eq(item_id))
@@ -125,7 +129,7 @@ pub async fn remove(conn: &mut Conn<'_>, user_id: i64, item_id: i64) -> QueryRes
 
 /// Empties the cart and returns what it held: the first step of placing an order, so
 /// two concurrent checkouts of one cart cannot both take it.
-pub async fn take_all(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartItemRow>> {
+pub(crate) async fn take_all(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartItemRow>> {
     db_run!(conn, c => diesel::delete(
         cart_items::table.filter(cart_items::user_id.eq(user_id))
     )

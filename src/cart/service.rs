@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult, UserErrorCode};
 /// The cart room: every customer's cart lines (the `cart_items` table). It reads the
 /// catalog's products; it never writes them.
 #[derive(Clone)]
-pub struct Cart {
+pub(crate) struct Cart {
     db: Db,
 }
 
@@ -48,23 +48,23 @@ fn item_not_found() -> AppError {
 }
 
 impl Cart {
-    pub fn new(db: Db) -> Self {
+    pub(crate) fn new(db: Db) -> Self {
         Cart { db }
     }
 
-    pub async fn lines(&self, user_id: i64) -> AppResult<Vec<CartLine>> {
+    pub(crate) async fn lines(&self, user_id: i64) -> AppResult<Vec<CartLine>> {
         self.db.run(async |c| repo::lines(c, user_id).await).await
     }
 
     /// One of the user's lines, with its product.
-    pub async fn line(&self, user_id: i64, item_id: i64) -> AppResult<Option<CartLine>> {
+    pub(crate) async fn line(&self, user_id: i64, item_id: i64) -> AppResult<Option<CartLine>> {
         self.db
             .run(async |c| repo::find_own(c, user_id, item_id).await)
             .await
     }
 
     /// Adds units of a product; a product already in the cart gets its line increased.
-    pub async fn add(
+    pub(crate) async fn add(
         &self,
         user_id: i64,
         product_id: Option<i64>,
@@ -109,7 +109,7 @@ impl Cart {
     }
 
     /// Sets a line's quantity; 0 removes the line (and returns `None`).
-    pub async fn update(
+    pub(crate) async fn update(
         &self,
         user_id: i64,
         item_id: Option<i64>,
@@ -142,7 +142,7 @@ impl Cart {
             .await
     }
 
-    pub async fn remove(&self, user_id: i64, item_id: Option<i64>) -> AppResult<()> {
+    pub(crate) async fn remove(&self, user_id: i64, item_id: Option<i64>) -> AppResult<()> {
         let item_id = item_id.ok_or_else(item_not_found)?;
         let removed = self
             .db
@@ -154,7 +154,7 @@ impl Cart {
         }
     }
 
-    pub async fn clear(&self, user_id: i64) -> AppResult<()> {
+    pub(crate) async fn clear(&self, user_id: i64) -> AppResult<()> {
         self.db
             .run(async |c| repo::take_all(c, user_id).await)
             .await?;

@@ -24,15 +24,15 @@ fn catalog<'a>(ctx: &Context<'a>) -> &'a Catalog {
 
 /// Whether anonymous visitors may read the catalog (CATALOG_PUBLIC), in the schema's data.
 #[derive(Debug, Clone, Copy)]
-pub struct CatalogVisibility {
+pub(crate) struct CatalogVisibility {
     pub public: bool,
 }
 
-pub struct Product(pub ProductRow);
+pub(crate) struct Product(pub ProductRow);
 
 #[Object]
 impl Product {
-    pub async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         encode_id(NodeKind::Product, self.0.id)
     }
     async fn name(&self) -> &str {
@@ -69,7 +69,7 @@ impl Product {
 /// ignored), otherwise signed-in users. Returns the viewer, if any. On a public catalog
 /// the user is read only when `for_admin_rights`: a read that no role changes needs no
 /// database round trip for its token.
-pub async fn catalog_reader<'a>(
+pub(crate) async fn catalog_reader<'a>(
     ctx: &Context<'a>,
     for_admin_rights: bool,
 ) -> Result<Option<&'a UserRow>, AppError> {
@@ -84,13 +84,13 @@ pub async fn catalog_reader<'a>(
 }
 
 /// `product(id:)` and `node(id:)` for products; archived ones included.
-pub async fn product_node(ctx: &Context<'_>, id: i64) -> Result<Option<Product>, AppError> {
+pub(crate) async fn product_node(ctx: &Context<'_>, id: i64) -> Result<Option<Product>, AppError> {
     catalog_reader(ctx, false).await?;
     Ok(catalog(ctx).product(id).await?.map(Product))
 }
 
 #[derive(InputObject, Default)]
-pub struct ProductFilter {
+pub(crate) struct ProductFilter {
     /// Every word must occur, case-insensitively, in the name or the description.
     search: Option<String>,
     min_price: Option<Decimal>,
@@ -101,7 +101,7 @@ pub struct ProductFilter {
 }
 
 #[derive(InputObject)]
-pub struct ProductSort {
+pub(crate) struct ProductSort {
     field: ProductSortField,
     #[graphql(default_with = "SortDirection::Asc")]
     direction: SortDirection,
@@ -143,7 +143,7 @@ impl ProductFilter {
 }
 
 /// `totalCount` of `ProductConnection`, counted only when asked for.
-pub struct ProductConnectionFields {
+pub(crate) struct ProductConnectionFields {
     filter: ProductListFilter,
 }
 
@@ -155,10 +155,10 @@ impl ProductConnectionFields {
     }
 }
 
-pub type ProductConnection = Connection<Cursor, Product, ProductConnectionFields>;
+pub(crate) type ProductConnection = Connection<Cursor, Product, ProductConnectionFields>;
 
 #[derive(Default)]
-pub struct CatalogQuery;
+pub(crate) struct CatalogQuery;
 
 #[Object]
 impl CatalogQuery {
@@ -223,7 +223,7 @@ impl CatalogQuery {
 }
 
 #[derive(SimpleObject)]
-pub struct ProductPayload {
+pub(crate) struct ProductPayload {
     product: Option<Product>,
     user_errors: Vec<UserError>,
 }
@@ -239,13 +239,13 @@ impl ProductPayload {
 }
 
 #[derive(SimpleObject)]
-pub struct DeleteProductPayload {
+pub(crate) struct DeleteProductPayload {
     deleted_product_id: Option<ID>,
     user_errors: Vec<UserError>,
 }
 
 #[derive(InputObject)]
-pub struct CreateProductInput {
+pub(crate) struct CreateProductInput {
     name: String,
     #[graphql(default_with = "Some(String::new())")]
     description: Option<String>,
@@ -255,7 +255,7 @@ pub struct CreateProductInput {
 }
 
 #[derive(InputObject)]
-pub struct UpdateProductInput {
+pub(crate) struct UpdateProductInput {
     id: ID,
     name: Option<String>,
     description: Option<String>,
@@ -265,25 +265,25 @@ pub struct UpdateProductInput {
 }
 
 #[derive(InputObject)]
-pub struct DeleteProductInput {
+pub(crate) struct DeleteProductInput {
     id: ID,
 }
 
 #[derive(InputObject)]
-pub struct AdjustStockInput {
+pub(crate) struct AdjustStockInput {
     product_id: ID,
     /// Units to add (positive) or remove (negative); stock never goes below zero.
     delta: i32,
 }
 
 #[derive(InputObject)]
-pub struct UploadProductImageInput {
+pub(crate) struct UploadProductImageInput {
     product_id: ID,
     image: Upload,
 }
 
 #[derive(Default)]
-pub struct CatalogMutation;
+pub(crate) struct CatalogMutation;
 
 #[Object]
 impl CatalogMutation {

@@ -6,10 +6,10 @@ use crate::error::AppError;
 use crate::random::random_token;
 
 /// The folder under MEDIA_DIR (and under /media) that holds product images.
-pub const PRODUCTS_FOLDER: &str = "products";
+pub(crate) const PRODUCTS_FOLDER: &str = "products";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageFormat {
+pub(crate) enum ImageFormat {
     Png,
     Jpeg,
     WebP,
@@ -18,7 +18,7 @@ pub enum ImageFormat {
 
 impl ImageFormat {
     /// What the bytes are, whatever the file name or declared type claim.
-    pub fn detect(bytes: &[u8]) -> Option<ImageFormat> {
+    pub(crate) fn detect(bytes: &[u8]) -> Option<ImageFormat> {
         if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
             Some(ImageFormat::Png)
         } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
@@ -33,7 +33,7 @@ impl ImageFormat {
     }
 
     /// The extension the stored file gets; /media serves its Content-Type from it.
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             ImageFormat::Png => "png",
             ImageFormat::Jpeg => "jpg",
@@ -45,25 +45,29 @@ impl ImageFormat {
 
 /// Where product images are stored (MEDIA_DIR) and the largest one accepted.
 #[derive(Debug, Clone)]
-pub struct Images {
+pub(crate) struct Images {
     media_dir: PathBuf,
     max_bytes: usize,
 }
 
 impl Images {
-    pub fn new(media_dir: PathBuf, max_bytes: usize) -> Self {
+    pub(crate) fn new(media_dir: PathBuf, max_bytes: usize) -> Self {
         Images {
             media_dir,
             max_bytes,
         }
     }
 
-    pub fn max_bytes(&self) -> usize {
+    pub(crate) fn max_bytes(&self) -> usize {
         self.max_bytes
     }
 
     /// Writes the image under a random name; returns its path relative to MEDIA_DIR.
-    pub async fn store(&self, bytes: Vec<u8>, format: ImageFormat) -> Result<String, AppError> {
+    pub(crate) async fn store(
+        &self,
+        bytes: Vec<u8>,
+        format: ImageFormat,
+    ) -> Result<String, AppError> {
         let relative = format!(
             "{PRODUCTS_FOLDER}/{}.{}",
             random_token(),
@@ -81,7 +85,7 @@ impl Images {
     }
 
     /// Removes a stored image; a file already gone is fine.
-    pub async fn remove(&self, relative: &str) {
+    pub(crate) async fn remove(&self, relative: &str) {
         let path: PathBuf = self.media_dir.join(relative);
         if let Err(e) = tokio::fs::remove_file(&path).await
             && e.kind() != std::io::ErrorKind::NotFound
@@ -92,7 +96,7 @@ impl Images {
 }
 
 /// The URL clients load an image from.
-pub fn url(relative: &str) -> String {
+pub(crate) fn url(relative: &str) -> String {
     format!("/media/{relative}")
 }
 

@@ -8,12 +8,12 @@ use super::model::ProductRow;
 use super::repo;
 use crate::db::Db;
 
-pub struct ProductLoader {
+pub(crate) struct ProductLoader {
     db: Db,
 }
 
 impl ProductLoader {
-    pub fn new(db: Db) -> Self {
+    pub(crate) fn new(db: Db) -> Self {
         ProductLoader { db }
     }
 }

@@ -5,11 +5,11 @@
 //! their own transactions) and the image files under MEDIA_DIR. Archiving or deleting a
 //! product also takes it out of every cart, in the same transaction.
 
-pub mod graphql;
-pub mod images;
-pub mod loader;
-pub mod model;
-pub mod repo;
-pub mod service;
+pub(crate) mod graphql;
+pub(crate) mod images;
+pub(crate) mod loader;
+pub(crate) mod model;
+pub(crate) mod repo;
+pub(crate) mod service;
 
-pub use service::Catalog;
+pub(crate) use service::Catalog;

@@ -9,7 +9,7 @@ use crate::db::schema::products;
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = products)]
-pub struct ProductRow {
+pub(crate) struct ProductRow {
     pub id: i64,
     pub name: String,
     pub description: String,
@@ -23,7 +23,7 @@ pub struct ProductRow {
 
 #[derive(Insertable)]
 #[diesel(table_name = products)]
-pub struct NewProduct<'a> {
+pub(crate) struct NewProduct<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub search_text: String,
@@ -35,12 +35,12 @@ pub struct NewProduct<'a> {
 }
 
 /// What `search` matches against: name and description, lower-cased (full Unicode).
-pub fn search_text(name: &str, description: &str) -> String {
+pub(crate) fn search_text(name: &str, description: &str) -> String {
     format!("{name} {description}").to_lowercase()
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
-pub enum ProductSortField {
+pub(crate) enum ProductSortField {
     #[default]
     CreatedAt,
     Name,
@@ -48,14 +48,14 @@ pub enum ProductSortField {
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum SortDirection {
+pub(crate) enum SortDirection {
     Asc,
     Desc,
 }
 
 /// A validated `products(filter:)`.
 #[derive(Debug, Clone, Default)]
-pub struct ProductListFilter {
+pub(crate) struct ProductListFilter {
     /// Lower-cased words, each of which must occur.
     pub words: Vec<String>,
     pub min_price_cents: Option<i64>,
@@ -67,7 +67,7 @@ pub struct ProductListFilter {
 /// A page of products in one sort, with its position typed by that sort: a cursor made
 /// for one sort cannot be read as another's.
 #[derive(Debug, Clone)]
-pub enum ProductPage {
+pub(crate) enum ProductPage {
     CreatedAt(Page<NaiveDateTime>, SortDirection),
     Name(Page<String>, SortDirection),
     Price(Page<i64>, SortDirection),
@@ -75,7 +75,7 @@ pub enum ProductPage {
 
 impl ProductPage {
     /// The rows fetched for this page, cut to the page and in list order.
-    pub fn fetched(&self, rows: Vec<ProductRow>) -> PageOf<ProductRow> {
+    pub(crate) fn fetched(&self, rows: Vec<ProductRow>) -> PageOf<ProductRow> {
         match self {
             ProductPage::CreatedAt(page, _) => PageOf::from_fetched(page, rows),
             ProductPage::Name(page, _) => PageOf::from_fetched(page, rows),
@@ -84,7 +84,7 @@ impl ProductPage {
     }
 
     /// The sort key of `row` in this page's sort, as cursors carry it.
-    pub fn key_of(&self, row: &ProductRow) -> String {
+    pub(crate) fn key_of(&self, row: &ProductRow) -> String {
         match self {
             ProductPage::CreatedAt(..) => crate::db::time_to_micros(row.created_at).to_string(),
             ProductPage::Name(..) => row.name.clone(),
@@ -94,7 +94,7 @@ impl ProductPage {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct ProductOrder {
+pub(crate) struct ProductOrder {
     pub field: ProductSortField,
     pub direction: SortDirection,
 }

@@ -42,7 +42,7 @@ fn like_patterns(filter: &ProductListFilter) -> Vec<String> {
 }
 
 /// One page of products.
-pub async fn list_products(
+pub(crate) async fn list_products(
     conn: &mut Conn<'_>,
     filter: &ProductListFilter,
     page: &ProductPage,
@@ -75,7 +75,10 @@ pub async fn list_products(
     })
 }
 
-pub async fn count_products(conn: &mut Conn<'_>, filter: &ProductListFilter) -> QueryResult<i64> {
+pub(crate) async fn count_products(
+    conn: &mut Conn<'_>,
+    filter: &ProductListFilter,
+) -> QueryResult<i64> {
     let patterns = like_patterns(filter);
     db_run!(conn, c => filter_products!(
         products::table.count().into_boxed(),
@@ -86,7 +89,7 @@ pub async fn count_products(conn: &mut Conn<'_>, filter: &ProductListFilter) -> 
     .await)
 }
 
-pub async fn find_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<ProductRow>> {
+pub(crate) async fn find_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<ProductRow>> {
     db_run!(conn, c => products::table
         .find(id)
         .select(ProductRow::as_select())
@@ -95,7 +98,10 @@ pub async fn find_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Pr
         .optional())
 }
 
-pub async fn find_products(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<ProductRow>> {
+pub(crate) async fn find_products(
+    conn: &mut Conn<'_>,
+    ids: &[i64],
+) -> QueryResult<Vec<ProductRow>> {
     db_run!(conn, c => products::table
         .filter(products::id.eq_any(ids))
         .select(ProductRow::as_select())
@@ -104,7 +110,10 @@ pub async fn find_products(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<
 }
 
 /// Ids of the products with at least `min_stock` units, in id order (demo data).
-pub async fn product_ids_in_stock(conn: &mut Conn<'_>, min_stock: i32) -> QueryResult<Vec<i64>> {
+pub(crate) async fn product_ids_in_stock(
+    conn: &mut Conn<'_>,
+    min_stock: i32,
+) -> QueryResult<Vec<i64>> {
     db_run!(conn, c => products::table
         .filter(products::stock.ge(min_stock))
         .order(products::id.asc())
@@ -113,7 +122,10 @@ pub async fn product_ids_in_stock(conn: &mut Conn<'_>, min_stock: i32) -> QueryR
         .await)
 }
 
-pub async fn insert_product(conn: &mut Conn<'_>, new: &NewProduct<'_>) -> QueryResult<ProductRow> {
+pub(crate) async fn insert_product(
+    conn: &mut Conn<'_>,
+    new: &NewProduct<'_>,
+) -> QueryResult<ProductRow> {
     db_run!(conn, c => diesel::insert_into(products::table)
         .values(new)
         .returning(ProductRow::as_returning())
@@ -124,7 +136,10 @@ pub async fn insert_product(conn: &mut Conn<'_>, new: &NewProduct<'_>) -> QueryR
 /// Inserts many products (the demo-data loader): multi-row INSERTs on PostgreSQL; one
 /// INSERT per row on SQLite, whose async wrapper has no batch insert (inside the
 /// caller's transaction that is still fast, with no network between).
-pub async fn insert_products(conn: &mut Conn<'_>, rows: &[NewProduct<'_>]) -> QueryResult<usize> {
+pub(crate) async fn insert_products(
+    conn: &mut Conn<'_>,
+    rows: &[NewProduct<'_>],
+) -> QueryResult<usize> {
     let mut inserted = 0;
     db_run!(conn,
         sqlite c => {
@@ -143,7 +158,7 @@ pub async fn insert_products(conn: &mut Conn<'_>, rows: &[NewProduct<'_>]) -> Qu
 
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = products)]
-pub struct ProductChanges {
+pub(crate) struct ProductChanges {
     pub name: Option<String>,
     pub description: Option<String>,
     pub search_text: Option<String>,
@@ -154,7 +169,7 @@ pub struct ProductChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub async fn update_product(
+pub(crate) async fn update_product(
     conn: &mut Conn<'_>,
     id: i64,
     changes: &ProductChanges,
@@ -169,7 +184,7 @@ pub async fn update_product(
 
 /// Adds `delta` to the stock unless that would take it below zero (or past `i32::MAX`):
 /// one conditional UPDATE, safe beside concurrent orders. `None` when nothing changed.
-pub async fn adjust_stock(
+pub(crate) async fn adjust_stock(
     conn: &mut Conn<'_>,
     id: i64,
     delta: i32,
@@ -195,7 +210,7 @@ pub async fn adjust_stock(
 /// conditional UPDATE that makes overselling impossible on both databases (orders call
 /// it inside their transaction). Returns the product as it is now (for the order line's
 /// snapshot), or `None` when nothing was taken (too few left, or archived).
-pub async fn take_stock(
+pub(crate) async fn take_stock(
     conn: &mut Conn<'_>,
     product_id: i64,
     quantity: i32,
@@ -220,7 +235,7 @@ pub async fn take_stock(
 }
 
 /// Puts back units an order took (a cancellation), archived product or not.
-pub async fn return_stock(
+pub(crate) async fn return_stock(
     conn: &mut Conn<'_>,
     product_id: i64,
     quantity: i32,
@@ -235,14 +250,14 @@ pub async fn return_stock(
         .await)
 }
 
-pub async fn delete_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
+pub(crate) async fn delete_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
     db_run!(conn, c => diesel::delete(products::table.find(id))
         .execute(c)
         .await)
 }
 
 /// Whether any order line refers to the product (then it can only be archived).
-pub async fn is_ordered(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
+pub(crate) async fn is_ordered(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
     db_run!(conn, c => diesel::select(diesel::dsl::exists(
         order_items::table.filter(order_items::product_id.eq(id))
     ))
@@ -251,7 +266,7 @@ pub async fn is_ordered(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
 }
 
 /// Takes the product out of every cart.
-pub async fn remove_from_carts(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
+pub(crate) async fn remove_from_carts(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
     db_run!(conn, c => diesel::delete(
         cart_items::table.filter(cart_items::product_id.eq(id))
     )

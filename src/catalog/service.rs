@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult, UserErrorCode};
 /// and return stock through [`repo::take_stock`] and [`repo::return_stock`] inside their
 /// own transactions), and the product images under MEDIA_DIR.
 #[derive(Clone)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     db: Db,
     images: Images,
 }
@@ -21,27 +21,27 @@ pub struct Catalog {
 /// A price as the client sent it: whole cents, or an amount finer than a cent, which
 /// the rules refuse with their own message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PriceInput {
+pub(crate) enum PriceInput {
     Cents(i64),
     FinerThanCents,
 }
 
 impl PriceInput {
     /// From a conversion to cents that fails for amounts finer than a cent.
-    pub fn from_cents(cents: Option<i64>) -> Self {
+    pub(crate) fn from_cents(cents: Option<i64>) -> Self {
         cents.map_or(PriceInput::FinerThanCents, PriceInput::Cents)
     }
 }
 
-pub const MAX_NAME_CHARS: usize = 200;
-pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_DESCRIPTION_CHARS: usize = 10_000;
 
 fn invalid(field: &str, message: impl Into<String>) -> AppError {
     AppError::input(UserErrorCode::InvalidInput, field, message)
 }
 
 /// A trimmed name of 1..=200 characters.
-pub fn check_name(raw: &str) -> AppResult<String> {
+pub(crate) fn check_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS || name.contains('\0') {
@@ -53,7 +53,7 @@ pub fn check_name(raw: &str) -> AppResult<String> {
     Ok(name.to_owned())
 }
 
-pub fn check_description(raw: &str) -> AppResult<String> {
+pub(crate) fn check_description(raw: &str) -> AppResult<String> {
     if raw.chars().count() > MAX_DESCRIPTION_CHARS || raw.contains('\0') {
         return Err(invalid(
             "description",
@@ -64,7 +64,7 @@ pub fn check_description(raw: &str) -> AppResult<String> {
 }
 
 /// More than zero, at most 99,999,999.99, at most two decimals.
-pub fn check_price(price: PriceInput) -> AppResult<i64> {
+pub(crate) fn check_price(price: PriceInput) -> AppResult<i64> {
     match price {
         PriceInput::Cents(cents) if cents > 0 && cents <= MAX_PRICE_CENTS => Ok(cents),
         PriceInput::Cents(_) => Err(invalid(
@@ -75,7 +75,7 @@ pub fn check_price(price: PriceInput) -> AppResult<i64> {
     }
 }
 
-pub fn check_stock(stock: i32) -> AppResult<i32> {
+pub(crate) fn check_stock(stock: i32) -> AppResult<i32> {
     if stock < 0 {
         return Err(invalid("stock", "stock must not be negative"));
     }
@@ -86,7 +86,7 @@ fn not_found(field: &str) -> AppError {
     AppError::input(UserErrorCode::NotFound, field, "no such product")
 }
 
-pub struct NewProductInput {
+pub(crate) struct NewProductInput {
     pub name: String,
     pub description: String,
     pub price: PriceInput,
@@ -94,7 +94,7 @@ pub struct NewProductInput {
 }
 
 #[derive(Default)]
-pub struct ProductUpdate {
+pub(crate) struct ProductUpdate {
     pub name: Option<String>,
     pub description: Option<String>,
     pub price: Option<PriceInput>,
@@ -103,20 +103,20 @@ pub struct ProductUpdate {
 }
 
 impl Catalog {
-    pub fn new(db: Db, images: Images) -> Self {
+    pub(crate) fn new(db: Db, images: Images) -> Self {
         Catalog { db, images }
     }
 
     /// The largest image accepted, in bytes (the upload resolver reads no more).
-    pub fn max_image_bytes(&self) -> usize {
+    pub(crate) fn max_image_bytes(&self) -> usize {
         self.images.max_bytes()
     }
 
-    pub async fn product(&self, id: i64) -> AppResult<Option<ProductRow>> {
+    pub(crate) async fn product(&self, id: i64) -> AppResult<Option<ProductRow>> {
         self.db.run(async |c| repo::find_product(c, id).await).await
     }
 
-    pub async fn products(
+    pub(crate) async fn products(
         &self,
         filter: &ProductListFilter,
         page: &ProductPage,
@@ -126,13 +126,13 @@ impl Catalog {
             .await
     }
 
-    pub async fn count_products(&self, filter: &ProductListFilter) -> AppResult<i64> {
+    pub(crate) async fn count_products(&self, filter: &ProductListFilter) -> AppResult<i64> {
         self.db
             .run(async |c| repo::count_products(c, filter).await)
             .await
     }
 
-    pub async fn create_product(&self, input: NewProductInput) -> AppResult<ProductRow> {
+    pub(crate) async fn create_product(&self, input: NewProductInput) -> AppResult<ProductRow> {
         let name = check_name(&input.name)?;
         let description = check_description(&input.description)?;
         let price_cents = check_price(input.price)?;
@@ -154,7 +154,7 @@ impl Catalog {
     }
 
     /// Changes the given fields; archiving takes the product out of every cart.
-    pub async fn update_product(
+    pub(crate) async fn update_product(
         &self,
         id: Option<i64>,
         update: ProductUpdate,
@@ -203,7 +203,7 @@ impl Catalog {
 
     /// Deletes a product no order refers to, archives one that is referenced; either way it
     /// leaves every cart.
-    pub async fn delete_product(&self, id: Option<i64>) -> AppResult<i64> {
+    pub(crate) async fn delete_product(&self, id: Option<i64>) -> AppResult<i64> {
         let id = id.ok_or_else(|| not_found("id"))?;
         let now = now();
         let deleted_image = self
@@ -234,7 +234,7 @@ impl Catalog {
     }
 
     /// Adds or removes units; never below zero.
-    pub async fn adjust_stock(&self, id: Option<i64>, delta: i32) -> AppResult<ProductRow> {
+    pub(crate) async fn adjust_stock(&self, id: Option<i64>, delta: i32) -> AppResult<ProductRow> {
         let id = id.ok_or_else(|| not_found("productId"))?;
         let now = now();
         let (adjusted, product) = self
@@ -263,7 +263,7 @@ impl Catalog {
     }
 
     /// Stores a new image (checked by its bytes) and removes the one it replaces.
-    pub async fn set_image(&self, id: Option<i64>, bytes: Vec<u8>) -> AppResult<ProductRow> {
+    pub(crate) async fn set_image(&self, id: Option<i64>, bytes: Vec<u8>) -> AppResult<ProductRow> {
         let id = id.ok_or_else(|| not_found("productId"))?;
         let invalid_image =
             |message: &str| AppError::input(UserErrorCode::InvalidImage, "image", message);

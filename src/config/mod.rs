@@ -232,7 +232,7 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The shortest HMAC secret accepted: 256 bits, the strength of HS256.
-pub const MIN_SECRET_BYTES: usize = 32;
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
     /// Defaults only (no flags); environment variables still apply.
@@ -246,7 +246,7 @@ impl Config {
     }
 
     /// The checks that need more than one value's parser: run once at start.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for origin in &self.server.cors_origins {
             let plausible = origin == "*"
                 || ((origin.starts_with("https://") || origin.starts_with("http://"))
@@ -261,17 +261,17 @@ impl Config {
         Ok(())
     }
 
-    pub fn is_production(&self) -> bool {
+    pub(crate) fn is_production(&self) -> bool {
         self.server.app_env == AppEnv::Production
     }
 
-    pub fn introspection_enabled(&self) -> bool {
+    pub(crate) fn introspection_enabled(&self) -> bool {
         self.server.introspection.unwrap_or(!self.is_production())
     }
 
     /// The secret that signs access tokens. Production insists on JWT_SECRET; development
     /// makes one up once and keeps it, so tokens survive restarts.
-    pub fn resolve_jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
+    pub(crate) fn resolve_jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
         if let Some(secret) = &self.auth.jwt_secret {
             let secret = secret.expose();
             if secret.len() < MIN_SECRET_BYTES {

@@ -15,7 +15,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::QueryResult;
 
 #[derive(Debug, Clone, Copy)]
-pub struct FixedSql<Q>(pub Q);
+pub(crate) struct FixedSql<Q>(pub Q);
 
 impl<Q, DB> QueryFragment<DB> for FixedSql<Q>
 where

@@ -30,19 +30,19 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Default)]
-pub struct Health {
+pub(crate) struct Health {
     down: AtomicBool,
     /// Wakes checkouts already waiting when the database is found down.
     went_down: Notify,
 }
 
 impl Health {
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         self.down.load(Ordering::Relaxed)
     }
 
     /// Records the state; logs only the changes.
-    pub fn set_down(&self, down: bool) {
+    pub(crate) fn set_down(&self, down: bool) {
         let was_down = self.down.swap(down, Ordering::Relaxed);
         match (was_down, down) {
             (false, true) => {
@@ -55,7 +55,7 @@ impl Health {
     }
 
     /// Resolves when the database is next found down.
-    pub async fn went_down(&self) {
+    pub(crate) async fn went_down(&self) {
         self.went_down.notified().await;
     }
 }

@@ -5,7 +5,7 @@
 
 /// Which way a page is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// `first`/`after`: rows after the position, in the list's order.
     Forward,
     /// `last`/`before`: rows before the position; fetched in reverse, then flipped back.
@@ -15,7 +15,7 @@ pub enum Direction {
 /// A page to read: its direction, its size, and where it starts (`None`: at an end of
 /// the list), as the sort key `K` and the id of the row it starts after.
 #[derive(Debug, Clone)]
-pub struct Page<K> {
+pub(crate) struct Page<K> {
     pub direction: Direction,
     pub limit: usize,
     pub after: Option<(K, i64)>,
@@ -23,12 +23,12 @@ pub struct Page<K> {
 
 impl<K> Page<K> {
     /// Rows to fetch: one more than the page, to learn whether another page follows.
-    pub fn fetch_limit(&self) -> i64 {
+    pub(crate) fn fetch_limit(&self) -> i64 {
         self.limit as i64 + 1
     }
 
     /// The same page with its position's key converted (a cursor's text to a typed key).
-    pub fn try_map_key<L, E>(self, f: impl FnOnce(K) -> Result<L, E>) -> Result<Page<L>, E> {
+    pub(crate) fn try_map_key<L, E>(self, f: impl FnOnce(K) -> Result<L, E>) -> Result<Page<L>, E> {
         Ok(Page {
             direction: self.direction,
             limit: self.limit,
@@ -40,7 +40,7 @@ impl<K> Page<K> {
     }
 
     /// Whether rows read in `list_ascending` order come out ascending for this page.
-    pub fn reads_ascending(&self, list_ascending: bool) -> bool {
+    pub(crate) fn reads_ascending(&self, list_ascending: bool) -> bool {
         list_ascending == (self.direction == Direction::Forward)
     }
 }
@@ -72,7 +72,7 @@ macro_rules! keyset_page {
 }
 
 /// A page of rows, in list order, with the Relay page flags.
-pub struct PageOf<T> {
+pub(crate) struct PageOf<T> {
     pub rows: Vec<T>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
@@ -80,7 +80,7 @@ pub struct PageOf<T> {
 
 impl<T> PageOf<T> {
     /// Cuts the extra row fetched by [`Page::fetch_limit`] and restores list order.
-    pub fn from_fetched<K>(page: &Page<K>, mut rows: Vec<T>) -> Self {
+    pub(crate) fn from_fetched<K>(page: &Page<K>, mut rows: Vec<T>) -> Self {
         let more = rows.len() > page.limit;
         rows.truncate(page.limit);
         match page.direction {

@@ -11,16 +11,16 @@
 
 mod backend;
 mod conn;
-pub mod fixed_sql;
+pub(crate) mod fixed_sql;
 pub(crate) mod health;
-pub mod keyset;
+pub(crate) mod keyset;
 mod migrate;
-pub mod money;
-pub mod notify;
+pub(crate) mod money;
+pub(crate) mod notify;
 mod pool;
-pub mod schema;
+pub(crate) mod schema;
 pub mod sqlite_memory;
-pub mod text_enum;
+pub(crate) mod text_enum;
 
 pub use conn::{Conn, ConnFn, PooledConn, SqliteConn};
 pub use migrate::run_migrations;
@@ -35,7 +35,7 @@ diesel::define_sql_function! {
 
 /// A `LIKE` pattern that finds `needle` anywhere, with `%`, `_` and `\` taken literally
 /// (queries use `ESCAPE '\'`).
-pub fn contains_pattern(needle: &str) -> String {
+pub(crate) fn contains_pattern(needle: &str) -> String {
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
     for ch in needle.chars() {
@@ -49,33 +49,26 @@ pub fn contains_pattern(needle: &str) -> String {
 }
 
 /// Now, in UTC, at the precision both databases keep (microseconds).
-pub fn now() -> NaiveDateTime {
+pub(crate) fn now() -> NaiveDateTime {
     use chrono::{DurationRound, TimeDelta};
     let t = chrono::Utc::now().naive_utc();
     t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
 /// A timestamp as microseconds since the epoch: how cursors carry it.
-pub fn time_to_micros(t: NaiveDateTime) -> i64 {
+pub(crate) fn time_to_micros(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp_micros()
 }
 
 /// The timestamp of [`time_to_micros`]; `None` out of chrono's range.
-pub fn micros_to_time(micros: i64) -> Option<NaiveDateTime> {
+pub(crate) fn micros_to_time(micros: i64) -> Option<NaiveDateTime> {
     chrono::DateTime::from_timestamp_micros(micros).map(|t| t.naive_utc())
 }
 
 /// The kind of constraint a write violated, the same on both backends.
-pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+pub(crate) fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(
         err,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
-pub fn is_check_violation(err: &diesel::result::Error) -> bool {
-    matches!(
-        err,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::CheckViolation, _)
     )
 }

@@ -3,16 +3,11 @@
 use bigdecimal::{BigDecimal, ToPrimitive};
 
 /// The largest price the catalog accepts: 99,999,999.99.
-pub const MAX_PRICE_CENTS: i64 = 9_999_999_999;
-
-/// Cents as an exact decimal with two places: 1999 -> 19.99.
-pub fn cents_to_decimal(cents: i64) -> BigDecimal {
-    BigDecimal::new(cents.into(), 2)
-}
+pub(crate) const MAX_PRICE_CENTS: i64 = 9_999_999_999;
 
 /// An exact decimal as cents, or `None` when it has a third significant decimal or does
 /// not fit. Trailing zeros are fine: 19.900 is 1990 cents.
-pub fn decimal_to_cents(value: &BigDecimal) -> Option<i64> {
+pub(crate) fn decimal_to_cents(value: &BigDecimal) -> Option<i64> {
     let scaled = value * BigDecimal::from(100);
     if !scaled.is_integer() {
         return None;
@@ -21,7 +16,7 @@ pub fn decimal_to_cents(value: &BigDecimal) -> Option<i64> {
 }
 
 /// "19.99": what the Decimal scalar prints.
-pub fn format_cents(cents: i64) -> String {
+pub(crate) fn format_cents(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
@@ -43,6 +38,5 @@ mod tests {
         assert_eq!(format_cents(1999), "19.99");
         assert_eq!(format_cents(5), "0.05");
         assert_eq!(format_cents(-5), "-0.05");
-        assert_eq!(cents_to_decimal(1999).to_string(), "19.99");
     }
 }

@@ -2,6 +2,7 @@
 //! LISTEN/NOTIFY, so that several server processes behind a load balancer hear of each
 //! other's changes; on SQLite (one process by design) an in-process channel.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -9,17 +10,20 @@ use tokio::sync::broadcast;
 
 use super::backend::Backend;
 use super::{Db, fixed_sql::FixedSql};
+use crate::error::AppResult;
 
 /// What a channel carries: text on the wire, so that other processes can read it.
-pub trait Message: Clone + Send + 'static {
+pub(crate) trait Message: Clone + Send + 'static {
     fn encode(&self) -> String;
     fn decode(payload: &str) -> Option<Self>;
 }
 
 /// A named channel every process on the database hears; each process hands what it
 /// hears to its own subscribers.
-pub struct Channel<M> {
-    name: &'static str,
+pub(crate) struct Channel<M> {
+    /// The name NOTIFY and LISTEN use: the channel's, qualified by the database schema
+    /// (see [`Channel::open`]).
+    name: Arc<str>,
     local: broadcast::Sender<M>,
     /// Where NOTIFY goes, on PostgreSQL; `None` on SQLite, where the local channel is
     /// every subscriber there is.
@@ -29,7 +33,7 @@ pub struct Channel<M> {
 impl<M> Clone for Channel<M> {
     fn clone(&self) -> Self {
         Channel {
-            name: self.name,
+            name: self.name.clone(),
             local: self.local.clone(),
             postgres: self.postgres.clone(),
         }
@@ -40,31 +44,51 @@ impl<M: Message> Channel<M> {
     /// Opens the channel `name` on `db`; on PostgreSQL a listener on a connection of its
     /// own runs for as long as the process does. A subscriber that falls `capacity`
     /// messages behind skips messages rather than holding memory.
-    pub fn open(db: &Db, database_url: &str, name: &'static str, capacity: usize) -> Self {
+    ///
+    /// PostgreSQL's channels belong to the whole database, but a shop's tables live in
+    /// one schema (the connection's `search_path`): two shops in two schemas of one
+    /// database (or two test runs) would hear each other's messages, whose ids mean
+    /// other rows. So the name on the wire is qualified by the schema.
+    pub(crate) async fn open(
+        db: &Db,
+        database_url: &str,
+        name: &'static str,
+        capacity: usize,
+    ) -> AppResult<Self> {
         let (local, _) = broadcast::channel(capacity);
-        let postgres = (Backend::from_url(database_url) == Backend::Postgres).then(|| {
-            let sender = local.clone();
-            spawn_listener(database_url.to_owned(), name, move |payload| {
-                if let Some(message) = M::decode(&payload) {
-                    let _ = sender.send(message);
-                }
+        if Backend::from_url(database_url) != Backend::Postgres {
+            return Ok(Channel {
+                name: name.into(),
+                local,
+                postgres: None,
             });
-            db.clone()
-        });
-        Channel {
-            name,
-            local,
-            postgres,
         }
+        let schema = db
+            .run(async |c| {
+                crate::db_run!(c, c => diesel::select(current_schema()).get_result::<String>(c).await)
+            })
+            .await?;
+        let qualified: Arc<str> = qualified_name(name, &schema).into();
+        let sender = local.clone();
+        spawn_listener(database_url.to_owned(), qualified.clone(), move |payload| {
+            if let Some(message) = M::decode(&payload) {
+                let _ = sender.send(message);
+            }
+        });
+        Ok(Channel {
+            name: qualified,
+            local,
+            postgres: Some(db.clone()),
+        })
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<M> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<M> {
         self.local.subscribe()
     }
 
     /// Tells every subscriber in every process. Call it after the change it announces
     /// has committed. A failure is logged, never returned: the change itself stands.
-    pub async fn send(&self, message: M) {
+    pub(crate) async fn send(&self, message: M) {
         let Some(db) = &self.postgres else {
             let _ = self.local.send(message);
             return;
@@ -74,7 +98,7 @@ impl<M: Message> Channel<M> {
             .run(async |conn| {
                 crate::db_run!(conn, c => FixedSql(
                     diesel::sql_query("SELECT pg_notify($1, $2)")
-                        .bind::<diesel::sql_types::Text, _>(self.name)
+                        .bind::<diesel::sql_types::Text, _>(&*self.name)
                         .bind::<diesel::sql_types::Text, _>(&payload),
                 )
                 .execute(c)
@@ -82,7 +106,7 @@ impl<M: Message> Channel<M> {
             })
             .await;
         if let Err(e) = sent {
-            tracing::warn!(error = ?e, channel = self.name, "could not send a notification");
+            tracing::warn!(error = ?e, channel = &*self.name, "could not send a notification");
         }
     }
 }
@@ -91,14 +115,15 @@ impl<M: Message> Channel<M> {
 /// `deliver`, for as long as the process runs. When the connection drops (a database
 /// restart, a network cut) it reconnects with backoff and listens again; the consumers
 /// never notice beyond the payloads sent while it was away.
-fn spawn_listener(url: String, channel: &'static str, deliver: impl Fn(String) + Send + 'static) {
+fn spawn_listener(url: String, channel: Arc<str>, deliver: impl Fn(String) + Send + 'static) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
+        let listen = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
         loop {
             match AsyncPgConnection::establish(&url).await {
-                Ok(mut conn) => match conn.batch_execute(&format!("LISTEN {channel}")).await {
+                Ok(mut conn) => match conn.batch_execute(&listen).await {
                     Ok(()) => {
-                        tracing::info!(channel, "listening for notifications");
+                        tracing::info!(channel = &*channel, "listening for notifications");
                         backoff = Duration::from_millis(100);
                         let mut stream = std::pin::pin!(conn.notifications_stream());
                         while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
@@ -110,7 +135,10 @@ fn spawn_listener(url: String, channel: &'static str, deliver: impl Fn(String) +
                                 }
                             }
                         }
-                        tracing::warn!(channel, "notification connection lost; reconnecting");
+                        tracing::warn!(
+                            channel = &*channel,
+                            "notification connection lost; reconnecting"
+                        );
                     }
                     Err(e) => tracing::warn!(error = %e, "LISTEN failed"),
                 },
@@ -120,4 +148,39 @@ fn spawn_listener(url: String, channel: &'static str, deliver: impl Fn(String) +
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     });
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `current_schema()`: the first schema of the search path.
+    fn current_schema() -> diesel::sql_types::Text;
+}
+
+/// Longest channel name PostgreSQL keeps (NAMEDATALEN - 1).
+const MAX_CHANNEL_BYTES: usize = 63;
+
+/// `name.schema`, or `name.` and a hash of the schema when that would be too long.
+fn qualified_name(name: &str, schema: &str) -> String {
+    let plain = format!("{name}.{schema}");
+    if plain.len() <= MAX_CHANNEL_BYTES {
+        return plain;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(schema.as_bytes()));
+    format!("{name}.{}", &digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_are_qualified_and_short() {
+        assert_eq!(
+            qualified_name("order_updated", "public"),
+            "order_updated.public"
+        );
+        let long = qualified_name("order_updated", &"s".repeat(80));
+        assert!(long.len() <= MAX_CHANNEL_BYTES, "{long}");
+        assert_ne!(long, qualified_name("order_updated", &"t".repeat(80)));
+    }
 }

@@ -49,7 +49,7 @@ pub(crate) struct StatementCounter {
 }
 
 impl StatementCounter {
-    pub fn get(&self) -> u64 {
+    pub(crate) fn get(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
     }
 }
@@ -74,7 +74,7 @@ impl Instrumentation for StatementCounter {
 
 impl Db {
     /// Opens a pool; SQLite creates the file (and its folder) on first use.
-    pub async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
         let timeout = health::CHECKOUT_TIMEOUT;
         let statements = StatementCounter::default();
         let health = Arc::new(health::Health::default());
@@ -181,7 +181,7 @@ impl Db {
 
     /// Runs `f` on a connection from the pool, which goes back to the pool when `f` is
     /// done. A repo call is `db.run(async |c| repo::find_order(c, id).await)`.
-    pub async fn run<R, E, F>(&self, f: F) -> AppResult<R>
+    pub(crate) async fn run<R, E, F>(&self, f: F) -> AppResult<R>
     where
         for<'r, 'c> F: AsyncFnOnce(&'r mut Conn<'c>) -> Result<R, E>
             + ConnFn<&'r mut Conn<'c>, Result<R, E>, Fut: Send>,
@@ -195,7 +195,7 @@ impl Db {
     /// on `Err`. On SQLite the transaction is `BEGIN IMMEDIATE`: a deferred one that
     /// later upgrades to a write lock fails with SQLITE_BUSY under concurrency instead
     /// of waiting.
-    pub async fn transaction<R, E, F>(&self, f: F) -> Result<R, E>
+    pub(crate) async fn transaction<R, E, F>(&self, f: F) -> Result<R, E>
     where
         for<'r, 'c> F: AsyncFnOnce(&'r mut Conn<'c>) -> Result<R, E>
             + ConnFn<&'r mut Conn<'c>, Result<R, E>, Fut: Send>
@@ -254,7 +254,7 @@ impl Db {
     }
 
     /// Whether the database answered its last probe (for /readyz; never waits).
-    pub fn is_available(&self) -> bool {
+    pub(crate) fn is_available(&self) -> bool {
         !self.health.is_down()
     }
 }

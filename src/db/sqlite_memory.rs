@@ -28,7 +28,7 @@ pub fn is_installed() -> bool {
 
 /// Hands SQLite's allocations to mimalloc. Takes effect only before SQLite's first use in
 /// the process (SQLite then refuses, and keeps the system allocator).
-pub fn install() {
+pub(crate) fn install() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let methods = sqlite::sqlite3_mem_methods {

@@ -8,13 +8,13 @@
 macro_rules! db_text_enum {
     ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $name {
-            pub fn as_str(self) -> &'static str {
+            pub(crate) fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+
                 }
             }
 
-            pub fn from_db(value: &str) -> Option<$name> {
+            pub(crate) fn from_db(value: &str) -> Option<$name> {
                 match value {
                     $($text => Some($name::$variant),)+
                     _ => None,

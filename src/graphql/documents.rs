@@ -32,17 +32,17 @@ use crate::graphql::schema::{AppSchema, Handles, build_schema, build_schema_with
 /// The longest error message a response carries: a message may quote the client's text
 /// (a syntax error its line, a validation error a name), which must not come back
 /// megabytes long.
-pub const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
+pub(crate) const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
 
 /// How deep an introspection query may be. The standard ones (graphql-js's
 /// `getIntrospectionQuery`, which GraphiQL, Apollo and code generators send) are 15
 /// levels deep with their nested `ofType`s, over the depth limit for ordinary queries;
 /// they stay bounded by this depth, the complexity limit and the text limits.
-pub const INTROSPECTION_MAX_DEPTH: usize = 20;
+pub(crate) const INTROSPECTION_MAX_DEPTH: usize = 20;
 
 /// The schema behind the document checks; what the HTTP and WebSocket endpoints execute.
 #[derive(Clone)]
-pub struct CheckedSchema {
+pub(crate) struct CheckedSchema {
     schema: AppSchema,
     /// The same schema with the introspection depth; `None` when introspection is off.
     introspection: Option<AppSchema>,
@@ -52,7 +52,7 @@ pub struct CheckedSchema {
 
 /// What documents may be and how many parsed ones are kept.
 #[derive(Debug, Clone, Copy)]
-pub struct DocumentLimits {
+pub(crate) struct DocumentLimits {
     pub text: TextLimits,
     pub max_aliases: usize,
     /// Parsed documents kept; 0 turns the cache and persisted queries off.
@@ -61,7 +61,7 @@ pub struct DocumentLimits {
 
 /// The schemas the server executes: the ordinary one, and when introspection is on, the
 /// same with the depth that introspection queries need.
-pub fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchema {
+pub(crate) fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchema {
     let introspection = config.introspection_enabled().then(|| {
         let depth = config.limits.max_query_depth.max(INTROSPECTION_MAX_DEPTH);
         build_schema_with_depth(config, Some(handles), depth)
@@ -78,7 +78,7 @@ pub fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchema {
 }
 
 impl CheckedSchema {
-    pub fn new(
+    pub(crate) fn new(
         schema: AppSchema,
         introspection: Option<AppSchema>,
         limits: DocumentLimits,
@@ -105,7 +105,7 @@ impl CheckedSchema {
         clippy::result_large_err,
         reason = "the refusal is the response itself, made once per request; Prepared is as large"
     )]
-    pub fn prepare(&self, mut request: Request) -> Result<Prepared, Response> {
+    pub(crate) fn prepare(&self, mut request: Request) -> Result<Prepared, Response> {
         let document = self
             .documents
             .document_of(&mut request)
@@ -117,7 +117,7 @@ impl CheckedSchema {
 
     /// Executes a prepared request and finishes its response, in a span that names the
     /// operation, so that what it logs (an internal error, say) says which one it was.
-    pub async fn run(&self, prepared: Prepared) -> Response {
+    pub(crate) async fn run(&self, prepared: Prepared) -> Response {
         let span = operation_span(&prepared);
         let Prepared { request, document } = prepared;
         let operation_name = request.operation_name.clone();
@@ -190,7 +190,7 @@ fn operation_span(prepared: &Prepared) -> tracing::Span {
 }
 
 /// A request whose document passed the checks, ready to run.
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub request: Request,
     document: Arc<ExecutableDocument>,
 }
@@ -198,7 +198,7 @@ pub struct Prepared {
 impl Prepared {
     /// The type of the operation the request selects (`None` when it names none of the
     /// document's operations: execution then reports that).
-    pub fn operation_type(&self) -> Option<OperationType> {
+    pub(crate) fn operation_type(&self) -> Option<OperationType> {
         selected_operation(&self.document, self.request.operation_name.as_deref()).map(|(ty, _)| ty)
     }
 }
@@ -405,7 +405,7 @@ fn finish_error(error: ServerError) -> Response {
 
 /// The most errors a response lists: a short document of unknown fields can otherwise
 /// make thousands of them.
-pub const MAX_ERRORS: usize = 100;
+pub(crate) const MAX_ERRORS: usize = 100;
 
 /// Keeps the first [`MAX_ERRORS`] errors (and says so), gives every error a `code`
 /// (async-graphql's own parse, validation and limit errors have none) and caps its

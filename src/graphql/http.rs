@@ -25,7 +25,7 @@ use crate::graphql::viewer::{ClientAddr, RequestAuth};
 /// (who a token names), the database (for each operation's DataLoaders) and the limits
 /// the transport enforces.
 #[derive(Clone)]
-pub struct GraphqlEndpoint {
+pub(crate) struct GraphqlEndpoint {
     pub schema: CheckedSchema,
     pub accounts: Accounts,
     pub db: Db,
@@ -34,7 +34,7 @@ pub struct GraphqlEndpoint {
 
 /// What the transport enforces before the schema sees a request.
 #[derive(Debug, Clone)]
-pub struct TransportLimits {
+pub(crate) struct TransportLimits {
     /// Largest JSON body (and WebSocket message), in bytes.
     pub max_body_bytes: usize,
     /// Largest image an upload may carry, in bytes.
@@ -48,7 +48,7 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 /// `POST /graphql`: one operation or a batch, as JSON or as a multipart upload. JSON
 /// bodies are capped at MAX_BODY_BYTES; multipart ones at the image limit plus 1 MiB.
-pub async fn graphql_post(
+pub(crate) async fn graphql_post(
     State(app): State<GraphqlEndpoint>,
     request: axum::extract::Request,
 ) -> Response {
@@ -218,7 +218,7 @@ const UPLOAD_OVERHEAD_BYTES: usize = 1024 * 1024;
 const MAX_UPLOAD_FILES: usize = 1;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
-pub async fn graphql_get(State(app): State<GraphqlEndpoint>, parts: Parts) -> Response {
+pub(crate) async fn graphql_get(State(app): State<GraphqlEndpoint>, parts: Parts) -> Response {
     let accepts_html = parts
         .headers
         .get(header::ACCEPT)
@@ -335,7 +335,7 @@ async fn execute(app: &GraphqlEndpoint, parts: &Parts, batch: BatchRequest) -> R
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest
 /// untrusted hop of X-Forwarded-For (the entries further left are the client's word).
-pub fn client_ip(
+pub(crate) fn client_ip(
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
     trusted: &[IpAddr],
@@ -394,7 +394,7 @@ fn respond(headers: &HeaderMap, response: BatchResponse) -> Response {
 /// A request the server would not read: a GraphQL-shaped error with its code and status
 /// (400 `BAD_USER_INPUT`, 413 for a body over the limit, 401/403 for an upload by someone
 /// who may not upload).
-pub struct BadRequest {
+pub(crate) struct BadRequest {
     status: StatusCode,
     code: &'static str,
     message: String,

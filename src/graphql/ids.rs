@@ -8,7 +8,7 @@ use crate::error::AppError;
 
 /// The object types that have global IDs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     User,
     Product,
     CartItem,
@@ -27,7 +27,7 @@ impl NodeKind {
         NodeKind::Payment,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             NodeKind::User => "User",
             NodeKind::Product => "Product",
@@ -39,19 +39,19 @@ impl NodeKind {
     }
 }
 
-pub fn encode_id(kind: NodeKind, id: i64) -> ID {
+pub(crate) fn encode_id(kind: NodeKind, id: i64) -> ID {
     ID(STANDARD.encode(format!("{}:{id}", kind.name())))
 }
 
 /// The id of a customer's cart. A cart is not a `Node` (it is reached through `cart`),
 /// but it has a global id of the same shape, so that caches can tell it apart.
-pub fn cart_id(user_id: i64) -> ID {
+pub(crate) fn cart_id(user_id: i64) -> ID {
     ID(STANDARD.encode(format!("Cart:{user_id}")))
 }
 
 /// Decodes any global ID. Undecodable input is the client's mistake (`BAD_USER_INPUT`);
 /// a well-formed ID of an unknown type decodes to `None`.
-pub fn decode_id(id: &str) -> Result<Option<(NodeKind, i64)>, AppError> {
+pub(crate) fn decode_id(id: &str) -> Result<Option<(NodeKind, i64)>, AppError> {
     let malformed = || AppError::bad_input(format!("malformed ID {:?}", truncate(id)));
     if id.len() > 200 {
         return Err(malformed());
@@ -71,7 +71,7 @@ pub fn decode_id(id: &str) -> Result<Option<(NodeKind, i64)>, AppError> {
 
 /// The row id inside a global ID that must be of `kind`; `None` when it is another type
 /// (which callers report exactly like a missing row).
-pub fn id_of_kind(id: &ID, kind: NodeKind) -> Result<Option<i64>, AppError> {
+pub(crate) fn id_of_kind(id: &ID, kind: NodeKind) -> Result<Option<i64>, AppError> {
     Ok(decode_id(id)?.and_then(|(k, n)| (k == kind).then_some(n)))
 }
 

@@ -16,11 +16,11 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 
 /// Deepest nesting of `{`, `[` and `(` in a document. Real operations stay far below:
 /// the standard introspection queries nest about 20 deep, value literals a handful.
-pub const MAX_NESTING: usize = 64;
+pub(crate) const MAX_NESTING: usize = 64;
 
 /// What the document text may be: its size and how many lexical tokens it holds.
 #[derive(Debug, Clone, Copy)]
-pub struct TextLimits {
+pub(crate) struct TextLimits {
     pub max_bytes: usize,
     pub max_tokens: usize,
 }
@@ -28,7 +28,7 @@ pub struct TextLimits {
 /// Refuses a document that is too large, has too many tokens or nests too deeply, without
 /// parsing it; returns its token count. Strings, block strings and comments are skipped
 /// as the GraphQL lexer skips them, so brackets inside them do not count.
-pub fn check_document_text(text: &str, limits: TextLimits) -> Result<usize, ServerError> {
+pub(crate) fn check_document_text(text: &str, limits: TextLimits) -> Result<usize, ServerError> {
     if text.len() > limits.max_bytes {
         return Err(too_complex(format!(
             "Query is too large (at most {} bytes).",
@@ -152,7 +152,10 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
 /// twenty of them, each spreading the next four times, are 300 tokens that expand to 4^20
 /// selections, which async-graphql's depth and complexity passes walk spread by spread.
 /// Each fragment's expanded size is computed once here, without recursion.
-pub fn check_expanded_size(document: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
+pub(crate) fn check_expanded_size(
+    document: &ExecutableDocument,
+    max: usize,
+) -> Result<(), ServerError> {
     use std::collections::HashMap;
     // Each fragment's own selections and the fragments it spreads (with repeats).
     let mut own: HashMap<&str, (usize, Vec<&str>)> = HashMap::new();
@@ -230,7 +233,7 @@ fn tally(set: &SelectionSet) -> (usize, Vec<&str>) {
 
 /// Refuses documents with more than `max` aliased fields: `__typename` costs nothing in
 /// the complexity count, so thousands of aliases of it would otherwise pass.
-pub fn check_aliases(document: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
+pub(crate) fn check_aliases(document: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
     let aliases: usize = selection_sets(document).map(count_aliases).sum();
     if aliases <= max {
         return Ok(());
@@ -257,7 +260,7 @@ fn count_aliases(set: &SelectionSet) -> usize {
 /// Refuses text with a NUL character anywhere in the document's values (arguments,
 /// directives, variable defaults). PostgreSQL cannot store NUL in text and SQLite would,
 /// so refusing it here, for every argument at once, keeps the two backends alike.
-pub fn check_document_text_values(document: &ExecutableDocument) -> Result<(), ServerError> {
+pub(crate) fn check_document_text_values(document: &ExecutableDocument) -> Result<(), ServerError> {
     let mut values: Vec<ValueRef> = Vec::new();
     for (_, operation) in document.operations.iter() {
         let operation = &operation.node;
@@ -297,7 +300,7 @@ pub fn check_document_text_values(document: &ExecutableDocument) -> Result<(), S
 }
 
 /// The same for the request's variables.
-pub fn check_variable_text(variables: &async_graphql::Variables) -> Result<(), ServerError> {
+pub(crate) fn check_variable_text(variables: &async_graphql::Variables) -> Result<(), ServerError> {
     refuse_nul(variables.values().map(ValueRef::Const).collect())
 }
 
@@ -382,7 +385,7 @@ fn nul_refused() -> ServerError {
     )
 }
 
-pub fn with_code(mut error: ServerError, code: &str) -> ServerError {
+pub(crate) fn with_code(mut error: ServerError, code: &str) -> ServerError {
     error
         .extensions
         .get_or_insert_with(Default::default)

@@ -8,7 +8,7 @@ use crate::db::Db;
 use crate::orders::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
 
 /// A loader that remembers what it loaded (async-graphql's `DataLoader::new` does not).
-pub type CachedLoader<L> = DataLoader<L, HashMapCache>;
+pub(crate) type CachedLoader<L> = DataLoader<L, HashMapCache>;
 
 fn caching<L: async_graphql::dataloader::Loader<i64>>(loader: L) -> CachedLoader<L> {
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
@@ -17,7 +17,7 @@ fn caching<L: async_graphql::dataloader::Loader<i64>>(loader: L) -> CachedLoader
 /// Adds the loaders to an operation's (or a WebSocket connection's) data. `cached`:
 /// an HTTP operation may reuse what it loaded; a subscription lives for hours and must
 /// see every change, so it batches without caching.
-pub fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
+pub(crate) fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
     let products = caching(ProductLoader::new(db.clone()));
     let items = caching(OrderItemsLoader(db.clone()));
     let payments = caching(PaymentLoader(db.clone()));

@@ -10,17 +10,17 @@
 //! Who may call an operation (signed in, role) is decided here, by the guards of
 //! [`viewer`]; which rows a caller may see is the handles' business.
 
-pub mod documents;
-pub mod graphiql;
-pub mod http;
-pub mod ids;
-pub mod limits;
-pub mod loaders;
-pub mod node;
-pub mod null_propagation;
-pub mod pagination;
-pub mod payload;
-pub mod scalars;
+pub(crate) mod documents;
+pub(crate) mod graphiql;
+pub(crate) mod http;
+pub(crate) mod ids;
+pub(crate) mod limits;
+pub(crate) mod loaders;
+pub(crate) mod node;
+pub(crate) mod null_propagation;
+pub(crate) mod pagination;
+pub(crate) mod payload;
+pub(crate) mod scalars;
 pub mod schema;
-pub mod viewer;
-pub mod ws;
+pub(crate) mod viewer;
+pub(crate) mod ws;

@@ -14,7 +14,7 @@ use crate::orders::graphql::{
 /// An object with a globally unique, opaque ID (Relay Global Object Identification).
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
-pub enum Node {
+pub(crate) enum Node {
     User(User),
     Product(Product),
     CartItem(CartItem),
@@ -43,7 +43,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
 }
 
 #[derive(Default)]
-pub struct NodeQuery;
+pub(crate) struct NodeQuery;
 
 #[Object]
 impl NodeQuery {

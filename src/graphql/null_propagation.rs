@@ -17,7 +17,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, PathSegment, Response, Value};
 
 /// The output types of the schema: for each object or interface, its fields' types.
-pub struct OutputTypes {
+pub(crate) struct OutputTypes {
     fields: HashMap<String, HashMap<String, Type>>,
     query: String,
     mutation: String,
@@ -27,7 +27,7 @@ pub struct OutputTypes {
 impl OutputTypes {
     /// Reads the types from the schema's SDL (which async-graphql prints whatever the
     /// introspection setting, unlike an introspection query).
-    pub fn from_sdl(sdl: &str) -> Self {
+    pub(crate) fn from_sdl(sdl: &str) -> Self {
         let mut types = OutputTypes {
             fields: HashMap::new(),
             query: "Query".to_owned(),
@@ -78,7 +78,7 @@ impl OutputTypes {
 }
 
 /// Applies null propagation to `response`, which executed `operation_name` of `document`.
-pub fn propagate_nulls(
+pub(crate) fn propagate_nulls(
     response: &mut Response,
     document: &ExecutableDocument,
     operation_name: Option<&str>,

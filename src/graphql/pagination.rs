@@ -11,13 +11,17 @@ use crate::db::keyset::{Direction, Page};
 use crate::db::micros_to_time;
 use crate::error::AppError;
 
-pub const DEFAULT_PAGE_SIZE: usize = 20;
-pub const MAX_PAGE_SIZE: usize = 100;
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 20;
+pub(crate) const MAX_PAGE_SIZE: usize = 100;
 
 /// The complexity of a connection: its page size times its selection. A page size out of
 /// range counts as one row, so that the resolver answers it with `BAD_USER_INPUT` instead
 /// of the complexity limit refusing a rich selection first.
-pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+pub(crate) fn page_complexity(
+    first: Option<i32>,
+    last: Option<i32>,
+    child_complexity: usize,
+) -> usize {
     let in_range = |n: i32| usize::try_from(n).is_ok_and(|n| n <= MAX_PAGE_SIZE);
     if first.into_iter().chain(last).any(|n| !in_range(n)) {
         return child_complexity;
@@ -28,13 +32,13 @@ pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: 
 
 /// A position in an ordered list: the sort key of a row (as text) and its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub id: i64,
     pub key: String,
 }
 
 impl Cursor {
-    pub fn new(id: i64, key: impl ToString) -> Self {
+    pub(crate) fn new(id: i64, key: impl ToString) -> Self {
         Cursor {
             id,
             key: key.to_string(),
@@ -43,18 +47,18 @@ impl Cursor {
 }
 
 /// The key text of a cursor made for a numeric sort.
-pub fn numeric_key(key: String) -> Result<i64, AppError> {
+pub(crate) fn numeric_key(key: String) -> Result<i64, AppError> {
     key.parse().map_err(|_| MalformedCursor.into())
 }
 
 /// The key text of a cursor made for a sort by time (microseconds since the epoch).
-pub fn time_key(key: String) -> Result<chrono::NaiveDateTime, AppError> {
+pub(crate) fn time_key(key: String) -> Result<chrono::NaiveDateTime, AppError> {
     micros_to_time(numeric_key(key)?).ok_or_else(|| MalformedCursor.into())
 }
 
 /// A cursor that this server did not write.
 #[derive(Debug)]
-pub struct MalformedCursor;
+pub(crate) struct MalformedCursor;
 
 impl std::fmt::Display for MalformedCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,7 +96,7 @@ impl CursorType for Cursor {
 
 /// Checks Relay's paging arguments: a page of `first` rows after `after`, or of `last`
 /// rows before `before`, its position's key still text.
-pub fn page_of(
+pub(crate) fn page_of(
     first: Option<i32>,
     after: Option<String>,
     last: Option<i32>,

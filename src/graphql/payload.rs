@@ -6,7 +6,9 @@ use crate::graphql::ids::{NodeKind, encode_id};
 
 /// `Ok` → the value and no user errors; a user error → no value and that error; any
 /// other error → a request error for the top-level `errors` list.
-pub fn split<T>(result: Result<T, AppError>) -> async_graphql::Result<(Option<T>, Vec<UserError>)> {
+pub(crate) fn split<T>(
+    result: Result<T, AppError>,
+) -> async_graphql::Result<(Option<T>, Vec<UserError>)> {
     match result {
         Ok(value) => Ok((Some(value), Vec::new())),
         Err(AppError::User(error)) => Ok((None, vec![with_field_path(error)])),

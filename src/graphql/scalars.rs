@@ -11,7 +11,7 @@ use crate::db::money;
 /// An exact money amount: read from a string ("19.99") or a JSON number, written as a
 /// string with two decimals. Amounts are carried as cents once validated.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decimal {
+pub(crate) enum Decimal {
     /// What a client sent, before the field's own rules (scale, range) are checked.
     Input(BigDecimal),
     Cents(i64),
@@ -19,7 +19,7 @@ pub enum Decimal {
 
 impl Decimal {
     /// Cents, or `None` when the amount has a third significant decimal or is huge.
-    pub fn to_cents(&self) -> Option<i64> {
+    pub(crate) fn to_cents(&self) -> Option<i64> {
         match self {
             Decimal::Input(d) => money::decimal_to_cents(d),
             Decimal::Cents(c) => Some(*c),
@@ -67,7 +67,7 @@ impl ScalarType for Decimal {
 
 /// RFC 3339 timestamp in UTC, e.g. 2026-11-25T10:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DateTime(pub NaiveDateTime);
+pub(crate) struct DateTime(pub NaiveDateTime);
 
 #[Scalar(name = "DateTime")]
 /// RFC 3339 timestamp in UTC, e.g. 2026-11-25T10:00:00Z.

@@ -14,7 +14,7 @@ use crate::orders::Orders;
 use crate::orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription};
 
 #[derive(MergedObject, Default)]
-pub struct Query(
+pub(crate) struct Query(
     NodeQuery,
     AccountsQuery,
     CatalogQuery,
@@ -23,7 +23,7 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(
+pub(crate) struct Mutation(
     AccountsMutation,
     CatalogMutation,
     CartMutation,
@@ -31,23 +31,23 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(OrdersSubscription);
+pub(crate) struct Subscription(OrdersSubscription);
 
-pub type AppSchema = Schema<Query, Mutation, Subscription>;
+pub(crate) type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// What the resolvers reach, each put into the schema's data on its own: a resolver
 /// takes the handle of the room it calls and nothing else.
 #[derive(Clone)]
 pub struct Handles {
     pub accounts: Accounts,
-    pub catalog: Catalog,
-    pub cart: Cart,
-    pub orders: Orders,
+    pub(crate) catalog: Catalog,
+    pub(crate) cart: Cart,
+    pub(crate) orders: Orders,
 }
 
 /// The schema with the limits of `config`; `handles` are absent only for printing the
 /// SDL.
-pub fn build_schema(config: &Config, handles: Option<&Handles>) -> AppSchema {
+pub(crate) fn build_schema(config: &Config, handles: Option<&Handles>) -> AppSchema {
     build_schema_with_depth(config, handles, config.limits.max_query_depth)
 }
 

@@ -12,7 +12,7 @@ use crate::error::AppError;
 
 /// What the `Authorization` header held.
 #[derive(Debug)]
-pub enum Bearer {
+pub(crate) enum Bearer {
     Absent,
     /// Present but not a genuine, unexpired access token.
     Invalid,
@@ -20,13 +20,13 @@ pub enum Bearer {
 }
 
 /// Per-request authentication state, put into the GraphQL request's data.
-pub struct RequestAuth {
+pub(crate) struct RequestAuth {
     bearer: Bearer,
     user: OnceCell<UserRow>,
 }
 
 impl RequestAuth {
-    pub fn new(bearer: Bearer) -> Self {
+    pub(crate) fn new(bearer: Bearer) -> Self {
         RequestAuth {
             bearer,
             user: OnceCell::new(),
@@ -35,7 +35,7 @@ impl RequestAuth {
 
     /// The user the token names, read once per request; `None` without a token. A bad
     /// token, or one of a deactivated or deleted user, is `UNAUTHENTICATED`.
-    pub async fn user(&self, accounts: &Accounts) -> Result<Option<&UserRow>, AppError> {
+    pub(crate) async fn user(&self, accounts: &Accounts) -> Result<Option<&UserRow>, AppError> {
         let claims = match &self.bearer {
             Bearer::Absent => return Ok(None),
             Bearer::Invalid => return Err(AppError::Unauthenticated),
@@ -54,7 +54,7 @@ impl RequestAuth {
     }
 
     /// Parses `Authorization: Bearer <token>`.
-    pub fn from_header(header: Option<&str>, accounts: &Accounts) -> Self {
+    pub(crate) fn from_header(header: Option<&str>, accounts: &Accounts) -> Self {
         let bearer = match header {
             None => Bearer::Absent,
             Some(value) => match value
@@ -73,15 +73,15 @@ impl RequestAuth {
 
 /// The client's address, as far as the server can tell (see `http::client_ip`).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub Option<std::net::IpAddr>);
+pub(crate) struct ClientAddr(pub Option<std::net::IpAddr>);
 
-pub fn client_addr(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
+pub(crate) fn client_addr(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
     ctx.data_opt::<ClientAddr>().and_then(|c| c.0)
 }
 
 /// The signed-in user, `None` without a token. A bad token, or one of a deactivated or
 /// deleted user, is `UNAUTHENTICATED`.
-pub async fn viewer<'a>(ctx: &Context<'a>) -> Result<Option<&'a UserRow>, AppError> {
+pub(crate) async fn viewer<'a>(ctx: &Context<'a>) -> Result<Option<&'a UserRow>, AppError> {
     match ctx.data_opt::<RequestAuth>() {
         Some(auth) => auth.user(ctx.data_unchecked::<Accounts>()).await,
         None => Ok(None),
@@ -89,12 +89,15 @@ pub async fn viewer<'a>(ctx: &Context<'a>) -> Result<Option<&'a UserRow>, AppErr
 }
 
 /// The signed-in user, or `UNAUTHENTICATED`.
-pub async fn require_user<'a>(ctx: &Context<'a>) -> Result<&'a UserRow, AppError> {
+pub(crate) async fn require_user<'a>(ctx: &Context<'a>) -> Result<&'a UserRow, AppError> {
     viewer(ctx).await?.ok_or(AppError::Unauthenticated)
 }
 
 /// The signed-in user if they have `role`; `FORBIDDEN` otherwise.
-pub async fn require_role<'a>(ctx: &Context<'a>, role: Role) -> Result<&'a UserRow, AppError> {
+pub(crate) async fn require_role<'a>(
+    ctx: &Context<'a>,
+    role: Role,
+) -> Result<&'a UserRow, AppError> {
     let user = require_user(ctx).await?;
     if user.role() == role {
         Ok(user)
@@ -104,7 +107,7 @@ pub async fn require_role<'a>(ctx: &Context<'a>, role: Role) -> Result<&'a UserR
 }
 
 /// Field guard: signed in with the given role.
-pub struct RoleGuard(pub Role);
+pub(crate) struct RoleGuard(pub Role);
 
 impl Guard for RoleGuard {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {

@@ -25,7 +25,7 @@ const INIT_TIMEOUT: u16 = 4408;
 /// never speaks would otherwise hold a file for good.
 const INIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub async fn graphql_ws(
+pub(crate) async fn graphql_ws(
     State(app): State<GraphqlEndpoint>,
     slot: Option<Extension<ConnectionSlot>>,
     protocol: GraphQLProtocol,

@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 
 use crate::db::Db;
 use crate::db::notify::{Channel, Message};
+use crate::error::AppResult;
 
 const CHANNEL: &str = "order_updated";
 
@@ -16,7 +17,7 @@ const CAPACITY: usize = 1024;
 
 /// Which order changed, and whose it is (to decide who may hear about it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OrderEvent {
+pub(crate) struct OrderEvent {
     pub order_id: i64,
     pub user_id: i64,
 }
@@ -36,26 +37,26 @@ impl Message for OrderEvent {
 }
 
 #[derive(Clone)]
-pub struct OrderEvents {
+pub(crate) struct OrderEvents {
     channel: Channel<OrderEvent>,
 }
 
 impl OrderEvents {
     /// Opens the channel (on PostgreSQL, starts this process's listener).
-    pub fn start(db: &Db, database_url: &str) -> Self {
-        OrderEvents {
-            channel: Channel::open(db, database_url, CHANNEL, CAPACITY),
-        }
+    pub(crate) async fn start(db: &Db, database_url: &str) -> AppResult<Self> {
+        Ok(OrderEvents {
+            channel: Channel::open(db, database_url, CHANNEL, CAPACITY).await?,
+        })
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<OrderEvent> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<OrderEvent> {
         self.channel.subscribe()
     }
 
     /// Tells every subscriber, in every process, that the order changed: the one way
     /// events leave, called after the change has committed. A failure is logged, never
     /// turned into a failed mutation: the change itself stands.
-    pub async fn publish(&self, order_id: i64, user_id: i64) {
+    pub(crate) async fn publish(&self, order_id: i64, user_id: i64) {
         self.channel.send(OrderEvent { order_id, user_id }).await;
     }
 }

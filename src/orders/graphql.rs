@@ -35,11 +35,11 @@ fn missing(what: &str) -> async_graphql::Error {
     AppError::internal(format!("{what} missing")).into_graphql()
 }
 
-pub struct Order(pub OrderRow);
+pub(crate) struct Order(pub OrderRow);
 
 #[Object]
 impl Order {
-    pub async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         encode_id(NodeKind::Order, self.0.id)
     }
     async fn order_number(&self) -> &str {
@@ -102,11 +102,11 @@ impl Order {
     }
 }
 
-pub struct OrderItem(pub OrderItemRow);
+pub(crate) struct OrderItem(pub OrderItemRow);
 
 #[Object]
 impl OrderItem {
-    pub async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         encode_id(NodeKind::OrderItem, self.0.id)
     }
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
@@ -132,11 +132,11 @@ impl OrderItem {
     }
 }
 
-pub struct Payment(pub PaymentRow);
+pub(crate) struct Payment(pub PaymentRow);
 
 #[Object]
 impl Payment {
-    pub async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         encode_id(NodeKind::Payment, self.0.id)
     }
     async fn amount(&self) -> Decimal {
@@ -160,7 +160,7 @@ impl Payment {
 }
 
 /// `order(id:)` and `node(id:)` for orders: null unless the viewer may see it.
-pub async fn order_node(ctx: &Context<'_>, id: i64) -> Result<Option<Order>, AppError> {
+pub(crate) async fn order_node(ctx: &Context<'_>, id: i64) -> Result<Option<Order>, AppError> {
     let Some(viewer) = viewer(ctx).await? else {
         return Ok(None);
     };
@@ -168,7 +168,10 @@ pub async fn order_node(ctx: &Context<'_>, id: i64) -> Result<Option<Order>, App
 }
 
 /// `node(id:)` for order lines: visible with their order.
-pub async fn order_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<OrderItem>, AppError> {
+pub(crate) async fn order_item_node(
+    ctx: &Context<'_>,
+    id: i64,
+) -> Result<Option<OrderItem>, AppError> {
     let Some(viewer) = viewer(ctx).await? else {
         return Ok(None);
     };
@@ -176,7 +179,7 @@ pub async fn order_item_node(ctx: &Context<'_>, id: i64) -> Result<Option<OrderI
 }
 
 /// `node(id:)` for payments: visible with their order.
-pub async fn payment_node(ctx: &Context<'_>, id: i64) -> Result<Option<Payment>, AppError> {
+pub(crate) async fn payment_node(ctx: &Context<'_>, id: i64) -> Result<Option<Payment>, AppError> {
     let Some(viewer) = viewer(ctx).await? else {
         return Ok(None);
     };
@@ -184,7 +187,7 @@ pub async fn payment_node(ctx: &Context<'_>, id: i64) -> Result<Option<Payment>,
 }
 
 /// `totalCount` of `OrderConnection`, counted only when asked for.
-pub struct OrderConnectionFields {
+pub(crate) struct OrderConnectionFields {
     filter: OrderListFilter,
 }
 
@@ -196,10 +199,10 @@ impl OrderConnectionFields {
     }
 }
 
-pub type OrderConnection = Connection<Cursor, Order, OrderConnectionFields>;
+pub(crate) type OrderConnection = Connection<Cursor, Order, OrderConnectionFields>;
 
 /// A page of orders, newest first; `filter` already carries the viewer's rights.
-pub async fn orders_page(
+pub(crate) async fn orders_page(
     ctx: &Context<'_>,
     filter: OrderListFilter,
     page: crate::db::keyset::Page<String>,
@@ -274,14 +277,14 @@ async fn prefetch(ctx: &Context<'_>, orders: &[OrderRow]) -> async_graphql::Resu
 }
 
 #[derive(InputObject, Default)]
-pub struct OrderFilter {
+pub(crate) struct OrderFilter {
     status: Option<OrderStatus>,
     /// Admins only: orders of one customer.
     customer_id: Option<ID>,
 }
 
 #[derive(Default)]
-pub struct OrdersQuery;
+pub(crate) struct OrdersQuery;
 
 #[Object]
 impl OrdersQuery {
@@ -330,7 +333,7 @@ impl OrdersQuery {
 }
 
 #[derive(SimpleObject)]
-pub struct OrderPayload {
+pub(crate) struct OrderPayload {
     order: Option<Order>,
     user_errors: Vec<UserError>,
 }
@@ -346,7 +349,7 @@ impl OrderPayload {
 }
 
 #[derive(InputObject)]
-pub struct PlaceOrderInput {
+pub(crate) struct PlaceOrderInput {
     shipping_address: String,
     #[graphql(default_with = "Some(PaymentMethod::CashOnDelivery)")]
     payment_method: Option<PaymentMethod>,
@@ -356,25 +359,25 @@ pub struct PlaceOrderInput {
 }
 
 #[derive(InputObject)]
-pub struct CancelOrderInput {
+pub(crate) struct CancelOrderInput {
     order_id: ID,
 }
 
 #[derive(InputObject)]
-pub struct UpdateOrderStatusInput {
+pub(crate) struct UpdateOrderStatusInput {
     order_id: ID,
     status: OrderStatus,
 }
 
 #[derive(InputObject)]
-pub struct PayOrderInput {
+pub(crate) struct PayOrderInput {
     order_id: ID,
     /// Simulated card token: tok_visa succeeds, tok_chargeDeclined is declined.
     payment_token: String,
 }
 
 #[derive(Default)]
-pub struct OrdersSubscription;
+pub(crate) struct OrdersSubscription;
 
 #[Subscription]
 impl OrdersSubscription {
@@ -410,7 +413,7 @@ impl OrdersSubscription {
 }
 
 #[derive(Default)]
-pub struct OrdersMutation;
+pub(crate) struct OrdersMutation;
 
 #[Object]
 impl OrdersMutation {

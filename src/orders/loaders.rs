@@ -11,7 +11,7 @@ use crate::accounts::model::UserRow;
 use crate::db::Db;
 
 /// Order id → its lines.
-pub struct OrderItemsLoader(pub Db);
+pub(crate) struct OrderItemsLoader(pub Db);
 
 impl Loader<i64> for OrderItemsLoader {
     type Value = Vec<OrderItemRow>;
@@ -34,7 +34,7 @@ impl Loader<i64> for OrderItemsLoader {
 }
 
 /// Order id → its payment.
-pub struct PaymentLoader(pub Db);
+pub(crate) struct PaymentLoader(pub Db);
 
 impl Loader<i64> for PaymentLoader {
     type Value = PaymentRow;
@@ -50,7 +50,7 @@ impl Loader<i64> for PaymentLoader {
 }
 
 /// User id → user (an order's customer).
-pub struct UserLoader(pub Db);
+pub(crate) struct UserLoader(pub Db);
 
 impl Loader<i64> for UserLoader {
     type Value = UserRow;

@@ -4,11 +4,11 @@
 //! tables and the order events; placing an order empties the cart (the cart's repo) and
 //! takes stock (the catalog's repo) inside the order's own transaction.
 
-pub mod events;
-pub mod graphql;
-pub mod loaders;
-pub mod model;
-pub mod repo;
-pub mod service;
+pub(crate) mod events;
+pub(crate) mod graphql;
+pub(crate) mod loaders;
+pub(crate) mod model;
+pub(crate) mod repo;
+pub(crate) mod service;
 
-pub use service::Orders;
+pub(crate) use service::Orders;

@@ -8,7 +8,7 @@ use crate::catalog::model::ProductRow;
 use crate::db::schema::{order_items, orders, payments};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
-pub enum OrderStatus {
+pub(crate) enum OrderStatus {
     Pending,
     Confirmed,
     Shipped,
@@ -26,7 +26,7 @@ crate::db_text_enum!(OrderStatus {
 
 impl OrderStatus {
     /// PENDING -> CONFIRMED -> SHIPPED -> DELIVERED; PENDING or CONFIRMED -> CANCELLED.
-    pub fn next_statuses(self) -> &'static [OrderStatus] {
+    pub(crate) fn next_statuses(self) -> &'static [OrderStatus] {
         use OrderStatus::*;
         match self {
             Pending => &[Confirmed, Cancelled],
@@ -36,17 +36,13 @@ impl OrderStatus {
         }
     }
 
-    pub fn can_move_to(self, next: OrderStatus) -> bool {
+    pub(crate) fn can_move_to(self, next: OrderStatus) -> bool {
         self.next_statuses().contains(&next)
-    }
-
-    pub fn is_cancellable(self) -> bool {
-        self.can_move_to(OrderStatus::Cancelled)
     }
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default, diesel::deserialize::FromSqlRow)]
-pub enum PaymentMethod {
+pub(crate) enum PaymentMethod {
     #[default]
     CashOnDelivery,
     Card,
@@ -58,7 +54,7 @@ crate::db_text_enum!(PaymentMethod {
 });
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
-pub enum PaymentStatus {
+pub(crate) enum PaymentStatus {
     Pending,
     Paid,
     Failed,
@@ -74,7 +70,7 @@ crate::db_text_enum!(PaymentStatus {
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = orders)]
-pub struct OrderRow {
+pub(crate) struct OrderRow {
     pub id: i64,
     pub order_number: String,
     pub user_id: i64,
@@ -82,24 +78,23 @@ pub struct OrderRow {
     pub total_cents: i64,
     pub shipping_address: String,
     pub payment_method: PaymentMethod,
-    pub idempotency_key: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
 
 impl OrderRow {
-    pub fn status(&self) -> OrderStatus {
+    pub(crate) fn status(&self) -> OrderStatus {
         self.status
     }
 
-    pub fn payment_method(&self) -> PaymentMethod {
+    pub(crate) fn payment_method(&self) -> PaymentMethod {
         self.payment_method
     }
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = orders)]
-pub struct NewOrder<'a> {
+pub(crate) struct NewOrder<'a> {
     pub order_number: &'a str,
     pub user_id: i64,
     pub status: &'a str,
@@ -113,7 +108,7 @@ pub struct NewOrder<'a> {
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = order_items)]
-pub struct OrderItemRow {
+pub(crate) struct OrderItemRow {
     pub id: i64,
     pub order_id: i64,
     pub product_id: i64,
@@ -124,7 +119,7 @@ pub struct OrderItemRow {
 
 #[derive(Insertable)]
 #[diesel(table_name = order_items)]
-pub struct NewOrderItem<'a> {
+pub(crate) struct NewOrderItem<'a> {
     pub order_id: i64,
     pub product_id: i64,
     pub product_name: &'a str,
@@ -135,7 +130,7 @@ pub struct NewOrderItem<'a> {
 impl<'a> NewOrderItem<'a> {
     /// A line of `order_id` with the product's name and price as they are now: later
     /// changes to the product leave the order as it was placed.
-    pub fn snapshot(order_id: i64, product: &'a ProductRow, quantity: i32) -> Self {
+    pub(crate) fn snapshot(order_id: i64, product: &'a ProductRow, quantity: i32) -> Self {
         NewOrderItem {
             order_id,
             product_id: product.id,
@@ -148,7 +143,7 @@ impl<'a> NewOrderItem<'a> {
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = payments)]
-pub struct PaymentRow {
+pub(crate) struct PaymentRow {
     pub id: i64,
     pub order_id: i64,
     pub amount_cents: i64,
@@ -160,14 +155,14 @@ pub struct PaymentRow {
 }
 
 impl PaymentRow {
-    pub fn status(&self) -> PaymentStatus {
+    pub(crate) fn status(&self) -> PaymentStatus {
         self.status
     }
 }
 
 /// What `orders(filter:)` narrows by, after the viewer's rights are applied.
 #[derive(Debug, Clone, Default)]
-pub struct OrderListFilter {
+pub(crate) struct OrderListFilter {
     /// Only this customer's orders (always set for customers).
     pub user_id: Option<i64>,
     pub status: Option<OrderStatus>,

@@ -15,7 +15,7 @@ use crate::db::keyset::{Direction, Page};
 use crate::db::schema::{order_items, orders, payments};
 use crate::{db_run, keyset_page};
 
-pub async fn find_order(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderRow>> {
+pub(crate) async fn find_order(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderRow>> {
     db_run!(conn, c => orders::table
         .find(id)
         .select(OrderRow::as_select())
@@ -24,7 +24,7 @@ pub async fn find_order(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Orde
         .optional())
 }
 
-pub async fn find_by_idempotency_key(
+pub(crate) async fn find_by_idempotency_key(
     conn: &mut Conn<'_>,
     user_id: i64,
     key: &str,
@@ -38,7 +38,7 @@ pub async fn find_by_idempotency_key(
         .optional())
 }
 
-pub async fn insert_order(conn: &mut Conn<'_>, new: &NewOrder<'_>) -> QueryResult<OrderRow> {
+pub(crate) async fn insert_order(conn: &mut Conn<'_>, new: &NewOrder<'_>) -> QueryResult<OrderRow> {
     db_run!(conn, c => FixedSql(
         diesel::insert_into(orders::table)
             .values(new)
@@ -51,7 +51,10 @@ pub async fn insert_order(conn: &mut Conn<'_>, new: &NewOrder<'_>) -> QueryResul
 /// All lines of an order. PostgreSQL gets them in one multi-row INSERT (one round trip);
 /// SQLite runs in-process, where a statement per line costs no round trip, and diesel's
 /// async SQLite wrapper has no multi-row INSERT.
-pub async fn insert_items(conn: &mut Conn<'_>, new: &[NewOrderItem<'_>]) -> QueryResult<usize> {
+pub(crate) async fn insert_items(
+    conn: &mut Conn<'_>,
+    new: &[NewOrderItem<'_>],
+) -> QueryResult<usize> {
     db_run!(conn,
         sqlite c => {
             let mut inserted = 0;
@@ -64,7 +67,7 @@ pub async fn insert_items(conn: &mut Conn<'_>, new: &[NewOrderItem<'_>]) -> Quer
     )
 }
 
-pub async fn set_total(
+pub(crate) async fn set_total(
     conn: &mut Conn<'_>,
     order_id: i64,
     total_cents: i64,
@@ -76,7 +79,7 @@ pub async fn set_total(
         .await)
 }
 
-pub async fn insert_payment(
+pub(crate) async fn insert_payment(
     conn: &mut Conn<'_>,
     order_id: i64,
     amount_cents: i64,
@@ -98,7 +101,7 @@ pub async fn insert_payment(
 
 /// Moves an order to `to` only if it is still in one of `from`: of two racing changes,
 /// exactly one wins. `None` when the order was not in `from`.
-pub async fn move_status(
+pub(crate) async fn move_status(
     conn: &mut Conn<'_>,
     order_id: i64,
     from: &[OrderStatus],
@@ -119,7 +122,7 @@ pub async fn move_status(
 }
 
 /// Sets the payment of an order to `to` if it is in one of `from`.
-pub async fn move_payment(
+pub(crate) async fn move_payment(
     conn: &mut Conn<'_>,
     order_id: i64,
     from: &[PaymentStatus],
@@ -156,7 +159,7 @@ pub async fn move_payment(
     })
 }
 
-pub async fn touch_order(
+pub(crate) async fn touch_order(
     conn: &mut Conn<'_>,
     order_id: i64,
     now: NaiveDateTime,
@@ -168,7 +171,10 @@ pub async fn touch_order(
         .await)
 }
 
-pub async fn items_of(conn: &mut Conn<'_>, order_ids: &[i64]) -> QueryResult<Vec<OrderItemRow>> {
+pub(crate) async fn items_of(
+    conn: &mut Conn<'_>,
+    order_ids: &[i64],
+) -> QueryResult<Vec<OrderItemRow>> {
     db_run!(conn, c => order_items::table
         .filter(order_items::order_id.eq_any(order_ids))
         .order(order_items::id.asc())
@@ -177,7 +183,7 @@ pub async fn items_of(conn: &mut Conn<'_>, order_ids: &[i64]) -> QueryResult<Vec
         .await)
 }
 
-pub async fn find_item(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderItemRow>> {
+pub(crate) async fn find_item(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderItemRow>> {
     db_run!(conn, c => order_items::table
         .find(id)
         .select(OrderItemRow::as_select())
@@ -186,7 +192,7 @@ pub async fn find_item(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Order
         .optional())
 }
 
-pub async fn find_payment(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<PaymentRow>> {
+pub(crate) async fn find_payment(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<PaymentRow>> {
     db_run!(conn, c => payments::table
         .find(id)
         .select(PaymentRow::as_select())
@@ -195,7 +201,10 @@ pub async fn find_payment(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Pa
         .optional())
 }
 
-pub async fn payments_of(conn: &mut Conn<'_>, order_ids: &[i64]) -> QueryResult<Vec<PaymentRow>> {
+pub(crate) async fn payments_of(
+    conn: &mut Conn<'_>,
+    order_ids: &[i64],
+) -> QueryResult<Vec<PaymentRow>> {
     db_run!(conn, c => payments::table
         .filter(payments::order_id.eq_any(order_ids))
         .select(PaymentRow::as_select())
@@ -218,7 +227,7 @@ macro_rules! filter_orders {
 }
 
 /// One page of orders, newest first (created_at, then id).
-pub async fn list_orders(
+pub(crate) async fn list_orders(
     conn: &mut Conn<'_>,
     filter: &OrderListFilter,
     page: &Page<NaiveDateTime>,
@@ -235,7 +244,10 @@ pub async fn list_orders(
     })
 }
 
-pub async fn count_orders(conn: &mut Conn<'_>, filter: &OrderListFilter) -> QueryResult<i64> {
+pub(crate) async fn count_orders(
+    conn: &mut Conn<'_>,
+    filter: &OrderListFilter,
+) -> QueryResult<i64> {
     db_run!(conn, c => filter_orders!(
         orders::table.count().into_boxed(),
         filter

@@ -21,16 +21,16 @@ use crate::error::{AppError, AppResult, UserError, UserErrorCode};
 /// `payments` tables), and the events that announce their changes. Stock belongs to the
 /// catalog: placing and cancelling an order ask it, in the order's transaction.
 #[derive(Clone)]
-pub struct Orders {
+pub(crate) struct Orders {
     db: Db,
     events: OrderEvents,
 }
 
-pub const MAX_ADDRESS_CHARS: usize = 500;
-pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 100;
+pub(crate) const MAX_ADDRESS_CHARS: usize = 500;
+pub(crate) const MAX_IDEMPOTENCY_KEY_CHARS: usize = 100;
 
 /// The simulated gateway's one accepted card token.
-pub const TOKEN_VISA: &str = "tok_visa";
+pub(crate) const TOKEN_VISA: &str = "tok_visa";
 
 fn order_not_found() -> AppError {
     AppError::input(UserErrorCode::NotFound, "orderId", "no such order")
@@ -50,7 +50,7 @@ fn invalid_transition(order: &OrderRow, to: OrderStatus) -> AppError {
 
 /// Unique, readable, and not guessable in sequence: "ORD-" and 10 random characters of
 /// Crockford's base32 (no I, L, O, U), about 50 bits.
-pub fn new_order_number() -> String {
+pub(crate) fn new_order_number() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let mut rng = rand::rng();
     let code: String = (0..10)
@@ -70,7 +70,7 @@ async fn visible_order(
         .filter(|o| o.user_id == viewer.id || viewer.role() == Role::Admin))
 }
 
-pub struct Checkout {
+pub(crate) struct Checkout {
     pub shipping_address: String,
     pub payment_method: PaymentMethod,
     pub idempotency_key: Option<String>,
@@ -189,23 +189,23 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
 }
 
 impl Orders {
-    pub fn new(db: Db, events: OrderEvents) -> Self {
+    pub(crate) fn new(db: Db, events: OrderEvents) -> Self {
         Orders { db, events }
     }
 
-    pub fn events(&self) -> &OrderEvents {
+    pub(crate) fn events(&self) -> &OrderEvents {
         &self.events
     }
 
     /// The order if `viewer` may see it.
-    pub async fn order(&self, viewer: &UserRow, id: i64) -> AppResult<Option<OrderRow>> {
+    pub(crate) async fn order(&self, viewer: &UserRow, id: i64) -> AppResult<Option<OrderRow>> {
         self.db
             .run(async |c| visible_order(c, viewer, id).await)
             .await
     }
 
     /// An order line if `viewer` may see its order.
-    pub async fn item(&self, viewer: &UserRow, id: i64) -> AppResult<Option<OrderItemRow>> {
+    pub(crate) async fn item(&self, viewer: &UserRow, id: i64) -> AppResult<Option<OrderItemRow>> {
         self.db
             .run(async |c| {
                 let Some(item) = repo::find_item(c, id).await? else {
@@ -218,7 +218,7 @@ impl Orders {
     }
 
     /// A payment if `viewer` may see its order.
-    pub async fn payment(&self, viewer: &UserRow, id: i64) -> AppResult<Option<PaymentRow>> {
+    pub(crate) async fn payment(&self, viewer: &UserRow, id: i64) -> AppResult<Option<PaymentRow>> {
         self.db
             .run(async |c| {
                 let Some(payment) = repo::find_payment(c, id).await? else {
@@ -231,12 +231,12 @@ impl Orders {
     }
 
     /// An order as it is now, whoever may see it (the subscription checks that itself).
-    pub async fn current(&self, id: i64) -> AppResult<Option<OrderRow>> {
+    pub(crate) async fn current(&self, id: i64) -> AppResult<Option<OrderRow>> {
         self.db.run(async |c| repo::find_order(c, id).await).await
     }
 
     /// A page of orders, newest first.
-    pub async fn orders(
+    pub(crate) async fn orders(
         &self,
         filter: &OrderListFilter,
         page: &Page<NaiveDateTime>,
@@ -246,7 +246,7 @@ impl Orders {
             .await
     }
 
-    pub async fn count_orders(&self, filter: &OrderListFilter) -> AppResult<i64> {
+    pub(crate) async fn count_orders(&self, filter: &OrderListFilter) -> AppResult<i64> {
         self.db
             .run(async |c| repo::count_orders(c, filter).await)
             .await
@@ -263,7 +263,11 @@ impl Orders {
     /// order by its key; a concurrent one either waits on the cart rows the first took and
     /// finds the cart empty, or on the unique (user, key) index and fails; either way it
     /// answers with the first call's order once that has committed.
-    pub async fn place_order(&self, customer: &UserRow, checkout: Checkout) -> AppResult<OrderRow> {
+    pub(crate) async fn place_order(
+        &self,
+        customer: &UserRow,
+        checkout: Checkout,
+    ) -> AppResult<OrderRow> {
         let address = checkout.shipping_address.trim().to_owned();
         if address.is_empty()
             || address.chars().count() > MAX_ADDRESS_CHARS
@@ -341,7 +345,7 @@ impl Orders {
     }
 
     /// `cancelOrder`: customers their own orders, admins any.
-    pub async fn cancel_order(
+    pub(crate) async fn cancel_order(
         &self,
         viewer: &UserRow,
         order_id: Option<i64>,
@@ -361,7 +365,7 @@ impl Orders {
 
     /// `updateOrderStatus` (admins): one step along the flow. Confirming an unpaid card
     /// order is PAYMENT_REQUIRED; delivering a cash-on-delivery order marks it paid.
-    pub async fn update_status(
+    pub(crate) async fn update_status(
         &self,
         admin: &UserRow,
         order_id: Option<i64>,
@@ -409,7 +413,7 @@ impl Orders {
 
     /// `payOrder` with the simulated gateway: `tok_visa` pays, anything else is declined. A
     /// declined attempt is recorded (payment FAILED) even though it is a user error.
-    pub async fn pay_order(
+    pub(crate) async fn pay_order(
         &self,
         viewer: &UserRow,
         order_id: Option<i64>,

@@ -105,3 +105,52 @@ async fn events_and_stock_are_shared_across_processes() {
         .await;
     assert_eq!(stock["data"]["product"]["stock"], 0);
 }
+
+/// Two shops in two schemas of one PostgreSQL database (as the tests run): NOTIFY channels
+/// belong to the database, so each shop's channel is named after its schema, and one
+/// shop's order events never reach the other's subscribers, whose order ids would name
+/// other orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "TEST_POSTGRES_URL is not set")]
+async fn shops_in_other_schemas_do_not_hear_each_other() {
+    let mine = TestApp::spawn(Backend::Postgres, |_| {})
+        .await
+        .expect(crate::helpers::NO_POSTGRES);
+    let theirs = TestApp::spawn(Backend::Postgres, |_| {})
+        .await
+        .expect(crate::helpers::NO_POSTGRES);
+    let mut sockets = Vec::new();
+    let mut customers = Vec::new();
+    for app in [&mine, &theirs] {
+        // The same emails, so both shops have user and order ids 1, 2, ...
+        let admin = app.admin("admin@example.com").await;
+        let (ann, _, _) = app.register("ann@example.com").await;
+        let lamp = app.product(&admin, "Lamp", "10.00", 3).await;
+        sockets.push(subscribe(app.addr, &ann, None).await);
+        customers.push((ann, lamp));
+    }
+    // My order, then theirs (with the same ids): an event of theirs would make my
+    // subscriber read my order 1 again.
+    for (app, (ann, lamp)) in [&mine, &theirs].into_iter().zip(customers.iter()) {
+        app.gql(ADD, json!({ "p": lamp }), Some(ann)).await;
+        let placed = app.gql(PLACE, json!({}), Some(ann)).await;
+        assert!(
+            placed["data"]["placeOrder"]["order"]["id"].is_string(),
+            "{placed}"
+        );
+    }
+    let mine_socket = &mut sockets[0];
+    assert_eq!(
+        next_update(mine_socket).await,
+        Some(("PENDING".into(), "PENDING".into()))
+    );
+    assert_eq!(
+        next_update(mine_socket).await,
+        None,
+        "an event of the other shop"
+    );
+    assert_eq!(
+        next_update(&mut sockets[1]).await,
+        Some(("PENDING".into(), "PENDING".into()))
+    );
+}
