@@ -87,9 +87,9 @@ impl Cart {
                     ));
                 }
                 check_stock(&product, quantity, "quantity")?;
-                // No transaction: the add is one conditional upsert against the stock just read. If
-                // the stock changes in between, the cart is off by that much until checkout, which
-                // takes stock under its own checks.
+                // No transaction: the add is one conditional upsert against the stock
+                // just read. If the stock changes in between, the cart is off by that
+                // much until checkout, which takes stock under its own checks.
                 let max_line = product.stock.clamp(0, MAX_LINE_QUANTITY);
                 match repo::add(conn, user_id, product_id, quantity, max_line, now).await? {
                     Some(item) => Ok(item),

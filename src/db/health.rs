@@ -1,8 +1,9 @@
-//! Whether the database is known to answer, kept by a background probe on a connection
-//! of its own and by the pool's failed connection attempts (never by a checkout that
-//! merely waited: a busy pool is not a database that is down), so that `/readyz` answers from the last known state at once, and so that
-//! requests fail fast while the database is down instead of each waiting the pool's full
-//! checkout timeout (10 s) for a connection that cannot be made.
+//! Whether the database is known to answer, kept by a background probe on a connection of
+//! its own and by the pool's failed connection attempts (never by a checkout that merely
+//! waited: a busy pool is not a database that is down), so that `/readyz` answers from the
+//! last known state at once, and so that requests fail fast while the database is down
+//! instead of each waiting the pool's full checkout timeout (10 s) for a connection that
+//! cannot be made.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};

@@ -38,10 +38,11 @@ enum DbPool {
     Postgres(Pool<AsyncPgConnection>),
 }
 
-/// Counts the SQL statements every pooled connection starts (cheap: one atomic add),
-/// and keeps the text of each statement a connection prepares for reuse (rare: once per
-/// statement and connection; a set, so reconnections do not grow it). Tests use them to prove that a page of orders costs a
-/// fixed number of queries and that hot statements stay prepared.
+/// Counts the SQL statements every pooled connection starts (cheap: one atomic add), and
+/// keeps the text of each statement a connection prepares for reuse (rare: once per
+/// statement and connection; a set, so reconnections do not grow it). Tests use them to
+/// prove that a page of orders costs a fixed number of queries and that hot statements stay
+/// prepared.
 #[derive(Clone, Default)]
 pub(crate) struct StatementCounter {
     started: Arc<AtomicU64>,
