@@ -259,20 +259,16 @@ impl TestApp {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("server binary starts");
-        let process = Process { addr, child };
-        for _ in 0..200 {
-            if let Ok(r) = self
-                .client
-                .get(format!("http://{addr}/readyz"))
-                .send()
-                .await
-                && r.status() == 200
-            {
-                return process;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("server process on {addr} did not become ready");
+        let mut process = Process { addr, child };
+        let client = &self.client;
+        let what = format!("the server process on {addr} is ready");
+        wait_until(&what, std::time::Duration::from_secs(10), async || {
+            assert!(process.is_running(), "the server process on {addr} exited");
+            let ready = client.get(format!("http://{addr}/readyz")).send().await;
+            ready.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        process
     }
 
     /// Registers a customer; returns (access token, refresh token, user id).
@@ -406,20 +402,22 @@ async fn start_server(config: Config) -> Started {
 /// The migration creates pg_trgm if missing; tests running at once would race to create
 /// it, so the harness makes sure it exists first.
 async fn ensure_trigram_extension(client: &tokio_postgres::Client) {
-    for _ in 0..20 {
-        let _ = client
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
-            .await;
-        let present = client
-            .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", &[])
-            .await
-            .expect("query pg_extension");
-        if present.is_some() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("pg_trgm could not be created");
+    wait_until(
+        "pg_trgm exists",
+        std::time::Duration::from_secs(5),
+        async || {
+            // Of several tests at once, all but one may fail to create it: they ask again.
+            let _ = client
+                .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+                .await;
+            let present = client
+                .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", &[])
+                .await
+                .expect("query pg_extension");
+            present.is_some()
+        },
+    )
+    .await;
 }
 
 async fn pg_client(url: &str) -> tokio_postgres::Client {
@@ -479,4 +477,37 @@ pub fn user_error_code(body: &Value, field: &str) -> Value {
 /// The `extensions.code` of the first request error.
 pub fn error_code(body: &Value) -> Value {
     body["errors"][0]["extensions"]["code"].clone()
+}
+
+/// Polls `condition` every 20 ms until it holds; fails naming `what` once `timeout` has
+/// passed. For a state that no event announces (a process ready, a connection back).
+pub async fn wait_until(
+    what: &str,
+    timeout: std::time::Duration,
+    mut condition: impl AsyncFnMut() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+impl TestApp {
+    /// Runs a query on the test's PostgreSQL database, as `execute_sql` runs SQL (same
+    /// search path and application name); the rows it returns.
+    pub async fn query_postgres(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let schema = self.pg_schema.as_ref().expect("a PostgreSQL test");
+        let client = pg_client(&postgres_base_url().expect("postgres url")).await;
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema}; SET application_name TO {schema}"
+            ))
+            .await
+            .expect("SQL runs");
+        client.query(sql, &[]).await.expect("query runs")
+    }
 }

@@ -1,11 +1,14 @@
 //! Several server processes on one PostgreSQL database: events cross between them and
 //! stock stays exact.
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
-use crate::subscriptions::{SET_STATUS, next_update, subscribe};
+use crate::helpers::{Backend, TestApp, wait_until};
+use crate::subscriptions::{Probes, SET_STATUS, next_update};
 
 const ADD: &str = "mutation($p: ID!) { addToCart(input: {productId: $p}) { userErrors { code } } }";
 const PLACE: &str =
@@ -23,7 +26,8 @@ async fn events_and_stock_are_shared_across_processes() {
     let (ann, _, _) = app.register("ann@example.com").await;
 
     // Subscribed on process one; everything changes through process two.
-    let mut socket = subscribe(one.addr, &ann, None).await;
+    let probes = Probes::new(&app, &admin).await;
+    let mut socket = probes.subscribe(one.addr, &ann, None).await;
     let lamp = app.product(&admin, "Lamp", "10.00", 3).await;
     app.gql_at(two.addr, ADD, json!({ "p": lamp }), Some(&ann))
         .await;
@@ -50,13 +54,37 @@ async fn events_and_stock_are_shared_across_processes() {
 
     // The database drops process one's listening connection (as in a restart): it
     // reconnects, and the subscription on it keeps receiving.
+    let listeners = async || -> BTreeSet<i32> {
+        let rows = app
+            .query_postgres(
+                "SELECT pid FROM pg_stat_activity \
+                 WHERE application_name = current_setting('application_name') \
+                 AND query LIKE 'LISTEN%' AND state = 'idle' AND pid <> pg_backend_pid()",
+            )
+            .await;
+        rows.iter().map(|row| row.get(0)).collect()
+    };
+    let cut = listeners().await;
+    assert!(!cut.is_empty(), "the servers listen");
     app.execute_sql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE application_name = current_setting('application_name') \
          AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Back once every server listens on a new connection, and a probe event sent after
+    // that reaches the subscription. What else arrives meanwhile is not checked: around
+    // a reconnect an earlier state may be repeated (below).
+    wait_until(
+        "the servers listen again",
+        Duration::from_secs(10),
+        async || {
+            let now = listeners().await;
+            now.len() >= cut.len() && now.is_disjoint(&cut)
+        },
+    )
+    .await;
+    probes.until_probe_heard(&mut socket, &ann).await;
     app.gql_at(
         two.addr,
         SET_STATUS,
