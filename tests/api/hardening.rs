@@ -9,6 +9,16 @@ use crate::helpers::{
     global_id, user_error_code,
 };
 
+/// What a hostile request is answered: a request error with this `extensions.code`, a
+/// user error with this code, or no error and null in this field.
+#[derive(Debug, PartialEq)]
+enum Answer<'a> {
+    Error(&'a str),
+    UserError(&'a str),
+    Nothing(&'a str),
+}
+use Answer::{Error, Nothing, UserError};
+
 fn login_vars(email: &str, password: &str) -> Value {
     json!({ "input": { "email": email, "password": password } })
 }
@@ -275,128 +285,167 @@ backend_test!(
         let before = app.gql(count, json!({}), Some(&admin)).await;
 
         let huge = "x".repeat(100_000);
-        let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        let cases: Vec<(&str, Value, Option<&str>, Answer)> = vec![
             // Wrong types and absurd numbers.
             (
                 CREATE_PRODUCT,
                 json!({ "input": { "name": 5, "price": "1" } }),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
             (
                 CREATE_PRODUCT,
                 json!({ "input": { "name": "X", "price": "1", "stock": 1e20 } }),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
             (
                 CREATE_PRODUCT,
                 json!({ "input": { "name": "X", "price": "99999999999999999999999999999999999" } }),
                 Some(&admin),
+                UserError("INVALID_INPUT"),
             ),
             (
                 CREATE_PRODUCT,
                 json!({ "input": { "name": "X", "price": "NaN" } }),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
             (
                 CREATE_PRODUCT,
                 json!({ "input": { "name": "X", "price": "-0.00" } }),
                 Some(&admin),
+                UserError("INVALID_INPUT"),
             ),
             (
                 CREATE_PRODUCT,
                 json!({ "input": { "name": huge, "price": "1" } }),
                 Some(&admin),
+                UserError("INVALID_INPUT"),
             ),
             (
                 CREATE_PRODUCT,
                 json!({ "input": { "name": "nul\u{0}byte", "price": "1" } }),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
             (
                 CREATE_PRODUCT,
                 json!({ "input": { "name": "\u{202e}\u{200b}", "price": "1" } }),
                 Some(&customer),
+                Error("FORBIDDEN"),
             ),
-            (CREATE_PRODUCT, json!(null), Some(&admin)),
+            (
+                CREATE_PRODUCT,
+                json!(null),
+                Some(&admin),
+                Error("BAD_USER_INPUT"),
+            ),
             // Absurd pagination and broken IDs.
             (
                 "{ products(first: 2147483647) { totalCount } }",
                 json!({}),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
             (
                 "{ products(first: 99999999999) { totalCount } }",
                 json!({}),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
             (
                 "{ products(last: -5) { totalCount } }",
                 json!({}),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
             (
                 "{ products(after: \"\u{0}\") { totalCount } }",
                 json!({}),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
             (
                 "query($id: ID!) { product(id: $id) { name } }",
                 json!({ "id": "\u{0}\u{ffff}" }),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
+            // An ID of another type, or of no order, finds nothing.
             (
                 "query($id: ID!) { order(id: $id) { id } }",
                 json!({ "id": product }),
                 Some(&customer),
+                Nothing("order"),
             ),
             (
                 "query($id: ID!) { node(id: $id) { id } }",
                 json!({ "id": global_id("Order", i64::MAX) }),
                 Some(&customer),
+                Nothing("node"),
             ),
             (
                 "query($id: ID!) { node(id: $id) { id } }",
                 json!({ "id": global_id("Order", -1) }),
                 Some(&customer),
+                Error("BAD_USER_INPUT"),
             ),
             // Forged, expired and unsigned tokens.
             (
                 "{ me { id } }",
                 json!({}),
                 Some("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiZXhwIjo0MTAyNDQ0ODAwfQ."),
+                Error("UNAUTHENTICATED"),
             ),
             (
                 "{ me { id } }",
                 json!({}),
                 Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIiwic2lkIjoxLCJpYXQiOjAsImV4cCI6MX0.AAAA"),
+                Error("UNAUTHENTICATED"),
             ),
-            ("{ me { id } }", json!({}), Some(&huge)),
+            (
+                "{ me { id } }",
+                json!({}),
+                Some(&huge),
+                Error("UNAUTHENTICATED"),
+            ),
             // Syntax garbage.
-            ("{ products { ", json!({}), Some(&admin)),
+            (
+                "{ products { ",
+                json!({}),
+                Some(&admin),
+                Error("BAD_USER_INPUT"),
+            ),
             (
                 "mutation { deleteProduct(input: {id: \"x\"}) { deletedProductId } }",
                 json!({}),
                 Some(&admin),
+                Error("BAD_USER_INPUT"),
             ),
         ];
-        for (query, variables, token) in cases {
+        for (query, variables, token, expected) in cases {
             let body = app.gql(query, variables.clone(), token).await;
             let code = error_code(&body);
             let user_code = body["data"]
                 .as_object()
                 .and_then(|d| d.values().next())
-                .map(|p| p["userErrors"][0]["code"].clone());
-            let clean = matches!(
-                code.as_str(),
-                Some("BAD_USER_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "QUERY_TOO_COMPLEX")
-            ) || matches!(
-                user_code.as_ref().and_then(Value::as_str),
-                Some("INVALID_INPUT" | "NOT_FOUND")
-            ) || body["data"]["order"].is_null() && body["errors"].is_null()
-                || body["data"]["node"].is_null() && body["errors"].is_null();
-            assert!(
-                clean,
-                "{query} {variables}: {}",
+                .map(|p| p["userErrors"][0]["code"].clone())
+                .unwrap_or_default();
+            let answer = match expected {
+                Error(_) => Error(code.as_str().unwrap_or("no request error")),
+                UserError(_) if !body["errors"].is_null() => Error("a request error"),
+                UserError(_) => UserError(user_code.as_str().unwrap_or("no user error")),
+                Nothing(field) if body["errors"].is_null() && body["data"][field].is_null() => {
+                    Nothing(field)
+                }
+                Nothing(_) => Error("an error or a value"),
+            };
+            assert_eq!(
+                answer,
+                expected,
+                "{query} {}: {}",
+                variables.to_string().chars().take(100).collect::<String>(),
                 body.to_string().chars().take(300).collect::<String>()
             );
         }
