@@ -182,18 +182,15 @@ backend_test!(
             json!({ "shippingAddress": " 1 Main St ", "paymentMethod": "CARD" }),
         )
         .await;
-        let order = &body["data"]["placeOrder"]["order"];
-        assert_eq!(order["status"], "PENDING", "{body}");
-        assert_eq!(order["totalAmount"], "26.97");
-        assert_eq!(order["itemCount"], 4);
-        assert_eq!(order["customer"]["email"], "ann@example.com");
-        assert_eq!(order["nextStatuses"], json!(["CONFIRMED", "CANCELLED"]));
-        assert_eq!(
-            order["payment"],
-            json!({ "status": "PENDING", "amount": "26.97", "method": "CARD", "transactionId": null })
-        );
-        let number = order["orderNumber"].as_str().unwrap();
-        assert!(number.starts_with("ORD-") && number.len() == 14, "{number}");
+        insta::assert_json_snapshot!("placed_card_order", body["data"]["placeOrder"], {
+            ".order.id" => "[id]",
+            ".order.orderNumber" => insta::dynamic_redaction(|value, _| {
+                let number = value.as_str().unwrap_or_default();
+                assert!(number.starts_with("ORD-") && number.len() == 14, "{number}");
+                "[ORD-##########]"
+            }),
+            ".order.items[].product.id" => "[id]",
+        });
         let id = order_id(&body);
         assert_eq!(
             app.gql(CART, json!({}), Some(&ann)).await["data"]["cart"]["totalQuantity"],

@@ -65,7 +65,7 @@ backend_test!(
             "application/graphql-response+json"
         );
         let body: Value = modern.json().await.unwrap();
-        assert_eq!(error_code(&body), "BAD_USER_INPUT");
+        insta::assert_json_snapshot!("unknown_field_error", body);
 
         let legacy = app
             .client
@@ -82,7 +82,8 @@ backend_test!(
 backend_test!(
     malformed_bodies_get_clean_errors,
     |app: TestApp| async move {
-        for body in ["{not json", "[]", "42", "{\"query\": 5}"] {
+        let mut answers = Vec::new();
+        for body in ["{not json", "42", "{\"query\": 5}"] {
             let response = app
                 .client
                 .post(app.url("/graphql"))
@@ -93,9 +94,31 @@ backend_test!(
                 .unwrap();
             let status = response.status().as_u16();
             let json: Value = response.json().await.unwrap_or(json!(null));
-            assert!(status == 400 || status == 200, "{body}: {status}");
-            assert_eq!(error_code(&json), "BAD_USER_INPUT", "{body}: {json}");
+            answers.push(json!({ "sent": body, "status": status, "answer": json }));
         }
+        // The messages are serde's words (one names an internal type): only their start
+        // is ours.
+        insta::assert_json_snapshot!("malformed_body_errors", answers, {
+            "[].answer.errors[].message" => insta::dynamic_redaction(|value, _| {
+                let message = value.as_str().unwrap_or_default();
+                assert!(message.starts_with("invalid request body: "), "{message}");
+                "invalid request body: […]"
+            }),
+        });
+        // An empty batch is answered 200 with a syntax error of a document that was never
+        // sent: not recorded in the snapshot as if it were right.
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body("[]")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let json: Value = response.json().await.unwrap_or(json!(null));
+        assert!(status == 400 || status == 200, "[]: {status}");
+        assert_eq!(error_code(&json), "BAD_USER_INPUT", "[]: {json}");
         let huge = "x".repeat(app.config.max_body_bytes + 10);
         let response = app
             .client
@@ -136,8 +159,7 @@ backend_test!(batches_are_capped, |app: TestApp| async move {
         .unwrap();
     assert_eq!(over.status(), 400);
     let body: Value = over.json().await.unwrap();
-    assert_eq!(body["errors"].as_array().unwrap().len(), 1);
-    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    insta::assert_json_snapshot!("batch_over_the_cap_error", body);
 });
 
 backend_test!(
@@ -339,8 +361,6 @@ async fn persisted_query_errors_use_apollo_codes() {
         .await
         .unwrap();
     let miss: Value = miss.json().await.unwrap();
-    assert_eq!(error_code(&miss), "PERSISTED_QUERY_NOT_FOUND", "{miss}");
-    assert_eq!(miss["errors"][0]["message"], "PersistedQueryNotFound");
 
     let off = TestApp::spawn(Backend::Sqlite, |c| c.apq_cache_size = 0)
         .await
@@ -353,10 +373,10 @@ async fn persisted_query_errors_use_apollo_codes() {
         .await
         .unwrap();
     let refused: Value = refused.json().await.unwrap();
-    assert_eq!(
-        error_code(&refused),
-        "PERSISTED_QUERY_NOT_SUPPORTED",
-        "{refused}"
+    // Apollo's clients read the code and the message: both exactly.
+    insta::assert_json_snapshot!(
+        "persisted_query_errors",
+        json!({ "unknown hash": miss, "cache off": refused })
     );
     // Without the cache, plain queries still run.
     let plain = off.gql("{ me { id } }", json!({}), None).await;
