@@ -289,146 +289,9 @@ backend_test!(
         let before = app.gql(count, json!({}), Some(&admin)).await;
 
         let huge = "x".repeat(100_000);
-        let cases: Vec<(&str, Value, Option<&str>, Answer)> = vec![
-            // Wrong types and absurd numbers.
-            (
-                CREATE_PRODUCT,
-                json!({ "input": { "name": 5, "price": "1" } }),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                CREATE_PRODUCT,
-                json!({ "input": { "name": "X", "price": "1", "stock": 1e20 } }),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                CREATE_PRODUCT,
-                json!({ "input": { "name": "X", "price": "99999999999999999999999999999999999" } }),
-                Some(&admin),
-                UserError("INVALID_INPUT"),
-            ),
-            (
-                CREATE_PRODUCT,
-                json!({ "input": { "name": "X", "price": "NaN" } }),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                CREATE_PRODUCT,
-                json!({ "input": { "name": "X", "price": "-0.00" } }),
-                Some(&admin),
-                UserError("INVALID_INPUT"),
-            ),
-            (
-                CREATE_PRODUCT,
-                json!({ "input": { "name": huge, "price": "1" } }),
-                Some(&admin),
-                UserError("INVALID_INPUT"),
-            ),
-            (
-                CREATE_PRODUCT,
-                json!({ "input": { "name": "nul\u{0}byte", "price": "1" } }),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                CREATE_PRODUCT,
-                json!({ "input": { "name": "\u{202e}\u{200b}", "price": "1" } }),
-                Some(&customer),
-                Error("FORBIDDEN"),
-            ),
-            (
-                CREATE_PRODUCT,
-                json!(null),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            // Absurd pagination and broken IDs.
-            (
-                "{ products(first: 2147483647) { totalCount } }",
-                json!({}),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                "{ products(first: 99999999999) { totalCount } }",
-                json!({}),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                "{ products(last: -5) { totalCount } }",
-                json!({}),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                "{ products(after: \"\u{0}\") { totalCount } }",
-                json!({}),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                "query($id: ID!) { product(id: $id) { name } }",
-                json!({ "id": "\u{0}\u{ffff}" }),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            // An ID of another type, or of no order, finds nothing.
-            (
-                "query($id: ID!) { order(id: $id) { id } }",
-                json!({ "id": product }),
-                Some(&customer),
-                Nothing("order"),
-            ),
-            (
-                "query($id: ID!) { node(id: $id) { id } }",
-                json!({ "id": global_id("Order", i64::MAX) }),
-                Some(&customer),
-                Nothing("node"),
-            ),
-            (
-                "query($id: ID!) { node(id: $id) { id } }",
-                json!({ "id": global_id("Order", -1) }),
-                Some(&customer),
-                Error("BAD_USER_INPUT"),
-            ),
-            // Forged, expired and unsigned tokens.
-            (
-                "{ me { id } }",
-                json!({}),
-                Some("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiZXhwIjo0MTAyNDQ0ODAwfQ."),
-                Error("UNAUTHENTICATED"),
-            ),
-            (
-                "{ me { id } }",
-                json!({}),
-                Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIiwic2lkIjoxLCJpYXQiOjAsImV4cCI6MX0.AAAA"),
-                Error("UNAUTHENTICATED"),
-            ),
-            (
-                "{ me { id } }",
-                json!({}),
-                Some(&huge),
-                Error("UNAUTHENTICATED"),
-            ),
-            // Syntax garbage.
-            (
-                "{ products { ",
-                json!({}),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-            (
-                "mutation { deleteProduct(input: {id: \"x\"}) { deletedProductId } }",
-                json!({}),
-                Some(&admin),
-                Error("BAD_USER_INPUT"),
-            ),
-        ];
-        for (query, variables, token, expected) in cases {
+        for (query, variables, token, expected) in
+            hostile_requests(&admin, &customer, &product, &huge)
+        {
             let body = app.gql(query, variables.clone(), token).await;
             let code = error_code(&body);
             let user_code = body["data"]
@@ -461,6 +324,155 @@ backend_test!(
         app.assert_healthy().await;
     }
 );
+
+/// Hostile requests, each with the one answer it gets; sent as `admin` or `customer`
+/// (who can see `product`), `huge` is 100,000 characters.
+fn hostile_requests<'a>(
+    admin: &'a str,
+    customer: &'a str,
+    product: &str,
+    huge: &'a str,
+) -> Vec<(&'static str, Value, Option<&'a str>, Answer<'static>)> {
+    vec![
+        // Wrong types and absurd numbers.
+        (
+            CREATE_PRODUCT,
+            json!({ "input": { "name": 5, "price": "1" } }),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            CREATE_PRODUCT,
+            json!({ "input": { "name": "X", "price": "1", "stock": 1e20 } }),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            CREATE_PRODUCT,
+            json!({ "input": { "name": "X", "price": "99999999999999999999999999999999999" } }),
+            Some(admin),
+            UserError("INVALID_INPUT"),
+        ),
+        (
+            CREATE_PRODUCT,
+            json!({ "input": { "name": "X", "price": "NaN" } }),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            CREATE_PRODUCT,
+            json!({ "input": { "name": "X", "price": "-0.00" } }),
+            Some(admin),
+            UserError("INVALID_INPUT"),
+        ),
+        (
+            CREATE_PRODUCT,
+            json!({ "input": { "name": huge, "price": "1" } }),
+            Some(admin),
+            UserError("INVALID_INPUT"),
+        ),
+        (
+            CREATE_PRODUCT,
+            json!({ "input": { "name": "nul\u{0}byte", "price": "1" } }),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            CREATE_PRODUCT,
+            json!({ "input": { "name": "\u{202e}\u{200b}", "price": "1" } }),
+            Some(customer),
+            Error("FORBIDDEN"),
+        ),
+        (
+            CREATE_PRODUCT,
+            json!(null),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        // Absurd pagination and broken IDs.
+        (
+            "{ products(first: 2147483647) { totalCount } }",
+            json!({}),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            "{ products(first: 99999999999) { totalCount } }",
+            json!({}),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            "{ products(last: -5) { totalCount } }",
+            json!({}),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            "{ products(after: \"\u{0}\") { totalCount } }",
+            json!({}),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            "query($id: ID!) { product(id: $id) { name } }",
+            json!({ "id": "\u{0}\u{ffff}" }),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        // An ID of another type, or of no order, finds nothing.
+        (
+            "query($id: ID!) { order(id: $id) { id } }",
+            json!({ "id": product }),
+            Some(customer),
+            Nothing("order"),
+        ),
+        (
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": global_id("Order", i64::MAX) }),
+            Some(customer),
+            Nothing("node"),
+        ),
+        (
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": global_id("Order", -1) }),
+            Some(customer),
+            Error("BAD_USER_INPUT"),
+        ),
+        // Forged, expired and unsigned tokens.
+        (
+            "{ me { id } }",
+            json!({}),
+            Some("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIiwiZXhwIjo0MTAyNDQ0ODAwfQ."),
+            Error("UNAUTHENTICATED"),
+        ),
+        (
+            "{ me { id } }",
+            json!({}),
+            Some("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIiwic2lkIjoxLCJpYXQiOjAsImV4cCI6MX0.AAAA"),
+            Error("UNAUTHENTICATED"),
+        ),
+        (
+            "{ me { id } }",
+            json!({}),
+            Some(huge),
+            Error("UNAUTHENTICATED"),
+        ),
+        // Syntax garbage.
+        (
+            "{ products { ",
+            json!({}),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+        (
+            "mutation { deleteProduct(input: {id: \"x\"}) { deletedProductId } }",
+            json!({}),
+            Some(admin),
+            Error("BAD_USER_INPUT"),
+        ),
+    ]
+}
 
 /// Free text and numbers thrown at createProduct and register: every answer is the
 /// product, or a user error naming a field, or a clean request error; never a 500; and

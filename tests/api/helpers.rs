@@ -511,3 +511,66 @@ impl TestApp {
         client.query(sql, &[]).await.expect("query runs")
     }
 }
+
+/// Builders of the shop a test starts from: customers, carts and orders, made through
+/// the API as a client would. Each fails the test at once when its step is refused, so
+/// that a broken setup is not mistaken for what the test checks.
+impl TestApp {
+    /// Registers a customer; returns its access token.
+    pub async fn customer(&self, email: &str) -> String {
+        self.register(email).await.0
+    }
+
+    /// Registers `count` customers `{prefix}{i}@example.com`, each with `quantity` of
+    /// `product` in the cart; returns their access tokens.
+    pub async fn customers_with_carts(
+        &self,
+        prefix: &str,
+        count: usize,
+        product: &str,
+        quantity: i32,
+    ) -> Vec<String> {
+        let mut tokens = Vec::new();
+        for i in 0..count {
+            let token = self.customer(&format!("{prefix}{i}@example.com")).await;
+            self.add_to_cart(&token, product, quantity).await;
+            tokens.push(token);
+        }
+        tokens
+    }
+
+    /// Puts `quantity` of `product` in the cart of `token`.
+    pub async fn add_to_cart(&self, token: &str, product: &str, quantity: i32) {
+        let add = "mutation($p: ID!, $q: Int) { addToCart(input: {productId: $p, quantity: $q}) {
+            cartItem { id } userErrors { code } } }";
+        let body = self
+            .gql(add, json!({ "p": product, "q": quantity }), Some(token))
+            .await;
+        assert_eq!(
+            body["data"]["addToCart"]["userErrors"],
+            json!([]),
+            "added to the cart: {body}"
+        );
+    }
+
+    /// An order of `quantity` of `product`, put in the cart of `token` and placed with
+    /// `input` (a PlaceOrderInput); returns its ID. The order takes the whole cart.
+    pub async fn order(&self, token: &str, product: &str, quantity: i32, input: Value) -> String {
+        self.add_to_cart(token, product, quantity).await;
+        self.place_order(token, input).await
+    }
+
+    /// Places an order of the cart of `token` (`input` is the PlaceOrderInput); returns
+    /// its ID.
+    pub async fn place_order(&self, token: &str, input: Value) -> String {
+        let place = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
+            order { id } userErrors { code } } }";
+        let body = self
+            .gql(place, json!({ "input": input }), Some(token))
+            .await;
+        body["data"]["placeOrder"]["order"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("order not placed: {body}"))
+            .to_owned()
+    }
+}

@@ -54,36 +54,9 @@ async fn events_and_stock_are_shared_across_processes() {
 
     // The database drops process one's listening connection (as in a restart): it
     // reconnects, and the subscription on it keeps receiving.
-    let listeners = async || -> BTreeSet<i32> {
-        let rows = app
-            .query_postgres(
-                "SELECT pid FROM pg_stat_activity \
-                 WHERE application_name = current_setting('application_name') \
-                 AND query LIKE 'LISTEN%' AND state = 'idle' AND pid <> pg_backend_pid()",
-            )
-            .await;
-        rows.iter().map(|row| row.get(0)).collect()
-    };
-    let cut = listeners().await;
-    assert!(!cut.is_empty(), "the servers listen");
-    app.execute_sql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name = current_setting('application_name') \
-         AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-    )
-    .await;
-    // Back once every server listens on a new connection, and a probe event sent after
-    // that reaches the subscription. What else arrives meanwhile is not checked: around
-    // a reconnect an earlier state may be repeated (below).
-    wait_until(
-        "the servers listen again",
-        Duration::from_secs(10),
-        async || {
-            let now = listeners().await;
-            now.len() >= cut.len() && now.is_disjoint(&cut)
-        },
-    )
-    .await;
+    cut_listening_connections(&app).await;
+    // What else arrives until the probe is heard is not checked: around a reconnect an
+    // earlier state may be repeated (below).
     probes.until_probe_heard(&mut socket, &ann).await;
     app.gql_at(
         two.addr,
@@ -104,12 +77,7 @@ async fn events_and_stock_are_shared_across_processes() {
     assert_eq!(seen.last().map(String::as_str), Some("SHIPPED"), "{seen:?}");
 
     // Twelve buyers for the last two units, half through each process.
-    let mut buyers = Vec::new();
-    for i in 0..12 {
-        let (token, _, _) = app.register(&format!("b{i}@example.com")).await;
-        app.gql(ADD, json!({ "p": lamp }), Some(&token)).await;
-        buyers.push(token);
-    }
+    let buyers = app.customers_with_carts("b", 12, &lamp, 1).await;
     let attempts = buyers.iter().enumerate().map(|(i, token)| {
         let addr = if i % 2 == 0 { one.addr } else { two.addr };
         app.gql_at(addr, PLACE, json!({}), Some(token))
@@ -132,4 +100,38 @@ async fn events_and_stock_are_shared_across_processes() {
         )
         .await;
     assert_eq!(stock["data"]["product"]["stock"], 0);
+}
+
+/// The LISTEN connections of this test's servers, by backend pid.
+async fn listening_connections(app: &TestApp) -> BTreeSet<i32> {
+    let rows = app
+        .query_postgres(
+            "SELECT pid FROM pg_stat_activity \
+             WHERE application_name = current_setting('application_name') \
+             AND query LIKE 'LISTEN%' AND state = 'idle' AND pid <> pg_backend_pid()",
+        )
+        .await;
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+/// Ends every LISTEN connection of this test's servers, and waits until each server
+/// listens on a new one.
+async fn cut_listening_connections(app: &TestApp) {
+    let cut = listening_connections(app).await;
+    assert!(!cut.is_empty(), "the servers listen");
+    app.execute_sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = current_setting('application_name') \
+         AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .await;
+    wait_until(
+        "the servers listen again",
+        Duration::from_secs(10),
+        async || {
+            let now = listening_connections(app).await;
+            now.len() >= cut.len() && now.is_disjoint(&cut)
+        },
+    )
+    .await;
 }

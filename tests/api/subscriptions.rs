@@ -233,14 +233,8 @@ pub async fn order_with_one_item(
     method: &str,
 ) -> String {
     let product = app.product(admin, "Lamp", "10.00", 10).await;
-    let add = "mutation($p: ID!) { addToCart(input: {productId: $p}) { userErrors { code } } }";
-    app.gql(add, json!({ "p": product }), Some(customer)).await;
-    let place = "mutation($m: PaymentMethod) { placeOrder(input: {shippingAddress: \"X\", paymentMethod: $m}) { order { id } } }";
-    let body = app.gql(place, json!({ "m": method }), Some(customer)).await;
-    body["data"]["placeOrder"]["order"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let input = json!({ "shippingAddress": "X", "paymentMethod": method });
+    app.order(customer, &product, 1, input).await
 }
 
 pub const SET_STATUS: &str = "mutation($o: ID!, $s: OrderStatus!) { updateOrderStatus(input: {orderId: $o, status: $s}) { userErrors { code } } }";
