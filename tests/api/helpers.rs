@@ -17,6 +17,25 @@ pub enum Backend {
 /// when the tests were built (`build.rs`; otherwise the variant is reported ignored), and
 /// `.ci/run` always sets it, so there an unreachable server fails the run.
 macro_rules! backend_test {
+    // On PostgreSQL in a database of the test's own (see `in_own_database`).
+    (own_database $name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run($crate::helpers::Backend::Sqlite, |_| {}, $body).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(postgres_tests), ignore = "TEST_POSTGRES_URL is not set")]
+            async fn postgres() {
+                let backend = $crate::helpers::Backend::Postgres;
+                $crate::helpers::in_own_database($crate::helpers::run(backend, |_| {}, $body))
+                    .await;
+            }
+        }
+    };
     ($name:ident, $body:expr) => {
         $crate::helpers::backend_test!($name, |_: &mut mini_ecommerce::config::Config| {}, $body);
     };
@@ -49,6 +68,10 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
     pg_schema: Option<String>,
+    /// The URL of the PostgreSQL database that holds `pg_schema`.
+    pg_database: Option<String>,
+    /// The name of that database when it is the test's own (`in_own_database`).
+    own_database: Option<String>,
 }
 
 /// A runtime and a SQLite server for a test that is not async itself (proptest's
@@ -88,13 +111,19 @@ impl TestApp {
     /// `None` only for PostgreSQL when TEST_POSTGRES_URL is unset.
     pub async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("temp dir");
+        let (mut pg_database, mut own_database) = (None, None);
         let (database_url, pg_schema) = match backend {
             Backend::Sqlite => (
                 format!("sqlite://{}", dir.path().join("shop.db").display()),
                 None,
             ),
             Backend::Postgres => {
-                let base = postgres_base_url()?;
+                let mut base = postgres_base_url()?;
+                if OWN_DATABASE.try_with(|_| ()).is_ok() {
+                    let (url, name) = create_own_database(&base).await;
+                    (base, own_database) = (url, Some(name));
+                }
+                pg_database = Some(base.clone());
                 let schema = format!("test_{}", random_suffix());
                 let client = pg_client(&base).await;
                 ensure_trigram_extension(&client).await;
@@ -130,6 +159,8 @@ impl TestApp {
             server: Some(server),
             _dir: dir,
             pg_schema,
+            pg_database,
+            own_database,
         })
     }
 
@@ -149,7 +180,7 @@ impl TestApp {
     pub async fn execute_sql(&self, sql: &str) {
         match &self.pg_schema {
             Some(schema) => {
-                let client = pg_client(&postgres_base_url().expect("postgres url")).await;
+                let client = pg_client(self.pg_database.as_ref().expect("postgres url")).await;
                 client
                     .batch_execute(&format!(
                         "SET search_path TO {schema}; SET application_name TO {schema}; {sql}"
@@ -324,6 +355,7 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+        let own_database = self.own_database.take();
         if let (Some(schema), Some(base)) = (self.pg_schema.take(), postgres_base_url()) {
             // Drop runs outside async; a short thread with its own runtime removes the schema.
             let _ = std::thread::spawn(move || {
@@ -333,9 +365,12 @@ impl Drop for TestApp {
                     .unwrap();
                 rt.block_on(async {
                     let client = pg_client(&base).await;
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .await;
+                    let drop = match own_database {
+                        // Its servers' listeners may still hold connections to it.
+                        Some(database) => format!("DROP DATABASE {database} WITH (FORCE)"),
+                        None => format!("DROP SCHEMA {schema} CASCADE"),
+                    };
+                    let _ = client.batch_execute(&drop).await;
                 });
             })
             .join();
@@ -501,7 +536,7 @@ impl TestApp {
     /// search path and application name); the rows it returns.
     pub async fn query_postgres(&self, sql: &str) -> Vec<tokio_postgres::Row> {
         let schema = self.pg_schema.as_ref().expect("a PostgreSQL test");
-        let client = pg_client(&postgres_base_url().expect("postgres url")).await;
+        let client = pg_client(self.pg_database.as_ref().expect("postgres url")).await;
         client
             .batch_execute(&format!(
                 "SET search_path TO {schema}; SET application_name TO {schema}"
@@ -573,4 +608,40 @@ impl TestApp {
             .unwrap_or_else(|| panic!("order not placed: {body}"))
             .to_owned()
     }
+}
+
+tokio::task_local! {
+    /// Set by `in_own_database`: the PostgreSQL servers spawned within get a database of
+    /// their own.
+    static OWN_DATABASE: ();
+}
+
+/// Runs `test` with the PostgreSQL servers it spawns in a database of their own rather
+/// than a schema of the shared one. NOTIFY channels are per database, and the server's
+/// `order_updated` is not per schema: a test that listens for order events would hear
+/// those of every PostgreSQL test beside it, and be shown the order of its own schema
+/// that has the same ID as theirs.
+pub async fn in_own_database<T>(test: impl Future<Output = T>) -> T {
+    OWN_DATABASE.scope((), test).await
+}
+
+/// Creates a database on the server of `base` (a `postgres://…/database` URL); returns
+/// its URL and name.
+async fn create_own_database(base: &str) -> (String, String) {
+    let name = format!("test_own_{}", random_suffix());
+    let client = pg_client(base).await;
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a database of the test's own");
+    let (path, query) = base.split_once('?').unwrap_or((base, ""));
+    let (server, _) = path
+        .rsplit_once('/')
+        .expect("a database in TEST_POSTGRES_URL");
+    let url = if query.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{query}")
+    };
+    (url, name)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, wait_until};
+use crate::helpers::{Backend, TestApp, in_own_database, wait_until};
 use crate::subscriptions::{Probes, SET_STATUS, next_update};
 
 const ADD: &str = "mutation($p: ID!) { addToCart(input: {productId: $p}) { userErrors { code } } }";
@@ -17,6 +17,10 @@ const PLACE: &str =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(postgres_tests), ignore = "TEST_POSTGRES_URL is not set")]
 async fn events_and_stock_are_shared_across_processes() {
+    in_own_database(shared_across_processes()).await;
+}
+
+async fn shared_across_processes() {
     let app = TestApp::spawn(Backend::Postgres, |_| {})
         .await
         .expect(crate::helpers::NO_POSTGRES);

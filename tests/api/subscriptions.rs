@@ -43,8 +43,10 @@ pub async fn signed_in(addr: std::net::SocketAddr, protocol: &str, token: &str) 
 /// Every probe order is shipped here, so that readers can tell its events from the
 /// test's own.
 const PROBE_ADDRESS: &str = "probe order: not part of the test";
-/// The subscription of the test itself, and the one that confirms it is registered.
+/// The subscription of the test itself; the one that waits out events of earlier
+/// changes; the one that confirms the test's is registered.
 const MAIN: &str = "1";
+const SETTLE: &str = "settle";
 const PROBE: &str = "probe";
 /// How long a probe event may take before the next is sent, and how long probing may
 /// take in all before the test fails.
@@ -56,14 +58,20 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(10);
 /// before the subscription exists is gone for it.
 ///
 /// Each subscribing customer gets an order of their own, shipped to `PROBE_ADDRESS`,
-/// placed before they subscribe (admins use one of a probe customer). Subscribing sends
-/// the test's subscription, then a second one narrowed to the probe order, on the same
-/// connection; a declined payment of the probe order is an event that changes nothing
-/// but the probe's payment (FAILED again), so it is sent again until the second
-/// subscription hears of it. The server takes a connection's messages in order and
-/// starts the streams of one connection on the same task, the test's first, so once the
-/// second hears, the first is listening too. The readers below skip every message of
-/// the probe subscription and every event about a probe order.
+/// placed before they subscribe (admins use one of a probe customer). A declined
+/// payment of the probe order is an event that changes nothing but the probe's payment
+/// (FAILED again), so it is sent again until a subscription narrowed to the probe order
+/// hears of it. Subscribing takes two such rounds on one connection:
+///
+/// 1. `settle`, alone: once it hears, every event of a change made before (on
+///    PostgreSQL they come through the listener, in commit order, after the mutation
+///    answered) has been handed out, so none of them can reach what subscribes next.
+/// 2. the test's subscription, then `probe`: the server takes a connection's messages
+///    in order and starts its streams on one task, the test's first, so once `probe`
+///    hears (or the test's own hears of the probe order), the test's listens too.
+///
+/// The readers below skip every message of `settle` and `probe`, and every event about
+/// a probe order.
 pub struct Probes<'a> {
     app: &'a TestApp,
     admin: String,
@@ -143,28 +151,43 @@ impl<'a> Probes<'a> {
         } else {
             ("subscribe", "complete")
         };
+        let subscription = |id: &str, order: Option<&str>| {
+            json!({ "id": id, "type": start,
+                "payload": { "query": SUBSCRIBE, "variables": { "id": order } } })
+        };
         let mut socket = signed_in(addr, protocol, token).await;
-        for (id, order) in [(MAIN, order_id), (PROBE, Some(probe_order.as_str()))] {
-            let message = json!({ "id": id, "type": start,
-                "payload": { "query": SUBSCRIBE, "variables": { "id": order } } });
-            socket
-                .send(Message::text(message.to_string()))
-                .await
-                .unwrap();
-        }
-        let unexpected = self.until_probe_heard(&mut socket, token).await;
+        send(&mut socket, subscription(SETTLE, Some(&probe_order))).await;
+        self.probe_until(&mut socket, token, |m| m["id"] == SETTLE)
+            .await;
+        send(&mut socket, json!({ "id": SETTLE, "type": stop })).await;
+        send(&mut socket, subscription(MAIN, order_id)).await;
+        send(&mut socket, subscription(PROBE, Some(&probe_order))).await;
+        let unexpected = self
+            .probe_until(&mut socket, token, |m| {
+                m["id"] == PROBE || m["id"] == MAIN && is_about_a_probe(m)
+            })
+            .await;
         assert_eq!(unexpected, Vec::<Value>::new(), "events before any change");
-        let message = json!({ "id": PROBE, "type": stop });
-        socket
-            .send(Message::text(message.to_string()))
-            .await
-            .unwrap();
+        send(&mut socket, json!({ "id": PROBE, "type": stop })).await;
         socket
     }
 
-    /// Sends probe events for `token` until `socket` hears one (on either subscription);
-    /// returns what else it heard meanwhile. Fails after `PROBE_DEADLINE`.
+    /// Sends probe events for `token` until `socket` hears of one (on any of its
+    /// subscriptions); returns what else the test's subscription heard meanwhile. Fails after
+    /// `PROBE_DEADLINE`.
     pub async fn until_probe_heard(&self, socket: &mut Socket, token: &str) -> Vec<Value> {
+        self.probe_until(socket, token, is_about_a_probe).await
+    }
+
+    /// Sends probe events for `token` until `socket` receives a message that is
+    /// `heard`; returns the other messages of the test's subscription that are not
+    /// about a probe order. Fails after `PROBE_DEADLINE`.
+    async fn probe_until(
+        &self,
+        socket: &mut Socket,
+        token: &str,
+        heard: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
         let (order, owner) = self.order_for(token).await;
         let pay = "mutation($o: ID!) { payOrder(input: {orderId: $o, paymentToken: \"tok_chargeDeclined\"}) { userErrors { code } } }";
         let deadline = tokio::time::Instant::now() + PROBE_DEADLINE;
@@ -177,10 +200,12 @@ impl<'a> Probes<'a> {
             );
             let wait = (tokio::time::Instant::now() + PROBE_PATIENCE).min(deadline);
             while let Ok(Some(message)) = tokio::time::timeout_at(wait, next_json(socket)).await {
-                if message["id"] == PROBE || is_about_a_probe(&message) {
+                if heard(&message) {
                     return others;
                 }
-                others.push(message);
+                if message["id"] == MAIN && !is_about_a_probe(&message) {
+                    others.push(message);
+                }
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -188,6 +213,12 @@ impl<'a> Probes<'a> {
             );
         }
     }
+}
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
 }
 
 fn is_about_a_probe(message: &Value) -> bool {
@@ -210,7 +241,7 @@ pub async fn next_json(socket: &mut Socket) -> Option<Value> {
 pub async fn next_message(socket: &mut Socket) -> Option<Value> {
     loop {
         let message = next_json(socket).await?;
-        if message["id"] != PROBE && !is_about_a_probe(&message) {
+        if message["id"] != SETTLE && message["id"] != PROBE && !is_about_a_probe(&message) {
             return Some(message);
         }
     }
@@ -240,7 +271,7 @@ pub async fn order_with_one_item(
 pub const SET_STATUS: &str = "mutation($o: ID!, $s: OrderStatus!) { updateOrderStatus(input: {orderId: $o, status: $s}) { userErrors { code } } }";
 
 backend_test!(
-    subscribers_see_their_own_orders_move,
+    own_database subscribers_see_their_own_orders_move,
     |app: TestApp| async move {
         let admin = app.admin("admin@example.com").await;
         let (ann, _, _) = app.register("ann@example.com").await;
@@ -332,7 +363,7 @@ backend_test!(
 );
 
 backend_test!(
-    the_legacy_graphql_ws_protocol_works_too,
+    own_database the_legacy_graphql_ws_protocol_works_too,
     |app: TestApp| async move {
         let admin = app.admin("admin@example.com").await;
         let (ann, _, _) = app.register("ann@example.com").await;
