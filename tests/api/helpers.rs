@@ -70,8 +70,9 @@ pub struct TestApp {
     pg_schema: Option<String>,
     /// The URL of the PostgreSQL database that holds `pg_schema`.
     pg_database: Option<String>,
-    /// The name of that database when it is the test's own (`in_own_database`).
-    own_database: Option<String>,
+    /// The claim on that database when no other running test may use it
+    /// (`in_own_database`): released when the app is dropped, after its schema.
+    _database_claim: Option<tokio_postgres::Client>,
 }
 
 /// A runtime and a SQLite server for a test that is not async itself (proptest's
@@ -120,8 +121,8 @@ impl TestApp {
             Backend::Postgres => {
                 let mut base = postgres_base_url()?;
                 if OWN_DATABASE.try_with(|_| ()).is_ok() {
-                    let (url, name) = create_own_database(&base).await;
-                    (base, own_database) = (url, Some(name));
+                    let (url, claim) = claim_a_quiet_database(&base).await;
+                    (base, own_database) = (url, Some(claim));
                 }
                 pg_database = Some(base.clone());
                 let schema = format!("test_{}", random_suffix());
@@ -160,7 +161,7 @@ impl TestApp {
             _dir: dir,
             pg_schema,
             pg_database,
-            own_database,
+            _database_claim: own_database,
         })
     }
 
@@ -355,8 +356,7 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
-        let own_database = self.own_database.take();
-        if let (Some(schema), Some(base)) = (self.pg_schema.take(), postgres_base_url()) {
+        if let (Some(schema), Some(base)) = (self.pg_schema.take(), self.pg_database.take()) {
             // Drop runs outside async; a short thread with its own runtime removes the schema.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -365,12 +365,9 @@ impl Drop for TestApp {
                     .unwrap();
                 rt.block_on(async {
                     let client = pg_client(&base).await;
-                    let drop = match own_database {
-                        // Its servers' listeners may still hold connections to it.
-                        Some(database) => format!("DROP DATABASE {database} WITH (FORCE)"),
-                        None => format!("DROP SCHEMA {schema} CASCADE"),
-                    };
-                    let _ = client.batch_execute(&drop).await;
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .await;
                 });
             })
             .join();
@@ -616,32 +613,56 @@ tokio::task_local! {
     static OWN_DATABASE: ();
 }
 
-/// Runs `test` with the PostgreSQL servers it spawns in a database of their own rather
-/// than a schema of the shared one. NOTIFY channels are per database, and the server's
-/// `order_updated` is not per schema: a test that listens for order events would hear
-/// those of every PostgreSQL test beside it, and be shown the order of its own schema
-/// that has the same ID as theirs.
+/// Runs `test` with the PostgreSQL servers it spawns in a database that no other running
+/// test uses, rather than in the shared one (each test still has its schema). NOTIFY
+/// channels are per database, and the server's `order_updated` is not per schema: a test
+/// that listens for order events would hear those of every PostgreSQL test beside it,
+/// and be shown the order of its own schema that has the same ID as theirs.
 pub async fn in_own_database<T>(test: impl Future<Output = T>) -> T {
     OWN_DATABASE.scope((), test).await
 }
 
-/// Creates a database on the server of `base` (a `postgres://…/database` URL); returns
-/// its URL and name.
-async fn create_own_database(base: &str) -> (String, String) {
-    let name = format!("test_own_{}", random_suffix());
-    let client = pg_client(base).await;
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create a database of the test's own");
-    let (path, query) = base.split_once('?').unwrap_or((base, ""));
-    let (server, _) = path
-        .rsplit_once('/')
-        .expect("a database in TEST_POSTGRES_URL");
-    let url = if query.is_empty() {
-        format!("{server}/{name}")
-    } else {
-        format!("{server}/{name}?{query}")
-    };
-    (url, name)
+/// How many databases are kept for `in_own_database`, `mini_ecommerce_quiet_0` and on.
+const QUIET_DATABASES: i32 = 8;
+
+/// Claims one of the databases kept for `in_own_database`, by a session advisory lock in
+/// the shared database (so test runs side by side share them too), held for as long as
+/// the returned connection lives; returns the database's URL and that connection. They
+/// are created when first needed and never dropped: DROP DATABASE forces a checkpoint
+/// that stalls every test beside it for seconds.
+async fn claim_a_quiet_database(base: &str) -> (String, tokio_postgres::Client) {
+    let claim = pg_client(base).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        for slot in 0..QUIET_DATABASES {
+            let locked: bool = claim
+                .query_one("SELECT pg_try_advisory_lock(7203113, $1)", &[&slot])
+                .await
+                .expect("advisory lock")
+                .get(0);
+            if !locked {
+                continue;
+            }
+            let name = format!("mini_ecommerce_quiet_{slot}");
+            // Already there but for the first run; a failure shows when it is used.
+            let _ = claim
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await;
+            let (path, query) = base.split_once('?').unwrap_or((base, ""));
+            let (server, _) = path
+                .rsplit_once('/')
+                .expect("a database in TEST_POSTGRES_URL");
+            let url = if query.is_empty() {
+                format!("{server}/{name}")
+            } else {
+                format!("{server}/{name}?{query}")
+            };
+            return (url, claim);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "all {QUIET_DATABASES} quiet databases stayed taken for a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
