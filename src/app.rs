@@ -1,6 +1,6 @@
 //! The composition root: reads the settings, builds every room's handle over one
-//! database pool, assembles the schema and the router, and serves. Nothing in the
-//! library imports it; `main` and the commands in `cli` start here.
+//! database pool, assembles the schema and the router, and serves. Only the entry
+//! points import it: `main` and the commands in `cli`.
 
 use std::sync::Arc;
 
@@ -46,8 +46,8 @@ pub struct App {
 impl App {
     /// Checks the settings, migrates the database and assembles the application.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let secret = config.resolve_jwt_secret()?;
         config.validate()?;
+        let secret = config.resolve_jwt_secret()?;
         let database = &config.database;
         db::run_migrations(&database.database_url).await?;
         let db = Db::connect(&database.database_url, database.db_pool_size).await?;
@@ -116,7 +116,8 @@ impl App {
         let graphql = Router::new()
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/graphql/ws", get(graphql_ws))
-            .with_state(self.endpoint.clone());
+            // Behind an Arc: axum clones the state for every request.
+            .with_state(Arc::new(self.endpoint.clone()));
         let db = self.db.clone();
         let mut router = Router::new()
             .merge(graphql)

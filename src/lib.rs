@@ -2,19 +2,29 @@
 //!
 //! The rooms, and which way they may look. Dependencies point one way: `app` (the
 //! composition root) builds everything; `graphql` (the edge: schema, transport, ids,
-//! cursors, guards) and each feature's `graphql.rs` call the feature handles; a handle's
-//! service keeps the rules and transactions and calls its repos; repos run queries
-//! through `db`, the only module that knows there are two backends.
+//! cursors, guards) and each feature's `graphql.rs` and DataLoaders (`loader*.rs`, part
+//! of the edge) call the feature handles; a handle's service keeps the rules and
+//! transactions and calls its repos; repos run queries through `db`, the only module
+//! that knows there are two backends.
 //!
 //! ```text
-//! app ─> graphql ─> accounts · catalog · cart · orders ─> db
-//!                   (orders ─> cart ─> catalog; every feature may read accounts' model)
+//! main, cli ─> app ─> graphql ─> accounts · catalog · cart · orders ─> db
+//!   orders ─> cart (takes the cart), orders ─> catalog (takes and returns stock),
+//!   catalog ─> cart (archived products leave carts), all ─> accounts::model
 //! ```
 //!
-//! Authorization, one layer per kind of rule: *who may call* an operation (signed in,
-//! role) is decided at the GraphQL edge, by guards and `graphql::viewer`; *which rows* a
-//! caller may see or change (their own orders and cart lines) is decided in the service,
-//! which has the row.
+//! The one import circle is the schema's own: `User.orders` and `Order.customer`
+//! (`accounts::graphql` ⇄ `orders::graphql`). Below the edge GraphQL appears only as the
+//! `Enum` derive of the enums that are the same in the schema (roles, statuses) and in
+//! `error`, whose request errors leave as GraphQL errors.
+//!
+//! Authorization, one layer per kind of rule. *Role rules* (signed in, admin or
+//! customer, who may see a user or whose orders a list shows) are decided at the GraphQL
+//! edge, by guards and filters built from `graphql::viewer`. *Ownership rules* that need
+//! the row (cancel or pay your own order, change your own cart line, read an order by
+//! id) are decided in the service, against the row it reads. Services take ids as
+//! `Option<i64>`: `None` is an id of another kind, which names no row, so it gets the
+//! same NOT_FOUND as an id of nothing.
 
 /// Accounts: users, roles, sessions, passwords and tokens (handle: `Accounts`).
 pub mod accounts;

@@ -13,12 +13,12 @@ use crate::graphql::pagination::{Cursor, page_of, time_key};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::viewer::{RoleGuard, client_addr, require_role, require_user, viewer};
+use crate::orders::graphql::{OrderConnection, orders_page};
+use crate::orders::model::{OrderListFilter, OrderStatus};
 
 fn accounts<'a>(ctx: &Context<'a>) -> &'a Accounts {
     ctx.data_unchecked::<Accounts>()
 }
-use crate::orders::graphql::{OrderConnection, orders_page};
-use crate::orders::model::{OrderListFilter, OrderStatus};
 
 /// A user account. Only the user themselves and admins can reach one.
 pub(crate) struct User(pub UserRow);

@@ -13,7 +13,7 @@ pub enum Role {
 }
 
 // The database keeps roles as text; the CHECK constraint admits only these two.
-crate::db_text_enum!(Role {
+crate::db::db_text_enum!(Role {
     Admin => "ADMIN",
     Customer => "CUSTOMER",
 });

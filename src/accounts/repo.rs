@@ -8,7 +8,7 @@ use super::model::{NewUser, RefreshTokenRow, Role, SessionRow, UserListFilter, U
 use crate::db::keyset::{Direction, Page};
 use crate::db::schema::{refresh_tokens, sessions, users};
 use crate::db::{Conn, contains_pattern, lower};
-use crate::{db_run, keyset_page};
+use crate::db::{db_run, keyset_page};
 
 pub(crate) async fn insert_user(conn: &mut Conn<'_>, new: &NewUser<'_>) -> QueryResult<UserRow> {
     db_run!(conn, c => diesel::insert_into(users::table)

@@ -8,9 +8,9 @@ use diesel_async::RunQueryDsl;
 use super::model::{CartItemRow, CartLine};
 use crate::catalog::model::ProductRow;
 use crate::db::Conn;
+use crate::db::db_run;
 use crate::db::fixed_sql::FixedSql;
 use crate::db::schema::{cart_items, products};
-use crate::db_run;
 
 /// The user's cart lines with their products, in the order they were added.
 pub(crate) async fn lines(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartLine>> {
@@ -135,5 +135,14 @@ pub(crate) async fn take_all(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<V
     )
     .returning(CartItemRow::as_returning())
     .get_results(c)
+    .await)
+}
+
+/// Takes a product out of every cart (the catalog archived or deleted it).
+pub(crate) async fn remove_product(conn: &mut Conn<'_>, product_id: i64) -> QueryResult<usize> {
+    db_run!(conn, c => diesel::delete(
+        cart_items::table.filter(cart_items::product_id.eq(product_id))
+    )
+    .execute(c)
     .await)
 }

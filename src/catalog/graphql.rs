@@ -22,6 +22,15 @@ fn catalog<'a>(ctx: &Context<'a>) -> &'a Catalog {
     ctx.data_unchecked::<Catalog>()
 }
 
+/// The sort key of `row` in the page's sort, as its cursor carries it.
+fn sort_key(page: &ProductPage, row: &ProductRow) -> String {
+    match page {
+        ProductPage::CreatedAt(..) => crate::db::time_to_micros(row.created_at).to_string(),
+        ProductPage::Name(..) => row.name.clone(),
+        ProductPage::Price(..) => row.price_cents.to_string(),
+    }
+}
+
 /// Whether anonymous visitors may read the catalog (CATALOG_PUBLIC), in the schema's data.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CatalogVisibility {
@@ -208,7 +217,7 @@ impl CatalogQuery {
             ProductConnectionFields { filter },
         );
         connection.edges.extend(page.rows.into_iter().map(|row| {
-            let cursor = Cursor::new(row.id, products_page.key_of(&row));
+            let cursor = Cursor::new(row.id, sort_key(&products_page, &row));
             Edge::new(cursor, Product(row))
         }));
         Ok(connection)

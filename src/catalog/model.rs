@@ -64,8 +64,8 @@ pub(crate) struct ProductListFilter {
     pub include_archived: bool,
 }
 
-/// A page of products in one sort, with its position typed by that sort: a cursor made
-/// for one sort cannot be read as another's.
+/// A page of products in one sort, with its position's key of that sort's type (a
+/// timestamp, a name, cents).
 #[derive(Debug, Clone)]
 pub(crate) enum ProductPage {
     CreatedAt(Page<NaiveDateTime>, SortDirection),
@@ -80,15 +80,6 @@ impl ProductPage {
             ProductPage::CreatedAt(page, _) => PageOf::from_fetched(page, rows),
             ProductPage::Name(page, _) => PageOf::from_fetched(page, rows),
             ProductPage::Price(page, _) => PageOf::from_fetched(page, rows),
-        }
-    }
-
-    /// The sort key of `row` in this page's sort, as cursors carry it.
-    pub(crate) fn key_of(&self, row: &ProductRow) -> String {
-        match self {
-            ProductPage::CreatedAt(..) => crate::db::time_to_micros(row.created_at).to_string(),
-            ProductPage::Name(..) => row.name.clone(),
-            ProductPage::Price(..) => row.price_cents.to_string(),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Queries of the products table, stock included (and of the carts and order lines that
-//! point at a product).
+//! Queries of the products table, stock included (and whether order lines point at a
+//! product).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -7,9 +7,9 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, SortDirection};
 use crate::db::fixed_sql::FixedSql;
-use crate::db::schema::{cart_items, order_items, products};
+use crate::db::schema::{order_items, products};
 use crate::db::{Conn, contains_pattern};
-use crate::{db_run, keyset_page};
+use crate::db::{db_run, keyset_page};
 
 /// Applies a [`ProductListFilter`] to a boxed products query (the page and the count
 /// share it). `$patterns` are the LIKE patterns of the search words.
@@ -262,14 +262,5 @@ pub(crate) async fn is_ordered(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool
         order_items::table.filter(order_items::product_id.eq(id))
     ))
     .get_result(c)
-    .await)
-}
-
-/// Takes the product out of every cart.
-pub(crate) async fn remove_from_carts(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
-    db_run!(conn, c => diesel::delete(
-        cart_items::table.filter(cart_items::product_id.eq(id))
-    )
-    .execute(c)
     .await)
 }

@@ -194,7 +194,7 @@ impl Catalog {
                     .await?
                     .ok_or_else(|| not_found("id"))?;
                 if row.is_archived {
-                    repo::remove_from_carts(tx, id).await?;
+                    crate::cart::repo::remove_product(tx, id).await?;
                 }
                 Ok(row)
             })
@@ -212,7 +212,7 @@ impl Catalog {
                 let product = repo::find_product(tx, id)
                     .await?
                     .ok_or_else(|| not_found("id"))?;
-                repo::remove_from_carts(tx, id).await?;
+                crate::cart::repo::remove_product(tx, id).await?;
                 if repo::is_ordered(tx, id).await? {
                     let archive = ProductChanges {
                         is_archived: Some(true),

@@ -247,6 +247,7 @@ impl Config {
 
     /// The checks that need more than one value's parser: run once at start.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.check_jwt_secret()?;
         for origin in &self.server.cors_origins {
             let plausible = origin == "*"
                 || ((origin.starts_with("https://") || origin.starts_with("http://"))
@@ -261,6 +262,19 @@ impl Config {
         Ok(())
     }
 
+    /// JWT_SECRET, when set, is long enough; production insists on one.
+    fn check_jwt_secret(&self) -> Result<(), ConfigError> {
+        match &self.auth.jwt_secret {
+            Some(secret) if secret.expose().len() < MIN_SECRET_BYTES => Err(ConfigError(format!(
+                "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long"
+            ))),
+            None if self.is_production() => Err(ConfigError(
+                "JWT_SECRET is required when APP_ENV=production".to_owned(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn is_production(&self) -> bool {
         self.server.app_env == AppEnv::Production
     }
@@ -272,19 +286,9 @@ impl Config {
     /// The secret that signs access tokens. Production insists on JWT_SECRET; development
     /// makes one up once and keeps it, so tokens survive restarts.
     pub(crate) fn resolve_jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        self.check_jwt_secret()?;
         if let Some(secret) = &self.auth.jwt_secret {
-            let secret = secret.expose();
-            if secret.len() < MIN_SECRET_BYTES {
-                return Err(ConfigError(format!(
-                    "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long"
-                )));
-            }
-            return Ok(secret.as_bytes().to_vec());
-        }
-        if self.is_production() {
-            return Err(ConfigError(
-                "JWT_SECRET is required when APP_ENV=production".to_owned(),
-            ));
+            return Ok(secret.expose().as_bytes().to_vec());
         }
         let path = self.server.data_dir.join("jwt_secret");
         if let Ok(existing) = std::fs::read_to_string(&path) {

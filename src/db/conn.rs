@@ -13,7 +13,7 @@ pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 /// A borrowed connection of either backend: what every repo function takes, both on a
 /// pooled connection and inside a transaction. Query code never matches on it: it uses
 /// [`db_run!`](crate::db_run), so the backends are named only in this module.
-pub enum Conn<'a> {
+pub(crate) enum Conn<'a> {
     #[doc(hidden)]
     Sqlite(&'a mut SqliteConn),
     #[doc(hidden)]
@@ -48,7 +48,9 @@ impl PooledConn {
 /// `AsyncFnOnce(&mut Conn) -> R` directly: that is what lets the compiler infer a
 /// closure's argument type.)
 /// `T` is the argument, `&mut Conn`: generic so that its lifetimes stay the caller's.
-pub trait ConnFn<T, R>: AsyncFnOnce(T) -> R + FnOnce(T) -> <Self as ConnFn<T, R>>::Fut {
+pub(crate) trait ConnFn<T, R>:
+    AsyncFnOnce(T) -> R + FnOnce(T) -> <Self as ConnFn<T, R>>::Fut
+{
     type Fut: Future<Output = R>;
 }
 
@@ -66,10 +68,9 @@ where
 /// `db_run!(conn, sqlite c => body, postgres c => body)` gives each backend its own, for
 /// the rare query whose SQL really differs. It is a `match`, not a closure: a `?` in a
 /// body returns from the enclosing function.
-#[macro_export]
 macro_rules! db_run {
     ($conn:expr, $c:ident => $body:expr) => {
-        $crate::db_run!($conn, sqlite $c => $body, postgres $c => $body)
+        $crate::db::db_run!($conn, sqlite $c => $body, postgres $c => $body)
     };
     ($conn:expr, sqlite $s:ident => $sqlite:expr, postgres $p:ident => $postgres:expr $(,)?) => {
         match $conn {
@@ -84,3 +85,4 @@ macro_rules! db_run {
         }
     };
 }
+pub(crate) use db_run;

@@ -48,7 +48,6 @@ impl<K> Page<K> {
 /// Keyset paging of a boxed diesel query ordered by `($column, $id)`: keeps the rows
 /// strictly after `$after` (an `Option<(key, id)>`) in that order, ascending or not, and
 /// orders them so.
-#[macro_export]
 macro_rules! keyset_page {
     ($query:expr, $column:expr, $id:expr, $after:expr, $ascending:expr) => {{
         // The first bound (column >= key) is redundant but sargable: without it
@@ -100,3 +99,4 @@ impl<T> PageOf<T> {
         }
     }
 }
+pub(crate) use keyset_page;

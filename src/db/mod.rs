@@ -22,9 +22,12 @@ pub(crate) mod schema;
 pub mod sqlite_memory;
 pub(crate) mod text_enum;
 
-pub use conn::{Conn, ConnFn, PooledConn, SqliteConn};
+pub(crate) use conn::{Conn, db_run};
+pub use conn::{PooledConn, SqliteConn};
+pub(crate) use keyset::keyset_page;
 pub use migrate::run_migrations;
 pub use pool::Db;
+pub(crate) use text_enum::db_text_enum;
 
 use chrono::NaiveDateTime;
 

@@ -65,7 +65,7 @@ impl<M: Message> Channel<M> {
         }
         let schema = db
             .run(async |c| {
-                crate::db_run!(c, c => diesel::select(current_schema()).get_result::<String>(c).await)
+                crate::db::db_run!(c, c => diesel::select(current_schema()).get_result::<String>(c).await)
             })
             .await?;
         let qualified: Arc<str> = qualified_name(name, &schema).into();
@@ -96,7 +96,7 @@ impl<M: Message> Channel<M> {
         let payload = message.encode();
         let sent = db
             .run(async |conn| {
-                crate::db_run!(conn, c => FixedSql(
+                crate::db::db_run!(conn, c => FixedSql(
                     diesel::sql_query("SELECT pg_notify($1, $2)")
                         .bind::<diesel::sql_types::Text, _>(&*self.name)
                         .bind::<diesel::sql_types::Text, _>(&payload),

@@ -73,10 +73,22 @@ impl Instrumentation for StatementCounter {
     }
 }
 
+/// The pool settings both backends share (see [`Db`]).
+fn pool_builder<M>(size: u32, failures: health::ConnectFailures) -> bb8::Builder<M>
+where
+    M: bb8::ManageConnection,
+    M::Error: std::fmt::Display,
+{
+    bb8::Builder::new()
+        .max_size(size)
+        .connection_timeout(health::CHECKOUT_TIMEOUT)
+        .error_sink(Box::new(failures))
+        .retry_connection(false)
+}
+
 impl Db {
     /// Opens a pool; SQLite creates the file (and its folder) on first use.
     pub(crate) async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
-        let timeout = health::CHECKOUT_TIMEOUT;
         let statements = StatementCounter::default();
         let health = Arc::new(health::Health::default());
         let failures = health::ConnectFailures(health.clone());
@@ -107,11 +119,7 @@ impl Db {
                 });
                 let manager =
                     AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
-                let pool = Pool::builder()
-                    .max_size(pool_size)
-                    .connection_timeout(timeout)
-                    .error_sink(Box::new(failures))
-                    .retry_connection(false)
+                let pool = pool_builder(pool_size, failures)
                     .build(manager)
                     .await
                     .context("opening the PostgreSQL pool")?;
@@ -143,11 +151,7 @@ impl Db {
                 });
                 let manager =
                     AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
-                let pool = Pool::builder()
-                    .max_size(pool_size)
-                    .connection_timeout(timeout)
-                    .error_sink(Box::new(failures))
-                    .retry_connection(false)
+                let pool = pool_builder(pool_size, failures)
                     .build(manager)
                     .await
                     .context("opening the SQLite pool")?;

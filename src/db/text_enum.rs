@@ -4,7 +4,6 @@
 
 /// `as_str` and `from_db` for an enum of text values, and its conversion from a text
 /// column on either backend (with `#[derive(diesel::deserialize::FromSqlRow)]` on it).
-#[macro_export]
 macro_rules! db_text_enum {
     ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $name {
@@ -39,3 +38,4 @@ macro_rules! db_text_enum {
         }
     };
 }
+pub(crate) use db_text_enum;

@@ -163,12 +163,11 @@ fn log_field_errors(response: &Response) {
             })
             .collect::<Vec<_>>()
             .join(".");
-        let code = error
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .map(|code| code.to_string());
-        tracing::info!(path, code = code.as_deref().unwrap_or("-"), "field error");
+        let code = match error.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(async_graphql::Value::String(code)) => code.as_str(),
+            _ => "-",
+        };
+        tracing::info!(path, code, "field error");
     }
 }
 
@@ -222,18 +221,20 @@ impl Executor for CheckedSchema {
                 Ok(prepared) => prepared,
                 Err(response) => return stream::once(async { response }).boxed(),
             };
+            let span = operation_span(&prepared);
             let Prepared { request, document } = prepared;
             let operation_name = request.operation_name.clone();
             let schema = this
                 .schema_for(&document, operation_name.as_deref())
                 .clone();
-            schema
+            let responses = schema
                 .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                 .map(move |mut response| {
+                    span.in_scope(|| log_field_errors(&response));
                     this.finish(&mut response, &document, operation_name.as_deref());
                     response
-                })
-                .boxed()
+                });
+            responses.boxed()
         })
         .flatten()
         .boxed()

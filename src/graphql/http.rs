@@ -8,6 +8,8 @@ use async_graphql::{
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 
+use std::sync::Arc;
+
 use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -49,7 +51,7 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// `POST /graphql`: one operation or a batch, as JSON or as a multipart upload. JSON
 /// bodies are capped at MAX_BODY_BYTES; multipart ones at the image limit plus 1 MiB.
 pub(crate) async fn graphql_post(
-    State(app): State<GraphqlEndpoint>,
+    State(app): State<Arc<GraphqlEndpoint>>,
     request: axum::extract::Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
@@ -110,9 +112,9 @@ pub(crate) async fn graphql_post(
         if let Err(message) = check_json_value_count(&bytes, MAX_JSON_VALUES) {
             return BadRequest::message(&message).into_response();
         }
-        return match serde_json::from_slice::<BatchRequest>(&bytes) {
+        return match parse_json_body(&bytes) {
             Ok(batch) => execute(&app, &parts, batch).await,
-            Err(e) => BadRequest::message(&format!("invalid request body: {e}")).into_response(),
+            Err(e) => BadRequest::message(&body_error(&e)).into_response(),
         };
     }
     let options = MultipartOptions::default()
@@ -218,7 +220,7 @@ const UPLOAD_OVERHEAD_BYTES: usize = 1024 * 1024;
 const MAX_UPLOAD_FILES: usize = 1;
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
-pub(crate) async fn graphql_get(State(app): State<GraphqlEndpoint>, parts: Parts) -> Response {
+pub(crate) async fn graphql_get(State(app): State<Arc<GraphqlEndpoint>>, parts: Parts) -> Response {
     let accepts_html = parts
         .headers
         .get(header::ACCEPT)
@@ -316,6 +318,10 @@ async fn execute(app: &GraphqlEndpoint, parts: &Parts, batch: BatchRequest) -> R
             BatchResponse::Single(app.schema.execute(with_data(request)).await)
         }
         BatchRequest::Batch(requests) => {
+            if requests.is_empty() {
+                return BadRequest::message("a batch must hold at least one operation")
+                    .into_response();
+            }
             if requests.len() > app.limits.max_batch_size {
                 return BadRequest::message(&format!(
                     "a batch may hold at most {} operations",
@@ -331,6 +337,28 @@ async fn execute(app: &GraphqlEndpoint, parts: &Parts, batch: BatchRequest) -> R
         }
     };
     respond(&parts.headers, response)
+}
+
+/// One operation (an object) or a batch (an array), told apart by the first byte:
+/// async-graphql's untagged `BatchRequest` would read an array as one request's fields
+/// in order (`[]` became an empty document, `["{ a }"]` a query).
+fn parse_json_body(bytes: &[u8]) -> Result<BatchRequest, serde_json::Error> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice(bytes).map(BatchRequest::Batch),
+        _ => serde_json::from_slice(bytes).map(BatchRequest::Single),
+    }
+}
+
+/// What was wrong with a JSON body: where the JSON broke, or that it was JSON of
+/// another shape (serde's words for that name an internal type).
+fn body_error(error: &serde_json::Error) -> String {
+    match error.classify() {
+        serde_json::error::Category::Data => "invalid request body: expected an object with \
+            `query` (and optional `variables`, `operationName`, `extensions`), or an array of \
+            them"
+            .to_owned(),
+        _ => format!("invalid request body: {error}"),
+    }
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest

@@ -7,8 +7,9 @@
 //! out. Resolvers take the handle of the room they call from the schema's data
 //! (`ctx.data_unchecked::<Orders>()`); nothing below this layer imports it.
 //!
-//! Who may call an operation (signed in, role) is decided here, by the guards of
-//! [`viewer`]; which rows a caller may see is the handles' business.
+//! Role rules (who may call an operation, whose rows a list shows) are decided here, by
+//! the guards and filters built from [`viewer`]; ownership rules that need the row are
+//! the handles' (see the crate docs).
 
 pub(crate) mod documents;
 pub(crate) mod graphiql;

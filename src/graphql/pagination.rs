@@ -116,6 +116,8 @@ pub(crate) fn page_of(
         }
         Ok(n)
     };
+    // Both cursors are checked, also the one a page does not use: a malformed cursor
+    // is the client's mistake whichever it is.
     let position = |cursor: Option<String>| -> Result<Option<(String, i64)>, AppError> {
         Ok(cursor
             .as_deref()
@@ -123,6 +125,7 @@ pub(crate) fn page_of(
             .transpose()?
             .map(|c| (c.key, c.id)))
     };
+    let (after, before) = (position(after)?, position(before)?);
     // (Relay lets a client pass both `after` and `before`; the opposite bound is not
     // applied.)
     match (first, last) {
@@ -132,7 +135,7 @@ pub(crate) fn page_of(
         (None, Some(n)) => Ok(Page {
             direction: Direction::Backward,
             limit: size(n, "last")?,
-            after: position(before)?,
+            after: before,
         }),
         (first, None) if first.is_some() || before.is_none() || after.is_some() => Ok(Page {
             direction: Direction::Forward,
@@ -140,13 +143,13 @@ pub(crate) fn page_of(
                 .map(|n| size(n, "first"))
                 .transpose()?
                 .unwrap_or(DEFAULT_PAGE_SIZE),
-            after: position(after)?,
+            after,
         }),
         // Only `before`: the page just before it.
         (_, None) => Ok(Page {
             direction: Direction::Backward,
             limit: DEFAULT_PAGE_SIZE,
-            after: position(before)?,
+            after: before,
         }),
     }
 }

@@ -36,7 +36,8 @@ pub(crate) struct Subscription(OrdersSubscription);
 pub(crate) type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// What the resolvers reach, each put into the schema's data on its own: a resolver
-/// takes the handle of the room it calls and nothing else.
+/// takes the handle of the room it calls. (The DataLoaders, per operation, hold the
+/// pool itself: they batch one query each and have no rules to keep.)
 #[derive(Clone)]
 pub struct Handles {
     pub accounts: Accounts,

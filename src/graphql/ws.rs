@@ -5,6 +5,8 @@
 use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use std::sync::Arc;
+
 use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -26,7 +28,7 @@ const INIT_TIMEOUT: u16 = 4408;
 const INIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(crate) async fn graphql_ws(
-    State(app): State<GraphqlEndpoint>,
+    State(app): State<Arc<GraphqlEndpoint>>,
     slot: Option<Extension<ConnectionSlot>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
@@ -43,7 +45,7 @@ pub(crate) async fn graphql_ws(
         })
 }
 
-async fn serve(app: GraphqlEndpoint, protocol: GraphQLProtocol, socket: WebSocket) {
+async fn serve(app: Arc<GraphqlEndpoint>, protocol: GraphQLProtocol, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // The first message must be connection_init with a valid token.
     let first = async {

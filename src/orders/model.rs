@@ -16,7 +16,7 @@ pub(crate) enum OrderStatus {
     Cancelled,
 }
 
-crate::db_text_enum!(OrderStatus {
+crate::db::db_text_enum!(OrderStatus {
     Pending => "PENDING",
     Confirmed => "CONFIRMED",
     Shipped => "SHIPPED",
@@ -48,7 +48,7 @@ pub(crate) enum PaymentMethod {
     Card,
 }
 
-crate::db_text_enum!(PaymentMethod {
+crate::db::db_text_enum!(PaymentMethod {
     CashOnDelivery => "CASH_ON_DELIVERY",
     Card => "CARD",
 });
@@ -61,7 +61,7 @@ pub(crate) enum PaymentStatus {
     Refunded,
 }
 
-crate::db_text_enum!(PaymentStatus {
+crate::db::db_text_enum!(PaymentStatus {
     Pending => "PENDING",
     Paid => "PAID",
     Failed => "FAILED",

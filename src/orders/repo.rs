@@ -13,7 +13,7 @@ use crate::db::Conn;
 use crate::db::fixed_sql::FixedSql;
 use crate::db::keyset::{Direction, Page};
 use crate::db::schema::{order_items, orders, payments};
-use crate::{db_run, keyset_page};
+use crate::db::{db_run, keyset_page};
 
 pub(crate) async fn find_order(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<OrderRow>> {
     db_run!(conn, c => orders::table

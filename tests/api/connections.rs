@@ -78,6 +78,7 @@ async fn idle_and_slow_connections_are_closed_and_never_exhaust_files() {
             for stream in &mut slow {
                 let _ = stream.write_all(b"s").await;
             }
+            // The client's stalling is the subject: this is how slowly it sends.
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         slow
@@ -119,6 +120,7 @@ async fn websockets_outlive_the_header_deadline() {
         .unwrap();
     let (token, _, _) = app.register("ws@example.com").await;
     let mut socket = signed_in(app.addr, "graphql-transport-ws", &token).await;
+    // The subject: the socket sits idle past the (1 s) header deadline.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let subscribe =
         json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { nope }" } });

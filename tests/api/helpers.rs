@@ -49,6 +49,8 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
     pg_schema: Option<String>,
+    /// The URL of the PostgreSQL database that holds `pg_schema`.
+    pg_database: Option<String>,
 }
 
 /// A runtime and a SQLite server for a test that is not async itself (proptest's
@@ -88,6 +90,7 @@ impl TestApp {
     /// `None` only for PostgreSQL when TEST_POSTGRES_URL is unset.
     pub async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("temp dir");
+        let mut pg_database = None;
         let (database_url, pg_schema) = match backend {
             Backend::Sqlite => (
                 format!("sqlite://{}", dir.path().join("shop.db").display()),
@@ -95,6 +98,7 @@ impl TestApp {
             ),
             Backend::Postgres => {
                 let base = postgres_base_url()?;
+                pg_database = Some(base.clone());
                 let schema = format!("test_{}", random_suffix());
                 let client = pg_client(&base).await;
                 ensure_trigram_extension(&client).await;
@@ -130,6 +134,7 @@ impl TestApp {
             server: Some(server),
             _dir: dir,
             pg_schema,
+            pg_database,
         })
     }
 
@@ -149,7 +154,7 @@ impl TestApp {
     pub async fn execute_sql(&self, sql: &str) {
         match &self.pg_schema {
             Some(schema) => {
-                let client = pg_client(&postgres_base_url().expect("postgres url")).await;
+                let client = pg_client(self.pg_database.as_ref().expect("postgres url")).await;
                 client
                     .batch_execute(&format!(
                         "SET search_path TO {schema}; SET application_name TO {schema}; {sql}"
@@ -267,20 +272,16 @@ impl TestApp {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("server binary starts");
-        let process = Process { addr, child };
-        for _ in 0..200 {
-            if let Ok(r) = self
-                .client
-                .get(format!("http://{addr}/readyz"))
-                .send()
-                .await
-                && r.status() == 200
-            {
-                return process;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("server process on {addr} did not become ready");
+        let mut process = Process { addr, child };
+        let client = &self.client;
+        let what = format!("the server process on {addr} is ready");
+        wait_until(&what, std::time::Duration::from_secs(10), async || {
+            assert!(process.is_running(), "the server process on {addr} exited");
+            let ready = client.get(format!("http://{addr}/readyz")).send().await;
+            ready.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        process
     }
 
     /// Registers a customer; returns (access token, refresh token, user id).
@@ -339,7 +340,7 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
-        if let (Some(schema), Some(base)) = (self.pg_schema.take(), postgres_base_url()) {
+        if let (Some(schema), Some(base)) = (self.pg_schema.take(), self.pg_database.take()) {
             // Drop runs outside async; a short thread with its own runtime removes the schema.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -417,20 +418,22 @@ async fn start_server(config: Config) -> Started {
 /// The migration creates pg_trgm if missing; tests running at once would race to create
 /// it, so the harness makes sure it exists first.
 async fn ensure_trigram_extension(client: &tokio_postgres::Client) {
-    for _ in 0..20 {
-        let _ = client
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
-            .await;
-        let present = client
-            .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", &[])
-            .await
-            .expect("query pg_extension");
-        if present.is_some() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("pg_trgm could not be created");
+    wait_until(
+        "pg_trgm exists",
+        std::time::Duration::from_secs(5),
+        async || {
+            // Of several tests at once, all but one may fail to create it: they ask again.
+            let _ = client
+                .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+                .await;
+            let present = client
+                .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", &[])
+                .await
+                .expect("query pg_extension");
+            present.is_some()
+        },
+    )
+    .await;
 }
 
 async fn pg_client(url: &str) -> tokio_postgres::Client {
@@ -490,4 +493,100 @@ pub fn user_error_code(body: &Value, field: &str) -> Value {
 /// The `extensions.code` of the first request error.
 pub fn error_code(body: &Value) -> Value {
     body["errors"][0]["extensions"]["code"].clone()
+}
+
+/// Polls `condition` every 20 ms until it holds; fails naming `what` once `timeout` has
+/// passed. For a state that no event announces (a process ready, a connection back).
+pub async fn wait_until(
+    what: &str,
+    timeout: std::time::Duration,
+    mut condition: impl AsyncFnMut() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+impl TestApp {
+    /// Runs a query on the test's PostgreSQL database, as `execute_sql` runs SQL (same
+    /// search path and application name); the rows it returns.
+    pub async fn query_postgres(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let schema = self.pg_schema.as_ref().expect("a PostgreSQL test");
+        let client = pg_client(self.pg_database.as_ref().expect("postgres url")).await;
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema}; SET application_name TO {schema}"
+            ))
+            .await
+            .expect("SQL runs");
+        client.query(sql, &[]).await.expect("query runs")
+    }
+}
+
+/// Builders of the shop a test starts from: customers, carts and orders, made through
+/// the API as a client would. Each fails the test at once when its step is refused, so
+/// that a broken setup is not mistaken for what the test checks.
+impl TestApp {
+    /// Registers a customer; returns its access token.
+    pub async fn customer(&self, email: &str) -> String {
+        self.register(email).await.0
+    }
+
+    /// Registers `count` customers `{prefix}{i}@example.com`, each with `quantity` of
+    /// `product` in the cart; returns their access tokens.
+    pub async fn customers_with_carts(
+        &self,
+        prefix: &str,
+        count: usize,
+        product: &str,
+        quantity: i32,
+    ) -> Vec<String> {
+        let mut tokens = Vec::new();
+        for i in 0..count {
+            let token = self.customer(&format!("{prefix}{i}@example.com")).await;
+            self.add_to_cart(&token, product, quantity).await;
+            tokens.push(token);
+        }
+        tokens
+    }
+
+    /// Puts `quantity` of `product` in the cart of `token`.
+    pub async fn add_to_cart(&self, token: &str, product: &str, quantity: i32) {
+        let add = "mutation($p: ID!, $q: Int) { addToCart(input: {productId: $p, quantity: $q}) {
+            cartItem { id } userErrors { code } } }";
+        let body = self
+            .gql(add, json!({ "p": product, "q": quantity }), Some(token))
+            .await;
+        assert_eq!(
+            body["data"]["addToCart"]["userErrors"],
+            json!([]),
+            "added to the cart: {body}"
+        );
+    }
+
+    /// An order of `quantity` of `product`, put in the cart of `token` and placed with
+    /// `input` (a PlaceOrderInput); returns its ID. The order takes the whole cart.
+    pub async fn order(&self, token: &str, product: &str, quantity: i32, input: Value) -> String {
+        self.add_to_cart(token, product, quantity).await;
+        self.place_order(token, input).await
+    }
+
+    /// Places an order of the cart of `token` (`input` is the PlaceOrderInput); returns
+    /// its ID.
+    pub async fn place_order(&self, token: &str, input: Value) -> String {
+        let place = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
+            order { id } userErrors { code } } }";
+        let body = self
+            .gql(place, json!({ "input": input }), Some(token))
+            .await;
+        body["data"]["placeOrder"]["order"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("order not placed: {body}"))
+            .to_owned()
+    }
 }

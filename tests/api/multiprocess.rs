@@ -1,11 +1,14 @@
 //! Several server processes on one PostgreSQL database: events cross between them and
 //! stock stays exact.
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
-use crate::subscriptions::{SET_STATUS, next_update, subscribe};
+use crate::helpers::{Backend, TestApp, wait_until};
+use crate::subscriptions::{Probes, SET_STATUS, next_update};
 
 const ADD: &str = "mutation($p: ID!) { addToCart(input: {productId: $p}) { userErrors { code } } }";
 const PLACE: &str =
@@ -23,7 +26,8 @@ async fn events_and_stock_are_shared_across_processes() {
     let (ann, _, _) = app.register("ann@example.com").await;
 
     // Subscribed on process one; everything changes through process two.
-    let mut socket = subscribe(one.addr, &ann, None).await;
+    let probes = Probes::new(&app, &admin).await;
+    let mut socket = probes.subscribe(one.addr, &ann, None).await;
     let lamp = app.product(&admin, "Lamp", "10.00", 3).await;
     app.gql_at(two.addr, ADD, json!({ "p": lamp }), Some(&ann))
         .await;
@@ -50,13 +54,10 @@ async fn events_and_stock_are_shared_across_processes() {
 
     // The database drops process one's listening connection (as in a restart): it
     // reconnects, and the subscription on it keeps receiving.
-    app.execute_sql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name = current_setting('application_name') \
-         AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-    )
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    cut_listening_connections(&app).await;
+    // What else arrives until the probe is heard is not checked: around a reconnect an
+    // earlier state may be repeated (below).
+    probes.until_probe_heard(&mut socket, &ann).await;
     app.gql_at(
         two.addr,
         SET_STATUS,
@@ -76,12 +77,7 @@ async fn events_and_stock_are_shared_across_processes() {
     assert_eq!(seen.last().map(String::as_str), Some("SHIPPED"), "{seen:?}");
 
     // Twelve buyers for the last two units, half through each process.
-    let mut buyers = Vec::new();
-    for i in 0..12 {
-        let (token, _, _) = app.register(&format!("b{i}@example.com")).await;
-        app.gql(ADD, json!({ "p": lamp }), Some(&token)).await;
-        buyers.push(token);
-    }
+    let buyers = app.customers_with_carts("b", 12, &lamp, 1).await;
     let attempts = buyers.iter().enumerate().map(|(i, token)| {
         let addr = if i % 2 == 0 { one.addr } else { two.addr };
         app.gql_at(addr, PLACE, json!({}), Some(token))
@@ -126,11 +122,12 @@ async fn shops_in_other_schemas_do_not_hear_each_other() {
         let admin = app.admin("admin@example.com").await;
         let (ann, _, _) = app.register("ann@example.com").await;
         let lamp = app.product(&admin, "Lamp", "10.00", 3).await;
-        sockets.push(subscribe(app.addr, &ann, None).await);
+        let probes = Probes::new(app, &admin).await;
+        sockets.push(probes.subscribe(app.addr, &ann, None).await);
         customers.push((ann, lamp));
     }
     // My order, then theirs (with the same ids): an event of theirs would make my
-    // subscriber read my order 1 again.
+    // subscriber read my order again.
     for (app, (ann, lamp)) in [&mine, &theirs].into_iter().zip(customers.iter()) {
         app.gql(ADD, json!({ "p": lamp }), Some(ann)).await;
         let placed = app.gql(PLACE, json!({}), Some(ann)).await;
@@ -153,4 +150,38 @@ async fn shops_in_other_schemas_do_not_hear_each_other() {
         next_update(&mut sockets[1]).await,
         Some(("PENDING".into(), "PENDING".into()))
     );
+}
+
+/// The LISTEN connections of this test's servers, by backend pid.
+async fn listening_connections(app: &TestApp) -> BTreeSet<i32> {
+    let rows = app
+        .query_postgres(
+            "SELECT pid FROM pg_stat_activity \
+             WHERE application_name = current_setting('application_name') \
+             AND query LIKE 'LISTEN%' AND state = 'idle' AND pid <> pg_backend_pid()",
+        )
+        .await;
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+/// Ends every LISTEN connection of this test's servers, and waits until each server
+/// listens on a new one.
+async fn cut_listening_connections(app: &TestApp) {
+    let cut = listening_connections(app).await;
+    assert!(!cut.is_empty(), "the servers listen");
+    app.execute_sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = current_setting('application_name') \
+         AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .await;
+    wait_until(
+        "the servers listen again",
+        Duration::from_secs(10),
+        async || {
+            let now = listening_connections(app).await;
+            now.len() >= cut.len() && now.is_disjoint(&cut)
+        },
+    )
+    .await;
 }

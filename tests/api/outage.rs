@@ -198,7 +198,8 @@ async fn a_busy_pool_is_not_a_database_that_is_down() {
                 .unwrap()
         })
     };
-    // Across the probe's rounds while the request waits, the server stays ready.
+    // Across the probe's rounds while the request waits, the server stays ready. The
+    // sleep is the subject: time must pass over several rounds (one a second).
     for _ in 0..6 {
         let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
         assert_eq!(ready.status(), 200);
