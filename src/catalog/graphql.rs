@@ -217,7 +217,8 @@ impl CatalogQuery {
             ProductConnectionFields { filter },
         );
         connection.edges.extend(page.rows.into_iter().map(|row| {
-            let cursor = Cursor::new(row.id, sort_key(&products_page, &row));
+            let key = sort_key(&products_page, &row);
+            let cursor = Cursor { id: row.id, key };
             Edge::new(cursor, Product(row))
         }));
         Ok(connection)

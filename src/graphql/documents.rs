@@ -123,7 +123,9 @@ impl CheckedSchema {
         let operation_name = request.operation_name.clone();
         let schema = self.schema_for(&document, operation_name.as_deref());
         let mut response = schema.execute(request).instrument(span.clone()).await;
-        span.in_scope(|| log_field_errors(&response));
+        if !response.errors.is_empty() {
+            span.in_scope(|| log_field_errors(&response));
+        }
         self.finish(&mut response, &document, operation_name.as_deref());
         response
     }
@@ -230,7 +232,9 @@ impl Executor for CheckedSchema {
             let responses = schema
                 .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                 .map(move |mut response| {
-                    span.in_scope(|| log_field_errors(&response));
+                    if !response.errors.is_empty() {
+                        span.in_scope(|| log_field_errors(&response));
+                    }
                     this.finish(&mut response, &document, operation_name.as_deref());
                     response
                 });

@@ -79,21 +79,26 @@ backend_test!(
     }
 );
 
+/// POSTs `body` as JSON, as it is; the status and the answer (null if not JSON).
+async fn post_raw(app: &TestApp, body: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(json!(null)))
+}
+
 backend_test!(
     malformed_bodies_get_clean_errors,
     |app: TestApp| async move {
         let mut answers = Vec::new();
         for body in ["{not json", "42", "{\"query\": 5}"] {
-            let response = app
-                .client
-                .post(app.url("/graphql"))
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let json: Value = response.json().await.unwrap_or(json!(null));
+            let (status, json) = post_raw(&app, body).await;
             answers.push(json!({ "sent": body, "status": status, "answer": json }));
         }
         // Where the JSON broke is serde's words (with line and column): only the start of
@@ -116,16 +121,7 @@ backend_test!(
                  `variables`, `operationName`, `extensions`), or an array of them",
             ),
         ] {
-            let response = app
-                .client
-                .post(app.url("/graphql"))
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let json: Value = response.json().await.unwrap_or(json!(null));
+            let (status, json) = post_raw(&app, body).await;
             assert_eq!(status, 400, "{body}: {json}");
             assert_eq!(error_code(&json), "BAD_USER_INPUT", "{body}: {json}");
             assert_eq!(json["errors"][0]["message"], message, "{body}: {json}");
