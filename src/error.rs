@@ -29,6 +29,13 @@ pub enum UserErrorCode {
     PaymentDeclined,
     AlreadyPaid,
     InvalidImage,
+    SkuTaken,
+    SlugTaken,
+    DuplicateVariant,
+    CategoryCycle,
+    CategoryNotEmpty,
+    VariantRequired,
+    LastVariant,
 }
 
 /// An expected, user-correctable failure of a mutation.

@@ -1,4 +1,5 @@
-//! `seed-demo`: a realistic catalog and a demo customer, so a newcomer has something to
+//! `seed-demo`: a realistic catalog (a category tree, products in sizes or colours) and
+//! a demo customer, so a newcomer has something to
 //! explore in GraphiQL at once; with more options, the customers, order history and
 //! carts the benchmark needs.
 
@@ -10,6 +11,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use crate::accounts::model::{NewUser, Role};
 use crate::accounts::passwords::Hasher;
 use crate::catalog::model::{NewProduct, search_text};
+use crate::catalog::variants::model::VariantRow;
 use crate::db::{Conn, Db, now};
 use crate::error::{AppError, AppResult};
 use crate::{accounts, cart, catalog, orders};
@@ -39,26 +41,59 @@ const MATERIALS: &[&str] = &[
     "Bamboo", "Canvas", "Ceramic", "Copper", "Cotton", "Glass", "Leather", "Linen", "Maple", "Oak",
     "Steel", "Titanium", "Walnut", "Wool",
 ];
-const NOUNS: &[&str] = &[
-    "Backpack",
-    "Bottle",
-    "Chair",
-    "Desk Lamp",
-    "Headphones",
-    "Jacket",
-    "Kettle",
-    "Keyboard",
-    "Mug",
-    "Notebook",
-    "Pan",
-    "Pillow",
-    "Scarf",
-    "Speaker",
-    "Sunglasses",
-    "Teapot",
-    "Wallet",
-    "Watch",
+
+/// A second-level category and its two leaves.
+type Department = (&'static str, [&'static str; 2]);
+
+/// The demo category tree, three levels: 5 roots, 15 departments, 30 leaves (50 in
+/// all). Each leaf is also the noun of its products' names.
+const CATEGORY_TREE: &[(&str, &[Department])] = &[
+    (
+        "Clothing",
+        &[
+            ("Tops", ["T-Shirts", "Sweaters"]),
+            ("Outerwear", ["Jackets", "Raincoats"]),
+            ("Accessories", ["Scarves", "Hats"]),
+        ],
+    ),
+    (
+        "Home & Kitchen",
+        &[
+            ("Cookware", ["Pans", "Kettles"]),
+            ("Tableware", ["Mugs", "Teapots"]),
+            ("Bedding", ["Pillows", "Blankets"]),
+        ],
+    ),
+    (
+        "Electronics",
+        &[
+            ("Audio", ["Headphones", "Speakers"]),
+            ("Computing", ["Keyboards", "Mice"]),
+            ("Wearables", ["Watches", "Trackers"]),
+        ],
+    ),
+    (
+        "Outdoor",
+        &[
+            ("Bags", ["Backpacks", "Duffels"]),
+            ("Hydration", ["Bottles", "Flasks"]),
+            ("Eyewear", ["Sunglasses", "Goggles"]),
+        ],
+    ),
+    (
+        "Office",
+        &[
+            ("Desk", ["Desk Lamps", "Organisers"]),
+            ("Paper", ["Notebooks", "Planners"]),
+            ("Seating", ["Chairs", "Cushions"]),
+        ],
+    ),
 ];
+
+/// The root whose products come in sizes; every other product comes in colours.
+const SIZED_ROOT: &str = "Clothing";
+const SIZES: [&str; 3] = ["S", "M", "L"];
+const COLOURS: [&str; 3] = ["Black", "White", "Red"];
 const USES: &[&str] = &[
     "everyday use",
     "the office",
@@ -78,7 +113,7 @@ pub struct SeedPlan {
     pub customers: usize,
     /// Delivered orders of five lines for each of those customers.
     pub orders_per_customer: usize,
-    /// Lines (one unit of a well-stocked product) in each of those customers' carts.
+    /// Lines (one unit of a well-stocked variant) in each of those customers' carts.
     pub cart_lines: usize,
 }
 
@@ -91,74 +126,228 @@ pub struct Seeded {
     pub cart_lines: usize,
 }
 
-/// Stock of the products the seeded carts draw from, so checkouts of every seeded cart
+/// Stock of the variants the seeded carts draw from, so checkouts of every seeded cart
 /// can succeed together.
 const CART_STOCK_FLOOR: i32 = 100;
 
-fn product_rows(
-    rng: &mut StdRng,
-    products: usize,
-    start: NaiveDateTime,
-) -> Vec<(String, String, i64, i32, NaiveDateTime)> {
-    (0..products)
-        .map(|i| {
-            let name = format!(
-                "{} {} {} #{}",
-                ADJECTIVES[rng.random_range(0..ADJECTIVES.len())],
-                MATERIALS[rng.random_range(0..MATERIALS.len())],
-                NOUNS[rng.random_range(0..NOUNS.len())],
-                i + 1
-            );
-            let description = format!(
-                "A {} {} made for {}. Ships in {} days.",
-                MATERIALS[rng.random_range(0..MATERIALS.len())].to_lowercase(),
-                NOUNS[rng.random_range(0..NOUNS.len())].to_lowercase(),
-                USES[rng.random_range(0..USES.len())],
-                rng.random_range(1..6)
-            );
-            // Distinct, increasing creation times keep "newest first" realistic.
-            let created_at = start - TimeDelta::seconds((products - i) as i64);
-            let stock = if rng.random_bool(0.1) {
-                0
-            } else {
-                rng.random_range(1..1000)
-            };
-            (
-                name,
-                description,
-                rng.random_range(199..50_000_i64),
-                stock,
-                created_at,
-            )
+/// A product to seed: its name, description, leaf category, creation time, and its
+/// three variants as (option value, price, stock).
+struct PlannedProduct {
+    name: String,
+    description: String,
+    category: usize,
+    option_name: &'static str,
+    variants: Vec<(&'static str, i64, i32)>,
+    created_at: NaiveDateTime,
+}
+
+impl PlannedProduct {
+    fn price_cents(&self) -> i64 {
+        self.variants.iter().map(|v| v.1).min().unwrap_or(0)
+    }
+    fn stock(&self) -> i32 {
+        self.variants.iter().map(|v| v.2).sum()
+    }
+}
+
+/// The leaves of [`CATEGORY_TREE`], in order, with whether their products are sized.
+fn leaves() -> Vec<(&'static str, bool)> {
+    CATEGORY_TREE
+        .iter()
+        .flat_map(|(root, departments)| {
+            departments.iter().flat_map(move |(_, leaves)| {
+                leaves.iter().map(move |leaf| (*leaf, *root == SIZED_ROOT))
+            })
         })
         .collect()
 }
 
-/// Fills the database in one transaction: products by multi-row INSERTs where the
-/// backend has them, customers sharing one password hash (one bcrypt, not thousands).
-pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Seeded> {
-    let mut rng = StdRng::seed_from_u64(42);
-    let start = now();
-    let rows = product_rows(&mut rng, plan.products, start);
-    let new_rows: Vec<NewProduct<'_>> = rows
-        .iter()
-        .map(
-            |(name, description, price_cents, stock, created_at)| NewProduct {
+fn plan_products(rng: &mut StdRng, products: usize, start: NaiveDateTime) -> Vec<PlannedProduct> {
+    let leaves = leaves();
+    (0..products)
+        .map(|i| {
+            let category = i % leaves.len();
+            let (noun, sized) = leaves[category];
+            let name = format!(
+                "{} {} {} #{}",
+                ADJECTIVES[rng.random_range(0..ADJECTIVES.len())],
+                MATERIALS[rng.random_range(0..MATERIALS.len())],
+                noun.trim_end_matches('s'),
+                i + 1
+            );
+            let description = format!(
+                "{} in {} made for {}. Ships in {} days.",
+                noun,
+                MATERIALS[rng.random_range(0..MATERIALS.len())].to_lowercase(),
+                USES[rng.random_range(0..USES.len())],
+                rng.random_range(1..6)
+            );
+            let base = rng.random_range(199..50_000_i64);
+            let (option_name, values) = if sized {
+                ("Size", SIZES)
+            } else {
+                ("Colour", COLOURS)
+            };
+            let variants = values
+                .iter()
+                .zip([0, 0, 200])
+                .map(|(value, extra)| {
+                    let stock = if rng.random_bool(0.1) {
+                        0
+                    } else {
+                        rng.random_range(1..400)
+                    };
+                    (*value, base + extra, stock)
+                })
+                .collect();
+            PlannedProduct {
                 name,
                 description,
-                search_text: search_text(name, description),
+                category,
+                option_name,
+                variants,
+                // Distinct, increasing creation times keep "newest first" realistic.
+                created_at: start - TimeDelta::seconds((products - i) as i64),
+            }
+        })
+        .collect()
+}
+
+/// Creates the demo category tree where its slugs are missing; returns the leaves' ids
+/// in [`leaves`] order.
+async fn seed_categories(tx: &mut Conn<'_>, at: NaiveDateTime) -> AppResult<Vec<i64>> {
+    use crate::catalog::categories::model::{NewCategory, slug_from_name};
+    use crate::catalog::categories::repo;
+    async fn ensure(
+        tx: &mut Conn<'_>,
+        name: &str,
+        parent: Option<i64>,
+        position: i32,
+        at: NaiveDateTime,
+    ) -> AppResult<i64> {
+        let slug = slug_from_name(name);
+        if let Some(existing) = repo::find_by_slug(tx, &slug).await? {
+            return Ok(existing.id);
+        }
+        let new = NewCategory {
+            name,
+            slug: &slug,
+            description: "",
+            position,
+            parent_id: parent,
+            created_at: at,
+            updated_at: at,
+        };
+        let row = repo::insert_category(tx, &new).await?;
+        repo::link_new(tx, row.id, parent).await?;
+        Ok(row.id)
+    }
+    let mut leaf_ids = Vec::new();
+    for ((root, departments), r) in CATEGORY_TREE.iter().zip(0..) {
+        let root_id = ensure(tx, root, None, r, at).await?;
+        for ((department, leaves), d) in departments.iter().zip(0..) {
+            let department_id = ensure(tx, department, Some(root_id), d, at).await?;
+            for (leaf, l) in leaves.iter().zip(0..) {
+                leaf_ids.push(ensure(tx, leaf, Some(department_id), l, at).await?);
+            }
+        }
+    }
+    Ok(leaf_ids)
+}
+
+/// A seeded variant, kept in memory for the carts and orders that follow.
+struct SeededVariant {
+    row: VariantRow,
+    product_name: String,
+}
+
+/// Inserts the planned products with their variants, options and categories.
+async fn seed_products(
+    tx: &mut Conn<'_>,
+    planned: &[PlannedProduct],
+    leaf_ids: &[i64],
+) -> AppResult<Vec<SeededVariant>> {
+    use crate::catalog::variants::model::{NewVariant, OptionRow};
+    let new_products: Vec<NewProduct<'_>> = planned
+        .iter()
+        .map(|p| NewProduct {
+            name: &p.name,
+            description: &p.description,
+            search_text: search_text(&p.name, &p.description),
+            price_cents: p.price_cents(),
+            stock: p.stock(),
+            is_archived: false,
+            created_at: p.created_at,
+            updated_at: p.created_at,
+        })
+        .collect();
+    // A multi-row INSERT … RETURNING gives the ids in the order of its rows.
+    let product_ids = catalog::repo::insert_products(tx, &new_products).await?;
+    let skus: Vec<String> = product_ids
+        .iter()
+        .zip(planned)
+        .flat_map(|(id, p)| p.variants.iter().map(move |v| format!("DEMO-{id}-{}", v.0)))
+        .collect();
+    let mut sku = skus.iter();
+    let mut new_variants = Vec::with_capacity(skus.len());
+    for (id, p) in product_ids.iter().zip(planned) {
+        for (value, price_cents, stock) in &p.variants {
+            new_variants.push(NewVariant {
+                product_id: *id,
+                sku: sku.next().map(String::as_str).unwrap_or_default(),
+                title: value,
                 price_cents: *price_cents,
                 stock: *stock,
                 is_archived: false,
-                created_at: *created_at,
-                updated_at: *created_at,
-            },
-        )
+                created_at: p.created_at,
+                updated_at: p.created_at,
+            });
+        }
+    }
+    let variants = catalog::variants::repo::insert_variants(tx, &new_variants).await?;
+    let names: Vec<&PlannedProduct> = planned
+        .iter()
+        .flat_map(|p| p.variants.iter().map(move |_| p))
         .collect();
+    let options: Vec<OptionRow> = variants
+        .iter()
+        .zip(&names)
+        .map(|(v, p)| OptionRow {
+            variant_id: v.id,
+            product_id: v.product_id,
+            position: 0,
+            name: p.option_name.to_owned(),
+            value: v.title.clone(),
+        })
+        .collect();
+    catalog::variants::repo::insert_option_rows(tx, &options).await?;
+    for (id, p) in product_ids.iter().zip(planned) {
+        let category = leaf_ids[p.category % leaf_ids.len()];
+        catalog::categories::repo::set_product_categories(tx, *id, &[category]).await?;
+    }
+    Ok(variants
+        .into_iter()
+        .zip(names)
+        .map(|(row, p)| SeededVariant {
+            row,
+            product_name: p.name.clone(),
+        })
+        .collect())
+}
+
+/// Fills the database in one transaction: the category tree, products with three
+/// variants each by multi-row INSERTs where the backend has them, customers sharing one
+/// password hash (one bcrypt, not thousands), their order history and carts.
+pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Seeded> {
+    let mut rng = StdRng::seed_from_u64(42);
+    let start = now();
+    let planned = plan_products(&mut rng, plan.products, start);
     let password_hash = hasher.hash(DEMO_PASSWORD).await?;
     db.transaction(async |tx| {
+        let leaf_ids = seed_categories(tx, start).await?;
+        let variants = seed_products(tx, &planned, &leaf_ids).await?;
         let mut seeded = Seeded {
-            products: catalog::repo::insert_products(tx, &new_rows).await?,
+            products: planned.len(),
             ..Seeded::default()
         };
         if accounts::repo::find_user_by_email(tx, DEMO_EMAIL)
@@ -168,8 +357,10 @@ pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Se
             accounts::repo::insert_user(tx, &customer(DEMO_EMAIL, "Demo", &password_hash, start))
                 .await?;
         }
-        let all_products = catalog::repo::product_ids_in_stock(tx, 0).await?;
-        let well_stocked = catalog::repo::product_ids_in_stock(tx, CART_STOCK_FLOOR).await?;
+        let well_stocked: Vec<&SeededVariant> = variants
+            .iter()
+            .filter(|v| v.row.stock >= CART_STOCK_FLOOR)
+            .collect();
         for i in 0..plan.customers {
             let email = format!("customer{i}@example.com");
             if accounts::repo::find_user_by_email(tx, &email)
@@ -186,16 +377,16 @@ pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Se
             seeded.customers += 1;
             for n in 0..plan.orders_per_customer {
                 let placed_at = start - TimeDelta::minutes((plan.orders_per_customer - n) as i64);
-                seed_order(tx, &mut rng, user.id, &all_products, placed_at).await?;
+                seed_order(tx, &mut rng, user.id, &variants, placed_at).await?;
                 seeded.orders += 1;
             }
             for line in 0..plan.cart_lines.min(well_stocked.len()) {
-                // Spread the carts over the well-stocked products, distinct within a cart.
-                let product = well_stocked[(i * plan.cart_lines + line) % well_stocked.len()];
+                // Spread the carts over the well-stocked variants, distinct within a cart.
+                let variant = &well_stocked[(i * plan.cart_lines + line) % well_stocked.len()];
                 cart::repo::add(
                     tx,
                     user.id,
-                    product,
+                    &variant.row,
                     1,
                     cart::model::MAX_LINE_QUANTITY,
                     start,
@@ -234,10 +425,13 @@ async fn seed_order(
     tx: &mut Conn<'_>,
     rng: &mut StdRng,
     user_id: i64,
-    products: &[i64],
+    variants: &[SeededVariant],
     placed_at: NaiveDateTime,
 ) -> AppResult<()> {
     use crate::orders::model::{NewOrder, NewOrderItem, OrderStatus, PaymentMethod, PaymentStatus};
+    if variants.is_empty() {
+        return Err(AppError::internal("orders need products to seed"));
+    }
     let number = orders::service::new_order_number();
     let order = orders::repo::insert_order(
         tx,
@@ -255,20 +449,22 @@ async fn seed_order(
     )
     .await?;
     let mut total = 0;
-    let mut picked = Vec::with_capacity(5);
+    let mut items = Vec::with_capacity(5);
     for _ in 0..5 {
-        let product_id = products[rng.random_range(0..products.len())];
-        let product = catalog::repo::find_product(tx, product_id)
-            .await?
-            .ok_or_else(|| AppError::internal("seeded product vanished"))?;
+        let variant = &variants[rng.random_range(0..variants.len())];
         let quantity = rng.random_range(1..4);
-        total += product.price_cents * i64::from(quantity);
-        picked.push((product, quantity));
+        total += variant.row.price_cents * i64::from(quantity);
+        items.push(NewOrderItem {
+            order_id: order.id,
+            product_id: variant.row.product_id,
+            product_name: &variant.product_name,
+            unit_price_cents: variant.row.price_cents,
+            quantity,
+            variant_id: Some(variant.row.id),
+            sku: &variant.row.sku,
+            variant_title: &variant.row.title,
+        });
     }
-    let items: Vec<NewOrderItem<'_>> = picked
-        .iter()
-        .map(|(product, quantity)| NewOrderItem::snapshot(order.id, product, *quantity))
-        .collect();
     orders::repo::insert_items(tx, &items).await?;
     orders::repo::insert_payment(
         tx,

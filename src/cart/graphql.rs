@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use super::model::CartLine;
 use crate::accounts::model::Role;
 use crate::catalog::graphql::Product;
+use crate::catalog::variants::graphql::{ProductVariant, load_variant};
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, cart_id, encode_id, id_of_kind};
 use crate::graphql::payload::split;
@@ -25,6 +26,11 @@ impl CartItem {
     }
     async fn product(&self) -> Product {
         Product(self.0.product.clone())
+    }
+    async fn variant(&self, ctx: &Context<'_>) -> async_graphql::Result<ProductVariant> {
+        load_variant(ctx, self.0.item.variant_id)
+            .await?
+            .ok_or_else(|| AppError::internal("cart line without its variant").into_graphql())
     }
     async fn quantity(&self) -> i32 {
         self.0.item.quantity
@@ -123,6 +129,8 @@ pub(crate) struct AddToCartInput {
     product_id: ID,
     #[graphql(default_with = "Some(1)")]
     quantity: Option<i32>,
+    /// Which variant of productId; required when the product has more than one active variant.
+    variant_id: Option<ID>,
 }
 
 #[derive(InputObject)]
@@ -165,8 +173,15 @@ impl CartMutation {
     ) -> async_graphql::Result<CartPayload> {
         let customer = require_role(ctx, Role::Customer).await?;
         let product_id = id_of_kind(&input.product_id, NodeKind::Product)?;
+        let variant = input
+            .variant_id
+            .as_ref()
+            .map(|v| id_of_kind(v, NodeKind::ProductVariant))
+            .transpose()?;
         let quantity = input.quantity.unwrap_or(1);
-        let result = cart_room(ctx).add(customer.id, product_id, quantity).await;
+        let result = cart_room(ctx)
+            .add(customer.id, product_id, variant, quantity)
+            .await;
         CartPayload::build(ctx, customer.id, result.map(|item| Some(item.id))).await
     }
 

@@ -7,35 +7,39 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{CartItemRow, CartLine};
 use crate::catalog::model::ProductRow;
+use crate::catalog::variants::model::VariantRow;
 use crate::db::Conn;
 use crate::db::db_run;
 use crate::db::fixed_sql::FixedSql;
-use crate::db::schema::{cart_items, products};
+use crate::db::schema::{cart_items, product_variants, products};
 
-/// The user's cart lines with their products, in the order they were added.
+/// The user's cart lines with their products and variants, in the order they were added.
 pub(crate) async fn lines(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<Vec<CartLine>> {
-    let rows: Vec<(CartItemRow, ProductRow)> = db_run!(conn, c => cart_items::table
+    let rows: Vec<(CartItemRow, ProductRow, VariantRow)> = db_run!(conn, c => cart_items::table
         .inner_join(products::table)
+        .inner_join(product_variants::table)
         .filter(cart_items::user_id.eq(user_id))
         .order(cart_items::id.asc())
-        .select((CartItemRow::as_select(), ProductRow::as_select()))
+        .select((CartItemRow::as_select(), ProductRow::as_select(), VariantRow::as_select()))
         .load(c)
         .await)?;
     Ok(rows
         .into_iter()
-        .map(|(item, product)| CartLine { item, product })
+        .map(|(item, product, variant)| CartLine {
+            item,
+            product,
+            variant,
+        })
         .collect())
 }
 
-/// Adds `quantity` to the user's line of the product, creating it if needed; returns
-/// the line as it now is. One statement, so concurrent adds to one line both count.
-/// Adds `quantity` units to the user's line of a product (a new line, or the existing
+/// Adds `quantity` units to the user's line of a variant (a new line, or the existing
 /// one increased), unless the line would then hold more than `max_line`: `None`, and
 /// nothing changed. One statement, so two concurrent adds both count.
 pub(crate) async fn add(
     conn: &mut Conn<'_>,
     user_id: i64,
-    product_id: i64,
+    variant: &VariantRow,
     quantity: i32,
     max_line: i32,
     now: NaiveDateTime,
@@ -45,12 +49,13 @@ pub(crate) async fn add(
         let upsert = diesel::insert_into(cart_items::table)
             .values((
                 cart_items::user_id.eq(user_id),
-                cart_items::product_id.eq(product_id),
+                cart_items::product_id.eq(variant.product_id),
+                cart_items::variant_id.eq(variant.id),
                 cart_items::quantity.eq(quantity),
                 cart_items::created_at.eq(now),
                 cart_items::updated_at.eq(now),
             ))
-            .on_conflict((cart_items::user_id, cart_items::product_id))
+            .on_conflict((cart_items::user_id, cart_items::variant_id))
             .do_update()
             .set((
                 cart_items::quantity.eq(cart_items::quantity + excluded(cart_items::quantity)),
@@ -68,15 +73,15 @@ pub(crate) async fn add(
     })
 }
 
-/// Units of a product in the user's cart (0 without a line).
+/// Units of a variant in the user's cart (0 without a line).
 pub(crate) async fn quantity_of(
     conn: &mut Conn<'_>,
     user_id: i64,
-    product_id: i64,
+    variant_id: i64,
 ) -> QueryResult<i32> {
     db_run!(conn, c => cart_items::table
         .filter(cart_items::user_id.eq(user_id))
-        .filter(cart_items::product_id.eq(product_id))
+        .filter(cart_items::variant_id.eq(variant_id))
         .select(cart_items::quantity)
         .first(c)
         .await
@@ -90,15 +95,20 @@ pub(crate) async fn find_own(
     user_id: i64,
     item_id: i64,
 ) -> QueryResult<Option<CartLine>> {
-    let row: Option<(CartItemRow, ProductRow)> = db_run!(conn, c => cart_items::table
+    let row: Option<(CartItemRow, ProductRow, VariantRow)> = db_run!(conn, c => cart_items::table
         .inner_join(products::table)
+        .inner_join(product_variants::table)
         .filter(cart_items::id.eq(item_id))
         .filter(cart_items::user_id.eq(user_id))
-        .select((CartItemRow::as_select(), ProductRow::as_select()))
+        .select((CartItemRow::as_select(), ProductRow::as_select(), VariantRow::as_select()))
         .first(c)
         .await
         .optional())?;
-    Ok(row.map(|(item, product)| CartLine { item, product }))
+    Ok(row.map(|(item, product, variant)| CartLine {
+        item,
+        product,
+        variant,
+    }))
 }
 
 pub(crate) async fn set_quantity(
@@ -142,6 +152,15 @@ pub(crate) async fn take_all(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<V
 pub(crate) async fn remove_product(conn: &mut Conn<'_>, product_id: i64) -> QueryResult<usize> {
     db_run!(conn, c => diesel::delete(
         cart_items::table.filter(cart_items::product_id.eq(product_id))
+    )
+    .execute(c)
+    .await)
+}
+
+/// Takes a variant out of every cart (the catalog archived or deleted it).
+pub(crate) async fn remove_variant(conn: &mut Conn<'_>, variant_id: i64) -> QueryResult<usize> {
+    db_run!(conn, c => diesel::delete(
+        cart_items::table.filter(cart_items::variant_id.eq(variant_id))
     )
     .execute(c)
     .await)

@@ -3,11 +3,13 @@
 use super::model::{CartItemRow, CartLine, MAX_LINE_QUANTITY};
 use super::repo;
 use crate::catalog::model::ProductRow;
+use crate::catalog::variants::model::VariantRow;
+use crate::catalog::variants::service::resolve_variant;
 use crate::db::{Db, now};
 use crate::error::{AppError, AppResult, UserErrorCode};
 
-/// The cart room: every customer's cart lines (the `cart_items` table). It reads the
-/// catalog's products; it never writes them.
+/// The cart room: every customer's cart lines (the `cart_items` table), one per
+/// variant. It reads the catalog's products and variants; it never writes them.
 #[derive(Clone)]
 pub(crate) struct Cart {
     db: Db,
@@ -24,8 +26,13 @@ fn check_quantity(quantity: i32, field: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// A line may not hold more than the product's current stock.
-fn check_stock(product: &ProductRow, quantity: i32, field: &str) -> AppResult<()> {
+/// A line may not hold more than the variant's current stock.
+fn check_stock(
+    product: &ProductRow,
+    variant: &VariantRow,
+    quantity: i32,
+    field: &str,
+) -> AppResult<()> {
     if quantity > MAX_LINE_QUANTITY {
         return Err(AppError::input(
             UserErrorCode::InvalidQuantity,
@@ -33,14 +40,36 @@ fn check_stock(product: &ProductRow, quantity: i32, field: &str) -> AppResult<()
             format!("a line holds at most {MAX_LINE_QUANTITY} units"),
         ));
     }
-    if quantity > product.stock {
-        return Err(AppError::input(
-            UserErrorCode::InsufficientStock,
-            field,
-            format!("only {} units of {} in stock", product.stock, product.name),
-        ));
+    if quantity > variant.stock {
+        return Err(too_few(product, variant, field));
     }
     Ok(())
+}
+
+fn too_few(product: &ProductRow, variant: &VariantRow, field: &str) -> AppError {
+    AppError::input(
+        UserErrorCode::InsufficientStock,
+        field,
+        format!(
+            "only {} units of {} ({}) in stock",
+            variant.stock, product.name, variant.title
+        ),
+    )
+}
+
+fn unavailable(product: &ProductRow, variant: &VariantRow, field: &str) -> Option<AppError> {
+    let what = if product.is_archived {
+        product.name.clone()
+    } else if variant.is_archived {
+        format!("{} ({})", product.name, variant.title)
+    } else {
+        return None;
+    };
+    Some(AppError::input(
+        UserErrorCode::ProductUnavailable,
+        field,
+        format!("{what} is no longer sold"),
+    ))
 }
 
 fn item_not_found() -> AppError {
@@ -63,45 +92,50 @@ impl Cart {
             .await
     }
 
-    /// Adds units of a product; a product already in the cart gets its line increased.
+    /// Adds units of a variant (the product's only active one when `variant` is `None`);
+    /// a variant already in the cart gets its line increased.
     pub(crate) async fn add(
         &self,
         user_id: i64,
         product_id: Option<i64>,
+        variant: Option<Option<i64>>,
         quantity: i32,
     ) -> AppResult<CartItemRow> {
         check_quantity(quantity, "quantity")?;
-        let not_found = || AppError::input(UserErrorCode::NotFound, "productId", "no such product");
-        let product_id = product_id.ok_or_else(not_found)?;
+        let product_id = product_id.ok_or_else(|| {
+            AppError::input(UserErrorCode::NotFound, "productId", "no such product")
+        })?;
         let now = now();
         self.db
             .run(async |conn| {
-                let product = crate::catalog::repo::find_product(conn, product_id)
-                    .await?
-                    .ok_or_else(not_found)?;
-                if product.is_archived {
-                    return Err(AppError::input(
-                        UserErrorCode::ProductUnavailable,
-                        "productId",
-                        format!("{} is no longer sold", product.name),
-                    ));
+                let names_variant = variant.is_some();
+                let (product, variant) =
+                    resolve_variant(conn, product_id, variant, "productId").await?;
+                let field = if names_variant && !product.is_archived {
+                    "variantId"
+                } else {
+                    "productId"
+                };
+                if let Some(e) = unavailable(&product, &variant, field) {
+                    return Err(e);
                 }
-                check_stock(&product, quantity, "quantity")?;
+                check_stock(&product, &variant, quantity, "quantity")?;
                 // No transaction: the add is one conditional upsert against the stock
                 // just read. If the stock changes in between, the cart is off by that
                 // much until checkout, which takes stock under its own checks.
-                let max_line = product.stock.clamp(0, MAX_LINE_QUANTITY);
-                match repo::add(conn, user_id, product_id, quantity, max_line, now).await? {
+                let max_line = variant.stock.clamp(0, MAX_LINE_QUANTITY);
+                match repo::add(conn, user_id, &variant, quantity, max_line, now).await? {
                     Some(item) => Ok(item),
                     None => {
-                        let line = repo::quantity_of(conn, user_id, product_id).await?;
-                        check_stock(&product, line.saturating_add(quantity), "quantity")?;
-                        // The line changed in between (a concurrent add or removal).
-                        Err(AppError::input(
-                            UserErrorCode::InsufficientStock,
+                        let line = repo::quantity_of(conn, user_id, variant.id).await?;
+                        check_stock(
+                            &product,
+                            &variant,
+                            line.saturating_add(quantity),
                             "quantity",
-                            format!("only {} units of {} in stock", product.stock, product.name),
-                        ))
+                        )?;
+                        // The line changed in between (a concurrent add or removal).
+                        Err(too_few(&product, &variant, "quantity"))
                     }
                 }
             })
@@ -129,14 +163,10 @@ impl Cart {
                     repo::remove(tx, user_id, item_id).await?;
                     return Ok(None);
                 }
-                if line.product.is_archived {
-                    return Err(AppError::input(
-                        UserErrorCode::ProductUnavailable,
-                        "cartItemId",
-                        format!("{} is no longer sold", line.product.name),
-                    ));
+                if let Some(e) = unavailable(&line.product, &line.variant, "cartItemId") {
+                    return Err(e);
                 }
-                check_stock(&line.product, quantity, "quantity")?;
+                check_stock(&line.product, &line.variant, quantity, "quantity")?;
                 Ok(Some(repo::set_quantity(tx, item_id, quantity, now).await?))
             })
             .await

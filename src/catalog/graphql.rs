@@ -1,18 +1,24 @@
-//! The catalog part of the schema: `Product`, `products`, `product` and the admin
-//! mutations.
+//! The catalog part of the schema: `Product`, `products` with its facets, `product` and
+//! the admin mutations on products.
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
 
 use super::Catalog;
+use super::categories::graphql::{Category, ProductCategoriesLoader, category_ids};
 use super::images;
 use super::model::{
     ProductListFilter, ProductOrder, ProductPage, ProductRow, ProductSortField, SortDirection,
 };
 use super::service::{NewProductInput, PriceInput, ProductUpdate};
+use super::variants::graphql::{
+    PriceRange, ProductOption, ProductVariant, SelectedOptionInput, options_of, visible_variants,
+};
+use super::variants::model::{SelectedOption, product_options};
 use crate::accounts::model::{Role, UserRow};
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
+use crate::graphql::loaders::CachedLoader;
 use crate::graphql::pagination::{Cursor, numeric_key, page_of, time_key};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
@@ -72,6 +78,44 @@ impl Product {
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
+    /// Ordered by name.
+    async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
+        let categories = ctx
+            .data_unchecked::<CachedLoader<ProductCategoriesLoader>>()
+            .load_one(self.0.id)
+            .await?;
+        Ok(categories
+            .unwrap_or_default()
+            .into_iter()
+            .map(Category)
+            .collect())
+    }
+    /// Derived from the active variants' selected options.
+    async fn options(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProductOption>> {
+        let active = visible_variants(ctx, self.0.id, false).await?;
+        Ok(product_options(&active)
+            .into_iter()
+            .map(|(name, values)| ProductOption { name, values })
+            .collect())
+    }
+    /// Active variants, in creation order (admins: archived ones too, after the active ones).
+    async fn variants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProductVariant>> {
+        let viewer = catalog_reader(ctx, true).await?;
+        let is_admin = viewer.is_some_and(|v| v.role() == Role::Admin);
+        let shown = visible_variants(ctx, self.0.id, is_admin).await?;
+        Ok(shown.into_iter().map(ProductVariant).collect())
+    }
+    /// Lowest and highest price over the active variants.
+    async fn price_range(&self, ctx: &Context<'_>) -> async_graphql::Result<PriceRange> {
+        let active = visible_variants(ctx, self.0.id, false).await?;
+        let prices = active.iter().map(|v| v.row.price_cents);
+        let (min, max) = (prices.clone().min(), prices.max());
+        // A product always has an active variant; its derived price stands in otherwise.
+        Ok(PriceRange {
+            min: Decimal::Cents(min.unwrap_or(self.0.price_cents)),
+            max: Decimal::Cents(max.unwrap_or(self.0.price_cents)),
+        })
+    }
 }
 
 /// Who may read the catalog: everyone when CATALOG_PUBLIC is on (a bad token is then
@@ -107,6 +151,10 @@ pub(crate) struct ProductFilter {
     in_stock: Option<bool>,
     /// Admins only; ignored for everyone else.
     include_archived: Option<bool>,
+    /// Products in this category or any category below it.
+    category_id: Option<ID>,
+    /// Products with at least one active variant having all these option values.
+    options: Option<Vec<SelectedOptionInput>>,
 }
 
 #[derive(InputObject)]
@@ -118,6 +166,8 @@ pub(crate) struct ProductSort {
 
 /// Most words a search may hold; each is one more LIKE condition.
 const MAX_SEARCH_WORDS: usize = 10;
+/// Most option values a filter may hold; each is one more subquery.
+const MAX_FILTER_OPTIONS: usize = 10;
 
 impl ProductFilter {
     fn validate(self, is_admin: bool) -> Result<ProductListFilter, AppError> {
@@ -141,12 +191,35 @@ impl ProductFilter {
             })
             .transpose()
         };
+        let options: Vec<SelectedOption> = options_of(self.options)
+            .into_iter()
+            .map(|o| SelectedOption {
+                name: o.name.trim().to_owned(),
+                value: o.value.trim().to_owned(),
+            })
+            .collect();
+        if options.len() > MAX_FILTER_OPTIONS
+            || options
+                .iter()
+                .any(|o| o.name.chars().count() > 100 || o.value.chars().count() > 100)
+        {
+            return Err(AppError::bad_input(format!(
+                "a filter takes at most {MAX_FILTER_OPTIONS} options of at most 100 characters"
+            )));
+        }
+        let category_id = match &self.category_id {
+            // An id of another kind names no category: nothing matches.
+            Some(id) => Some(id_of_kind(id, NodeKind::Category)?.unwrap_or(0)),
+            None => None,
+        };
         Ok(ProductListFilter {
             words,
             min_price_cents: cents(self.min_price, "minPrice")?,
             max_price_cents: cents(self.max_price, "maxPrice")?,
             in_stock: self.in_stock,
             include_archived: is_admin && self.include_archived.unwrap_or(false),
+            category_id,
+            options,
         })
     }
 }
@@ -162,9 +235,137 @@ impl ProductConnectionFields {
         let count = catalog(ctx).count_products(&self.filter).await?;
         Ok(count as i32)
     }
+    /// Computed only when selected.
+    async fn facets(&self) -> ProductFacets {
+        ProductFacets {
+            filter: self.filter.clone(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct CategoryFacet {
+    category: Category,
+    count: i32,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct OptionValueFacet {
+    value: String,
+    count: i32,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct OptionFacet {
+    name: String,
+    values: Vec<OptionValueFacet>,
+}
+
+/// Counts over the products matching the connection's filter (each facet ignores its
+/// own filter); each field is its own statement, run only when selected.
+pub(crate) struct ProductFacets {
+    filter: ProductListFilter,
+}
+
+#[Object]
+impl ProductFacets {
+    /// The children of filter.categoryId (or the root categories) that hold matching
+    /// products, with counts.
+    async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CategoryFacet>> {
+        let counts = catalog(ctx).category_facet(&self.filter).await?;
+        Ok(counts
+            .into_iter()
+            .map(|(category, count)| CategoryFacet {
+                category: Category(category),
+                count: count as i32,
+            })
+            .collect())
+    }
+    /// Option values of the matching products' active variants, with product counts.
+    async fn options(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OptionFacet>> {
+        let mut rows = catalog(ctx).option_facet(&self.filter).await?;
+        // Names by name; values by count, most first, then by value.
+        rows.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)).then(a.1.cmp(&b.1)));
+        let mut facets: Vec<OptionFacet> = Vec::new();
+        for (name, value, count) in rows {
+            let value = OptionValueFacet {
+                value,
+                count: count as i32,
+            };
+            match facets.last_mut() {
+                Some(facet) if facet.name == name => facet.values.push(value),
+                _ => facets.push(OptionFacet {
+                    name,
+                    values: vec![value],
+                }),
+            }
+        }
+        Ok(facets)
+    }
+    /// How many matching products are in stock.
+    async fn in_stock_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(catalog(ctx).in_stock_facet(&self.filter).await? as i32)
+    }
+    /// Lowest and highest variant price among matching products; null when none match.
+    async fn price_range(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PriceRange>> {
+        let range = catalog(ctx).price_facet(&self.filter).await?;
+        Ok(range.map(|(min, max)| PriceRange {
+            min: Decimal::Cents(min),
+            max: Decimal::Cents(max),
+        }))
+    }
 }
 
 pub(crate) type ProductConnection = Connection<Cursor, Product, ProductConnectionFields>;
+
+/// The arguments `first`, `after`, `last`, `before` of a connection.
+pub(crate) type PageArgs = (Option<i32>, Option<String>, Option<i32>, Option<String>);
+
+/// A page of products: `products` and `Category.products` (which sets `category`, the
+/// filter's `categoryId` then being the category's own).
+pub(crate) async fn product_connection(
+    ctx: &Context<'_>,
+    (first, after, last, before): PageArgs,
+    filter: Option<ProductFilter>,
+    sort: Option<ProductSort>,
+    category: Option<i64>,
+) -> async_graphql::Result<ProductConnection> {
+    let asks_for_archived = filter
+        .as_ref()
+        .is_some_and(|f| f.include_archived == Some(true));
+    let viewer = catalog_reader(ctx, asks_for_archived).await?;
+    let is_admin = viewer.is_some_and(|v| v.role() == Role::Admin);
+    let page = page_of(first, after, last, before)?;
+    let mut filter = filter.unwrap_or_default().validate(is_admin)?;
+    if category.is_some() {
+        filter.category_id = category;
+    }
+    let order = sort.map_or_else(ProductOrder::default, |s| ProductOrder {
+        field: s.field,
+        direction: s.direction,
+    });
+    let direction = order.direction;
+    let products_page = match order.field {
+        ProductSortField::CreatedAt => {
+            ProductPage::CreatedAt(page.try_map_key(time_key)?, direction)
+        }
+        ProductSortField::Name => ProductPage::Name(page, direction),
+        ProductSortField::Price => ProductPage::Price(page.try_map_key(numeric_key)?, direction),
+    };
+    let rows = catalog(ctx).products(&filter, &products_page).await?;
+    let page = products_page.fetched(rows);
+    let mut connection = Connection::with_additional_fields(
+        page.has_previous_page,
+        page.has_next_page,
+        ProductConnectionFields { filter },
+    );
+    connection.edges.extend(page.rows.into_iter().map(|row| {
+        let key = sort_key(&products_page, &row);
+        let cursor = Cursor { id: row.id, key };
+        Edge::new(cursor, Product(row))
+    }));
+    Ok(connection)
+}
 
 #[derive(Default)]
 pub(crate) struct CatalogQuery;
@@ -188,40 +389,7 @@ impl CatalogQuery {
         filter: Option<ProductFilter>,
         sort: Option<ProductSort>,
     ) -> async_graphql::Result<ProductConnection> {
-        let asks_for_archived = filter
-            .as_ref()
-            .is_some_and(|f| f.include_archived == Some(true));
-        let viewer = catalog_reader(ctx, asks_for_archived).await?;
-        let is_admin = viewer.is_some_and(|v| v.role() == Role::Admin);
-        let page = page_of(first, after, last, before)?;
-        let filter = filter.unwrap_or_default().validate(is_admin)?;
-        let order = sort.map_or_else(ProductOrder::default, |s| ProductOrder {
-            field: s.field,
-            direction: s.direction,
-        });
-        let direction = order.direction;
-        let products_page = match order.field {
-            ProductSortField::CreatedAt => {
-                ProductPage::CreatedAt(page.try_map_key(time_key)?, direction)
-            }
-            ProductSortField::Name => ProductPage::Name(page, direction),
-            ProductSortField::Price => {
-                ProductPage::Price(page.try_map_key(numeric_key)?, direction)
-            }
-        };
-        let rows = catalog(ctx).products(&filter, &products_page).await?;
-        let page = products_page.fetched(rows);
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
-            ProductConnectionFields { filter },
-        );
-        connection.edges.extend(page.rows.into_iter().map(|row| {
-            let key = sort_key(&products_page, &row);
-            let cursor = Cursor { id: row.id, key };
-            Edge::new(cursor, Product(row))
-        }));
-        Ok(connection)
+        product_connection(ctx, (first, after, last, before), filter, sort, None).await
     }
 
     async fn product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Product>> {
@@ -239,7 +407,7 @@ pub(crate) struct ProductPayload {
 }
 
 impl ProductPayload {
-    fn from_result(result: Result<ProductRow, AppError>) -> async_graphql::Result<Self> {
+    pub(crate) fn from_result(result: Result<ProductRow, AppError>) -> async_graphql::Result<Self> {
         let (product, user_errors) = split(result)?;
         Ok(ProductPayload {
             product: product.map(Product),
@@ -262,6 +430,11 @@ pub(crate) struct CreateProductInput {
     price: Decimal,
     #[graphql(default_with = "Some(0)")]
     stock: Option<i32>,
+    /// SKU of the product's first variant; generated when omitted.
+    sku: Option<String>,
+    /// Options of the product's first variant.
+    options: Option<Vec<SelectedOptionInput>>,
+    category_ids: Option<Vec<ID>>,
 }
 
 #[derive(InputObject)]
@@ -284,6 +457,8 @@ pub(crate) struct AdjustStockInput {
     product_id: ID,
     /// Units to add (positive) or remove (negative); stock never goes below zero.
     delta: i32,
+    /// Which variant of productId; required when the product has more than one active variant.
+    variant_id: Option<ID>,
 }
 
 #[derive(InputObject)]
@@ -308,6 +483,9 @@ impl CatalogMutation {
             description: input.description.unwrap_or_default(),
             price: PriceInput::from_cents(input.price.to_cents()),
             stock: input.stock.unwrap_or(0),
+            sku: input.sku,
+            options: options_of(input.options),
+            category_ids: category_ids(&input.category_ids.unwrap_or_default())?,
         };
         ProductPayload::from_result(catalog(ctx).create_product(input).await)
     }
@@ -350,7 +528,12 @@ impl CatalogMutation {
         input: AdjustStockInput,
     ) -> async_graphql::Result<ProductPayload> {
         let id = id_of_kind(&input.product_id, NodeKind::Product)?;
-        ProductPayload::from_result(catalog(ctx).adjust_stock(id, input.delta).await)
+        let variant = input
+            .variant_id
+            .as_ref()
+            .map(|v| id_of_kind(v, NodeKind::ProductVariant))
+            .transpose()?;
+        ProductPayload::from_result(catalog(ctx).adjust_stock(id, variant, input.delta).await)
     }
 
     #[graphql(guard = "RoleGuard(Role::Admin)")]

@@ -4,6 +4,7 @@ use async_graphql::Enum;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::variants::model::SelectedOption;
 use crate::db::keyset::{Page, PageOf};
 use crate::db::schema::products;
 
@@ -62,6 +63,19 @@ pub(crate) struct ProductListFilter {
     pub max_price_cents: Option<i64>,
     pub in_stock: Option<bool>,
     pub include_archived: bool,
+    /// Only products in this category's subtree (0, an id no category has, for an id
+    /// of another kind: nothing matches).
+    pub category_id: Option<i64>,
+    /// Only products with an active variant that has all these values (each name once).
+    pub options: Vec<SelectedOption>,
+}
+
+impl ProductListFilter {
+    /// Whether a product matches only through one of its variants: then stock is
+    /// looked at per variant (the variant must also be in stock), not per product.
+    pub(crate) fn matches_per_variant(&self) -> bool {
+        !self.options.is_empty()
+    }
 }
 
 /// A page of products in one sort, with its position's key of that sort's type (a

@@ -1,5 +1,5 @@
-//! Queries of the products table, stock included (and whether order lines point at a
-//! product).
+//! Queries of the products table (and whether order lines point at a product); the
+//! variants' queries are in `variants::repo`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -7,37 +7,97 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, SortDirection};
 use crate::db::fixed_sql::FixedSql;
-use crate::db::schema::{order_items, products};
+use crate::db::schema::{
+    category_closure, order_items, product_categories, product_variants, products, variant_options,
+};
 use crate::db::{Conn, contains_pattern};
 use crate::db::{db_run, keyset_page};
 
-/// Applies a [`ProductListFilter`] to a boxed products query (the page and the count
-/// share it). `$patterns` are the LIKE patterns of the search words.
+/// The active variants that have every one of `$options`' values, as a boxed query
+/// selecting `$select` (a subquery for `IN`, or an aggregate).
+macro_rules! variants_with_options {
+    ($options:expr, $select:expr) => {{
+        let mut variants = product_variants::table
+            .filter(product_variants::is_archived.eq(false))
+            .select($select)
+            .into_boxed();
+        for option in $options {
+            variants = variants.filter(
+                product_variants::id.eq_any(
+                    variant_options::table
+                        .filter(variant_options::name.eq(&option.name))
+                        .filter(variant_options::value.eq(&option.value))
+                        .select(variant_options::variant_id),
+                ),
+            );
+        }
+        variants
+    }};
+}
+pub(crate) use variants_with_options;
+
+/// Applies a [`ProductListFilter`] to a boxed products query (the page, the count and
+/// the facets share it). `$patterns` are the LIKE patterns of the search words. Every
+/// condition on another table is an uncorrelated `products.id IN (…)` answered by an
+/// index: the category subtree through the closure table, the options through
+/// `variant_options (name, value)`.
 macro_rules! filter_products {
     ($query:expr, $filter:expr, $patterns:expr) => {{
+        let filter: &$crate::catalog::model::ProductListFilter = $filter;
         let mut query = $query;
-        if !$filter.include_archived {
+        if !filter.include_archived {
             query = query.filter(products::is_archived.eq(false));
         }
         for pattern in $patterns {
             query = query.filter(products::search_text.like(pattern).escape('\\'));
         }
-        if let Some(min) = $filter.min_price_cents {
+        if let Some(min) = filter.min_price_cents {
             query = query.filter(products::price_cents.ge(min));
         }
-        if let Some(max) = $filter.max_price_cents {
+        if let Some(max) = filter.max_price_cents {
             query = query.filter(products::price_cents.le(max));
         }
-        match $filter.in_stock {
-            Some(true) => query = query.filter(products::stock.gt(0)),
-            Some(false) => query = query.filter(products::stock.eq(0)),
-            None => {}
+        if let Some(category) = filter.category_id {
+            query = query.filter(
+                products::id.eq_any(
+                    product_categories::table
+                        .filter(
+                            product_categories::category_id.eq_any(
+                                category_closure::table
+                                    .filter(category_closure::ancestor_id.eq(category))
+                                    .select(category_closure::descendant_id),
+                            ),
+                        )
+                        .select(product_categories::product_id),
+                ),
+            );
+        }
+        if filter.matches_per_variant() {
+            let matching = variants_with_options!(&filter.options, product_variants::product_id);
+            query = query.filter(products::id.eq_any(matching));
+            if let Some(wanted) = filter.in_stock {
+                let in_stock =
+                    variants_with_options!(&filter.options, product_variants::product_id)
+                        .filter(product_variants::stock.gt(0));
+                query = if wanted {
+                    query.filter(products::id.eq_any(in_stock))
+                } else {
+                    query.filter(products::id.ne_all(in_stock))
+                };
+            }
+        } else {
+            match filter.in_stock {
+                Some(true) => query = query.filter(products::stock.gt(0)),
+                Some(false) => query = query.filter(products::stock.eq(0)),
+                None => {}
+            }
         }
         query
     }};
 }
+pub(crate) use filter_products;
 
-fn like_patterns(filter: &ProductListFilter) -> Vec<String> {
+pub(crate) fn like_patterns(filter: &ProductListFilter) -> Vec<String> {
     filter.words.iter().map(|w| contains_pattern(w)).collect()
 }
 
@@ -109,19 +169,6 @@ pub(crate) async fn find_products(
         .await)
 }
 
-/// Ids of the products with at least `min_stock` units, in id order (demo data).
-pub(crate) async fn product_ids_in_stock(
-    conn: &mut Conn<'_>,
-    min_stock: i32,
-) -> QueryResult<Vec<i64>> {
-    db_run!(conn, c => products::table
-        .filter(products::stock.ge(min_stock))
-        .order(products::id.asc())
-        .select(products::id)
-        .load(c)
-        .await)
-}
-
 pub(crate) async fn insert_product(
     conn: &mut Conn<'_>,
     new: &NewProduct<'_>,
@@ -133,27 +180,36 @@ pub(crate) async fn insert_product(
         .await)
 }
 
-/// Inserts many products (the demo-data loader): multi-row INSERTs on PostgreSQL; one
-/// INSERT per row on SQLite, whose async wrapper has no batch insert (inside the
-/// caller's transaction that is still fast, with no network between).
+/// Inserts many products (the demo-data loader) and returns their ids, in order:
+/// multi-row INSERTs on PostgreSQL; one INSERT per row on SQLite, whose async wrapper
+/// has no batch insert (inside the caller's transaction that is still fast, with no
+/// network between).
 pub(crate) async fn insert_products(
     conn: &mut Conn<'_>,
     rows: &[NewProduct<'_>],
-) -> QueryResult<usize> {
-    let mut inserted = 0;
+) -> QueryResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(rows.len());
     db_run!(conn,
         sqlite c => {
             for row in rows {
-                inserted += diesel::insert_into(products::table).values(row).execute(c).await?;
+                ids.push(diesel::insert_into(products::table)
+                    .values(row)
+                    .returning(products::id)
+                    .get_result(c)
+                    .await?);
             }
         },
         postgres c => {
             for chunk in rows.chunks(1000) {
-                inserted += diesel::insert_into(products::table).values(chunk).execute(c).await?;
+                ids.extend(diesel::insert_into(products::table)
+                    .values(chunk)
+                    .returning(products::id)
+                    .get_results::<i64>(c)
+                    .await?);
             }
         }
     );
-    Ok(inserted)
+    Ok(ids)
 }
 
 #[derive(AsChangeset, Default)]
@@ -182,72 +238,38 @@ pub(crate) async fn update_product(
         .optional())
 }
 
-/// Adds `delta` to the stock unless that would take it below zero (or past `i32::MAX`):
-/// one conditional UPDATE, safe beside concurrent orders. `None` when nothing changed.
-pub(crate) async fn adjust_stock(
+/// Writes the product's row (its `updated_at`) and returns it: the first write of every
+/// transaction that changes a variant, so that on PostgreSQL the product's row lock
+/// orders those transactions. `None` when there is no such product.
+pub(crate) async fn lock_product(
     conn: &mut Conn<'_>,
     id: i64,
-    delta: i32,
-    now: NaiveDateTime,
-) -> QueryResult<Option<ProductRow>> {
-    db_run!(conn, c => {
-        let room = products::stock
-            .ge(delta.saturating_neg().max(0))
-            .and(products::stock.le(i32::MAX - delta.max(0)));
-        diesel::update(products::table.find(id).filter(room))
-            .set((
-                products::stock.eq(products::stock + delta),
-                products::updated_at.eq(now),
-            ))
-            .returning(ProductRow::as_returning())
-            .get_result(c)
-            .await
-            .optional()
-    })
-}
-
-/// Takes `quantity` units of a product that is for sale, if that many are left: the one
-/// conditional UPDATE that makes overselling impossible on both databases (orders call
-/// it inside their transaction). Returns the product as it is now (for the order line's
-/// snapshot), or `None` when nothing was taken (too few left, or archived).
-pub(crate) async fn take_stock(
-    conn: &mut Conn<'_>,
-    product_id: i64,
-    quantity: i32,
     now: NaiveDateTime,
 ) -> QueryResult<Option<ProductRow>> {
     db_run!(conn, c => FixedSql(
-        diesel::update(
-            products::table
-                .find(product_id)
-                .filter(products::stock.ge(quantity))
-                .filter(products::is_archived.eq(false))
-        )
-        .set((
-            products::stock.eq(products::stock - quantity),
-            products::updated_at.eq(now)
-        ))
-        .returning(ProductRow::as_returning())
+        diesel::update(products::table.find(id))
+            .set(products::updated_at.eq(now))
+            .returning(ProductRow::as_returning())
     )
     .get_result(c)
     .await
     .optional())
 }
 
-/// Puts back units an order took (a cancellation), archived product or not.
-pub(crate) async fn return_stock(
+/// Sets the values derived from the active variants: the lowest price (kept when there
+/// is none) and the summed stock.
+pub(crate) async fn set_derived(
     conn: &mut Conn<'_>,
-    product_id: i64,
-    quantity: i32,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    db_run!(conn, c => diesel::update(products::table.find(product_id))
-        .set((
-            products::stock.eq(products::stock + quantity),
-            products::updated_at.eq(now)
-        ))
-        .execute(c)
-        .await)
+    id: i64,
+    price_cents: Option<i64>,
+    stock: i32,
+) -> QueryResult<Option<ProductRow>> {
+    let changes = ProductChanges {
+        price_cents,
+        stock: Some(stock),
+        ..Default::default()
+    };
+    update_product(conn, id, &changes).await
 }
 
 pub(crate) async fn delete_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {

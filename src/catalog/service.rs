@@ -1,12 +1,15 @@
 //! Catalog rules: product validation, archiving and deletion, stock, images.
 
-use diesel::QueryResult;
-
+use super::categories::model::CategoryRow;
 use super::images::{ImageFormat, Images};
 use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, search_text};
 use super::repo::{self, ProductChanges};
+use super::variants::model::{NewVariant, SelectedOption, title_of};
+use super::variants::repo::VariantChanges;
+use super::variants::service::{check_options, check_sku};
+use super::{categories, facets, variants};
 use crate::db::money::MAX_PRICE_CENTS;
-use crate::db::{Db, now};
+use crate::db::{Conn, Db, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserErrorCode};
 
 /// The catalog room: it owns the `products` table and every stock change (orders take
@@ -14,7 +17,7 @@ use crate::error::{AppError, AppResult, UserErrorCode};
 /// own transactions), and the product images under MEDIA_DIR.
 #[derive(Clone)]
 pub(crate) struct Catalog {
-    db: Db,
+    pub(super) db: Db,
     images: Images,
 }
 
@@ -82,6 +85,40 @@ pub(crate) fn check_stock(stock: i32) -> AppResult<i32> {
     Ok(stock)
 }
 
+/// A product's categories: at most 20, each once; `None` (an id of another kind) is
+/// `NOT_FOUND`.
+pub(crate) fn check_category_ids(ids: &[Option<i64>]) -> AppResult<Vec<i64>> {
+    let mut unique: Vec<i64> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = id.ok_or_else(|| {
+            AppError::input(UserErrorCode::NotFound, "categoryIds", "no such category")
+        })?;
+        if !unique.contains(&id) {
+            unique.push(id);
+        }
+    }
+    if unique.len() > categories::model::MAX_CATEGORIES_PER_PRODUCT {
+        return Err(invalid(
+            "categoryIds",
+            format!(
+                "a product is in at most {} categories",
+                categories::model::MAX_CATEGORIES_PER_PRODUCT
+            ),
+        ));
+    }
+    Ok(unique)
+}
+
+/// `SKU-<product id>`, or with a random suffix when an admin already chose that one.
+async fn generated_sku(tx: &mut Conn<'_>, product_id: i64) -> AppResult<String> {
+    let plain = format!("SKU-{product_id}");
+    if !variants::repo::sku_taken(tx, &plain, None).await? {
+        return Ok(plain);
+    }
+    let suffix: String = crate::random::random_token().chars().take(8).collect();
+    Ok(format!("{plain}-{suffix}"))
+}
+
 fn not_found(field: &str) -> AppError {
     AppError::input(UserErrorCode::NotFound, field, "no such product")
 }
@@ -91,6 +128,11 @@ pub(crate) struct NewProductInput {
     pub description: String,
     pub price: PriceInput,
     pub stock: i32,
+    /// The first variant's SKU; generated when `None`.
+    pub sku: Option<String>,
+    pub options: Vec<SelectedOption>,
+    /// `None` entries are ids of another kind (no such category).
+    pub category_ids: Vec<Option<i64>>,
 }
 
 #[derive(Default)]
@@ -132,11 +174,48 @@ impl Catalog {
             .await
     }
 
+    pub(crate) async fn category_facet(
+        &self,
+        filter: &ProductListFilter,
+    ) -> AppResult<Vec<(CategoryRow, i64)>> {
+        self.db
+            .run(async |c| facets::categories(c, filter).await)
+            .await
+    }
+
+    pub(crate) async fn option_facet(
+        &self,
+        filter: &ProductListFilter,
+    ) -> AppResult<Vec<(String, String, i64)>> {
+        self.db
+            .run(async |c| facets::options(c, filter).await)
+            .await
+    }
+
+    pub(crate) async fn in_stock_facet(&self, filter: &ProductListFilter) -> AppResult<i64> {
+        self.db
+            .run(async |c| facets::in_stock_count(c, filter).await)
+            .await
+    }
+
+    pub(crate) async fn price_facet(
+        &self,
+        filter: &ProductListFilter,
+    ) -> AppResult<Option<(i64, i64)>> {
+        self.db
+            .run(async |c| facets::price_range(c, filter).await)
+            .await
+    }
+
+    /// Creates a product with its first variant (and its categories), or nothing.
     pub(crate) async fn create_product(&self, input: NewProductInput) -> AppResult<ProductRow> {
         let name = check_name(&input.name)?;
         let description = check_description(&input.description)?;
         let price_cents = check_price(input.price)?;
         let stock = check_stock(input.stock)?;
+        let sku = input.sku.as_deref().map(check_sku).transpose()?;
+        let options = check_options(input.options)?;
+        let category_ids = check_category_ids(&input.category_ids)?;
         let now = now();
         let new = NewProduct {
             name: &name,
@@ -148,9 +227,45 @@ impl Catalog {
             created_at: now,
             updated_at: now,
         };
+        let sku_text = sku.clone().unwrap_or_default();
         self.db
-            .run(async |c| repo::insert_product(c, &new).await)
+            .transaction(async |tx| {
+                let product = repo::insert_product(tx, &new).await?;
+                let sku = match &sku {
+                    Some(sku) if variants::repo::sku_taken(tx, sku, None).await? => {
+                        return Err(AppError::input(
+                            UserErrorCode::SkuTaken,
+                            "sku",
+                            format!("the SKU {sku} is taken"),
+                        ));
+                    }
+                    Some(sku) => sku.clone(),
+                    None => generated_sku(tx, product.id).await?,
+                };
+                let title = title_of(&options);
+                let variant = NewVariant {
+                    product_id: product.id,
+                    sku: &sku,
+                    title: &title,
+                    price_cents,
+                    stock,
+                    is_archived: false,
+                    created_at: now,
+                    updated_at: now,
+                };
+                variants::repo::insert_variant(tx, &variant, &options).await?;
+                categories::repo::set_product_categories(tx, product.id, &category_ids).await?;
+                Ok(product)
+            })
             .await
+            .map_err(|e| match e {
+                AppError::Database(db) if is_unique_violation(&db) => AppError::input(
+                    UserErrorCode::SkuTaken,
+                    "sku",
+                    format!("the SKU {sku_text} is taken"),
+                ),
+                other => other,
+            })
     }
 
     /// Changes the given fields; archiving takes the product out of every cart.
@@ -171,7 +286,7 @@ impl Catalog {
         let now = now();
         self.db
             .transaction(async |tx| {
-                let current = repo::find_product(tx, id)
+                let current = repo::lock_product(tx, id, now)
                     .await?
                     .ok_or_else(|| not_found("id"))?;
                 let search = (name.is_some() || description.is_some()).then(|| {
@@ -180,15 +295,26 @@ impl Catalog {
                         description.as_deref().unwrap_or(&current.description),
                     )
                 });
+                // v1's price and stock belong to the product's only active variant.
+                if price_cents.is_some() || stock.is_some() {
+                    let (_, variant) =
+                        variants::service::resolve_variant(tx, id, None, "id").await?;
+                    let changes = VariantChanges {
+                        price_cents,
+                        stock,
+                        updated_at: Some(now),
+                        ..Default::default()
+                    };
+                    variants::repo::update_variant(tx, variant.id, &changes).await?;
+                    variants::service::refresh_product(tx, id).await?;
+                }
                 let changes = ProductChanges {
                     name: name.clone(),
                     description: description.clone(),
                     search_text: search,
-                    price_cents,
-                    stock,
                     is_archived: update.is_archived,
-                    image_path: None,
                     updated_at: Some(now),
+                    ..Default::default()
                 };
                 let row = repo::update_product(tx, id, &changes)
                     .await?
@@ -233,33 +359,43 @@ impl Catalog {
         Ok(id)
     }
 
-    /// Adds or removes units; never below zero.
-    pub(crate) async fn adjust_stock(&self, id: Option<i64>, delta: i32) -> AppResult<ProductRow> {
-        let id = id.ok_or_else(|| not_found("productId"))?;
+    /// Adds or removes units of a variant (the product's only active one when `variant`
+    /// is `None`); never below zero.
+    pub(crate) async fn adjust_stock(
+        &self,
+        product_id: Option<i64>,
+        variant: Option<Option<i64>>,
+        delta: i32,
+    ) -> AppResult<ProductRow> {
+        let product_id = product_id.ok_or_else(|| not_found("productId"))?;
         let now = now();
-        let (adjusted, product) = self
-            .db
-            .run(async |c| {
+        self.db
+            .transaction(async |tx| {
+                repo::lock_product(tx, product_id, now)
+                    .await?
+                    .ok_or_else(|| not_found("productId"))?;
+                let (product, variant) =
+                    variants::service::resolve_variant(tx, product_id, variant, "productId")
+                        .await?;
+                let too_few = || {
+                    AppError::input(
+                        UserErrorCode::InsufficientStock,
+                        "delta",
+                        format!("only {} units of {} in stock", variant.stock, product.name),
+                    )
+                };
                 // i32::MIN has no positive counterpart; no stock could cover it anyway.
-                if delta != i32::MIN
-                    && let Some(row) = repo::adjust_stock(c, id, delta, now).await?
-                {
-                    return Ok((Some(row), None));
+                if delta == i32::MIN {
+                    return Err(too_few());
                 }
-                QueryResult::Ok((None, repo::find_product(c, id).await?))
+                variants::repo::move_stock(tx, variant.id, delta, now)
+                    .await?
+                    .ok_or_else(too_few)?;
+                repo::find_product(tx, product_id)
+                    .await?
+                    .ok_or_else(|| not_found("productId"))
             })
-            .await?;
-        if let Some(row) = adjusted {
-            return Ok(row);
-        }
-        match product {
-            None => Err(not_found("productId")),
-            Some(product) => Err(AppError::input(
-                UserErrorCode::InsufficientStock,
-                "delta",
-                format!("only {} units of {} in stock", product.stock, product.name),
-            )),
-        }
+            .await
     }
 
     /// Stores a new image (checked by its bytes) and removes the one it replaces.

@@ -21,6 +21,7 @@ mod pool;
 pub(crate) mod schema;
 pub mod sqlite_memory;
 pub(crate) mod text_enum;
+pub(crate) mod writer_lock;
 
 pub(crate) use conn::{Conn, db_run};
 pub use conn::{PooledConn, SqliteConn};

@@ -55,6 +55,7 @@ diesel::table! {
         id -> BigInt,
         user_id -> BigInt,
         product_id -> BigInt,
+        variant_id -> BigInt,
         quantity -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -84,6 +85,9 @@ diesel::table! {
         product_name -> Text,
         unit_price_cents -> BigInt,
         quantity -> Integer,
+        variant_id -> Nullable<BigInt>,
+        sku -> Text,
+        variant_title -> Text,
     }
 }
 
@@ -100,6 +104,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        name -> Text,
+        slug -> Text,
+        description -> Text,
+        position -> Integer,
+        parent_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    category_closure (ancestor_id, descendant_id) {
+        ancestor_id -> BigInt,
+        descendant_id -> BigInt,
+        depth -> Integer,
+    }
+}
+
+diesel::table! {
+    product_categories (category_id, product_id) {
+        category_id -> BigInt,
+        product_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    product_variants (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        sku -> Text,
+        title -> Text,
+        price_cents -> BigInt,
+        stock -> Integer,
+        is_archived -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    variant_options (variant_id, position) {
+        variant_id -> BigInt,
+        product_id -> BigInt,
+        position -> Integer,
+        name -> Text,
+        value -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(cart_items -> users (user_id));
@@ -108,6 +164,12 @@ diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
 diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(cart_items -> product_variants (variant_id));
+diesel::joinable!(order_items -> product_variants (variant_id));
+diesel::joinable!(product_variants -> products (product_id));
+diesel::joinable!(variant_options -> product_variants (variant_id));
+diesel::joinable!(product_categories -> categories (category_id));
+diesel::joinable!(product_categories -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -118,4 +180,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_items,
     payments,
+    categories,
+    category_closure,
+    product_categories,
+    product_variants,
+    variant_options,
 );

@@ -15,16 +15,20 @@ pub(crate) enum NodeKind {
     Order,
     OrderItem,
     Payment,
+    Category,
+    ProductVariant,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 6] = [
+    const ALL: [NodeKind; 8] = [
         NodeKind::User,
         NodeKind::Product,
         NodeKind::CartItem,
         NodeKind::Order,
         NodeKind::OrderItem,
         NodeKind::Payment,
+        NodeKind::Category,
+        NodeKind::ProductVariant,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -35,6 +39,8 @@ impl NodeKind {
             NodeKind::Order => "Order",
             NodeKind::OrderItem => "OrderItem",
             NodeKind::Payment => "Payment",
+            NodeKind::Category => "Category",
+            NodeKind::ProductVariant => "ProductVariant",
         }
     }
 }

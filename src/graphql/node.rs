@@ -4,7 +4,9 @@ use async_graphql::{Context, ID, Interface, Object};
 
 use crate::accounts::graphql::{User, user_node};
 use crate::cart::graphql::{CartItem, cart_item_node};
+use crate::catalog::categories::graphql::{Category, category_node};
 use crate::catalog::graphql::{Product, product_node};
+use crate::catalog::variants::graphql::{ProductVariant, variant_node};
 use crate::error::AppError;
 use crate::graphql::ids::{NodeKind, decode_id};
 use crate::orders::graphql::{
@@ -21,6 +23,8 @@ pub(crate) enum Node {
     Order(Order),
     OrderItem(OrderItem),
     Payment(Payment),
+    Category(Category),
+    ProductVariant(ProductVariant),
 }
 
 /// Most IDs one `nodes` call resolves.
@@ -39,6 +43,8 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
         NodeKind::Order => order_node(ctx, number).await?.map(Node::Order),
         NodeKind::OrderItem => order_item_node(ctx, number).await?.map(Node::OrderItem),
         NodeKind::Payment => payment_node(ctx, number).await?.map(Node::Payment),
+        NodeKind::Category => category_node(ctx, number).await?.map(Node::Category),
+        NodeKind::ProductVariant => variant_node(ctx, number).await?.map(Node::ProductVariant),
     })
 }
 

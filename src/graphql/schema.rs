@@ -7,7 +7,9 @@ use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
 use crate::cart::Cart;
 use crate::cart::graphql::{CartMutation, CartQuery};
 use crate::catalog::Catalog;
+use crate::catalog::categories::graphql::{CategoryMutation, CategoryQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery, CatalogVisibility};
+use crate::catalog::variants::graphql::VariantMutation;
 use crate::config::Config;
 use crate::graphql::node::NodeQuery;
 use crate::orders::Orders;
@@ -18,6 +20,7 @@ pub(crate) struct Query(
     NodeQuery,
     AccountsQuery,
     CatalogQuery,
+    CategoryQuery,
     CartQuery,
     OrdersQuery,
 );
@@ -26,6 +29,8 @@ pub(crate) struct Query(
 pub(crate) struct Mutation(
     AccountsMutation,
     CatalogMutation,
+    CategoryMutation,
+    VariantMutation,
     CartMutation,
     OrdersMutation,
 );

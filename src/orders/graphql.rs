@@ -17,6 +17,7 @@ use crate::accounts::graphql::User;
 use crate::accounts::model::Role;
 use crate::catalog::graphql::Product;
 use crate::catalog::loader::ProductLoader;
+use crate::catalog::variants::graphql::{ProductVariant, load_variant};
 use crate::db::keyset::PageOf;
 use crate::db::time_to_micros;
 use crate::error::{AppError, UserError};
@@ -119,6 +120,21 @@ impl OrderItem {
     /// The product's name when the order was placed.
     async fn product_name(&self) -> &str {
         &self.0.product_name
+    }
+    /// Null once the variant is deleted; the snapshot fields stay.
+    async fn variant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductVariant>> {
+        match self.0.variant_id {
+            Some(id) => load_variant(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// The variant's SKU when the order was placed.
+    async fn sku(&self) -> &str {
+        &self.0.sku
+    }
+    /// The variant's title when the order was placed.
+    async fn variant_title(&self) -> &str {
+        &self.0.variant_title
     }
     /// The unit price when the order was placed.
     async fn unit_price(&self) -> Decimal {

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::catalog::model::ProductRow;
+use crate::catalog::variants::model::VariantRow;
 use crate::db::schema::{order_items, orders, payments};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
@@ -115,6 +116,9 @@ pub(crate) struct OrderItemRow {
     pub product_name: String,
     pub unit_price_cents: i64,
     pub quantity: i32,
+    pub variant_id: Option<i64>,
+    pub sku: String,
+    pub variant_title: String,
 }
 
 #[derive(Insertable)]
@@ -125,18 +129,29 @@ pub(crate) struct NewOrderItem<'a> {
     pub product_name: &'a str,
     pub unit_price_cents: i64,
     pub quantity: i32,
+    pub variant_id: Option<i64>,
+    pub sku: &'a str,
+    pub variant_title: &'a str,
 }
 
 impl<'a> NewOrderItem<'a> {
-    /// A line of `order_id` with the product's name and price as they are now: later
-    /// changes to the product leave the order as it was placed.
-    pub(crate) fn snapshot(order_id: i64, product: &'a ProductRow, quantity: i32) -> Self {
+    /// A line of `order_id` with the product's name and the variant's title, SKU and price
+    /// as they are now: later changes to either leave the order as it was placed.
+    pub(crate) fn snapshot(
+        order_id: i64,
+        product: &'a ProductRow,
+        variant: &'a VariantRow,
+        quantity: i32,
+    ) -> Self {
         NewOrderItem {
             order_id,
             product_id: product.id,
             product_name: &product.name,
-            unit_price_cents: product.price_cents,
+            unit_price_cents: variant.price_cents,
             quantity,
+            variant_id: Some(variant.id),
+            sku: &variant.sku,
+            variant_title: &variant.title,
         }
     }
 }

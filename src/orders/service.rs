@@ -91,19 +91,26 @@ async fn place_in(
             "the cart is empty",
         ));
     }
-    lines.sort_by_key(|line| line.product_id);
+    // Product, then variant order: every writer of a product's stock locks the same way.
+    lines.sort_by_key(|line| (line.product_id, line.variant_id));
     let mut items = Vec::with_capacity(lines.len());
     let mut total_cents: i64 = 0;
     for line in &lines {
-        // One statement per line takes the stock and reads the snapshot; only when it
-        // takes nothing do we look again, to say why.
-        let Some(product) =
-            catalog::repo::take_stock(tx, line.product_id, line.quantity, now).await?
+        // The conditional UPDATEs take the stock and read the snapshot; only when they
+        // take nothing do we look again, to say why (the transaction then rolls back).
+        let Some((product, variant)) = catalog::variants::repo::take_stock(
+            tx,
+            line.product_id,
+            line.variant_id,
+            line.quantity,
+            now,
+        )
+        .await?
         else {
             return Err(refused_line(tx, line).await);
         };
-        total_cents += product.price_cents * i64::from(line.quantity);
-        items.push((product, line.quantity));
+        total_cents += variant.price_cents * i64::from(line.quantity);
+        items.push((product, variant, line.quantity));
     }
     let order_number = new_order_number();
     let order = repo::insert_order(
@@ -123,32 +130,39 @@ async fn place_in(
     .await?;
     let new_items: Vec<NewOrderItem<'_>> = items
         .iter()
-        .map(|(product, quantity)| NewOrderItem::snapshot(order.id, product, *quantity))
+        .map(|(product, variant, quantity)| {
+            NewOrderItem::snapshot(order.id, product, variant, *quantity)
+        })
         .collect();
     repo::insert_items(tx, &new_items).await?;
     repo::insert_payment(tx, order.id, total_cents, method, now).await?;
     Ok(order)
 }
 
-/// Why a cart line's stock could not be taken: its product is archived, or too few
-/// units are left. The field points at the cart line.
+/// Why a cart line's stock could not be taken: its product or variant is archived, or
+/// too few units are left. The field points at the cart line.
 async fn refused_line(tx: &mut Conn<'_>, line: &cart::model::CartItemRow) -> AppError {
     let product = match catalog::repo::find_product(tx, line.product_id).await {
         Ok(Some(product)) => product,
         Ok(None) => return AppError::internal("cart line without its product"),
         Err(e) => return e.into(),
     };
-    let (code, message) = if product.is_archived {
+    let variant = match catalog::variants::repo::find_variant(tx, line.variant_id).await {
+        Ok(Some(variant)) => variant.row,
+        Ok(None) => return AppError::internal("cart line without its variant"),
+        Err(e) => return e.into(),
+    };
+    let (code, message) = if product.is_archived || variant.is_archived {
         (
             UserErrorCode::ProductUnavailable,
-            format!("{} is no longer sold", product.name),
+            format!("{} ({}) is no longer sold", product.name, variant.title),
         )
     } else {
         (
             UserErrorCode::InsufficientStock,
             format!(
-                "only {} units of {} left, {} wanted",
-                product.stock, product.name, line.quantity
+                "only {} units of {} ({}) left, {} wanted",
+                variant.stock, product.name, variant.title, line.quantity
             ),
         )
     };
@@ -169,8 +183,16 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
             .unwrap_or_else(|| order.clone());
         return Err(invalid_transition(&current, OrderStatus::Cancelled));
     };
-    for item in repo::items_of(tx, &[order.id]).await? {
-        catalog::repo::return_stock(tx, item.product_id, item.quantity, now).await?;
+    let mut items = repo::items_of(tx, &[order.id]).await?;
+    items.sort_by_key(|item| (item.product_id, item.variant_id));
+    for item in items {
+        // A line whose variant was deleted has nothing to return to (an ordered variant
+        // is archived, not deleted, so this does not happen in practice).
+        let Some(variant_id) = item.variant_id else {
+            continue;
+        };
+        catalog::repo::lock_product(tx, item.product_id, now).await?;
+        catalog::variants::repo::move_stock(tx, variant_id, item.quantity, now).await?;
     }
     let refunded = repo::move_payment(
         tx,

@@ -89,6 +89,16 @@ impl TestApp {
     /// Starts a server with a fresh database; `configure` may change settings first.
     /// `None` only for PostgreSQL when TEST_POSTGRES_URL is unset.
     pub async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        Self::spawn_on(backend, "", configure).await
+    }
+
+    /// Starts a server on a database that `sql` has written first: a database as an
+    /// older release left it, which the server must migrate at start.
+    pub async fn spawn_on(
+        backend: Backend,
+        sql: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut pg_database = None;
         let (database_url, pg_schema) = match backend {
@@ -116,6 +126,15 @@ impl TestApp {
                 )
             }
         };
+        if !sql.is_empty() {
+            run_sql(
+                &database_url,
+                pg_schema.as_deref(),
+                pg_database.as_deref(),
+                sql,
+            )
+            .await;
+        }
         let mut config = Config::from_env();
         config.database.database_url = database_url;
         config.auth.bcrypt_cost = 4;
@@ -442,6 +461,26 @@ async fn pg_client(url: &str) -> tokio_postgres::Client {
         .unwrap_or_else(|e| panic!("PostgreSQL at TEST_POSTGRES_URL is unreachable: {e}"));
     tokio::spawn(connection);
     client
+}
+
+/// Runs `sql` on a test's database, before its server exists.
+async fn run_sql(url: &str, schema: Option<&str>, base: Option<&str>, sql: &str) {
+    match (schema, base) {
+        (Some(schema), Some(base)) => {
+            let client = pg_client(base).await;
+            client
+                .batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+                .await
+                .expect("SQL runs");
+        }
+        _ => {
+            use diesel::Connection;
+            use diesel::connection::SimpleConnection;
+            let path = url.trim_start_matches("sqlite://");
+            let mut conn = diesel::SqliteConnection::establish(path).expect("SQLite opens");
+            conn.batch_execute(sql).expect("SQL runs");
+        }
+    }
 }
 
 fn random_suffix() -> String {

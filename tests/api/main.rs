@@ -3,12 +3,14 @@
 
 mod accounts;
 mod catalog;
+mod catalog_v2;
 mod cli;
 mod connections;
 mod docs;
 mod hardening;
 mod helpers;
 mod limits;
+mod migration;
 mod multiprocess;
 mod orders;
 mod outage;
