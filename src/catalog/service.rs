@@ -43,11 +43,30 @@ fn invalid(field: &str, message: impl Into<String>) -> AppError {
     AppError::input(UserErrorCode::InvalidInput, field, message)
 }
 
-/// A trimmed name of 1..=200 characters.
+/// Whether `c` shows nothing: whitespace, a control character, or one of Unicode's
+/// invisible format characters (zero-width spaces and joiners, direction marks, variation
+/// selectors, fillers, tags).
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Whether a name would show as nothing at all (a name of only invisible characters).
+pub(crate) fn is_blank(name: &str) -> bool {
+    name.chars().all(is_invisible)
+}
+
+/// A trimmed name of 1..=200 characters, not all of them invisible.
 pub(crate) fn check_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.contains('\0') {
+    if is_blank(name) || chars > MAX_NAME_CHARS || name.contains('\0') {
         return Err(invalid(
             "name",
             format!("name must be 1 to {MAX_NAME_CHARS} characters"),

@@ -2410,3 +2410,58 @@ backend_test!(
         assert_eq!(show(&app, &ann, &kettle).await["stock"], 5);
     }
 );
+
+// ---------------------------------------------------------------------------------------
+// Limits and names that show nothing.
+
+backend_test!(
+    a_product_has_at_most_a_hundred_variants,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let (product, _) =
+            product_with(&app, &admin, "Paint", "3.00", 1, None, &[("Shade", "0")]).await;
+        for shade in 1..100 {
+            let sku = format!("PAINT-{shade}");
+            variant(
+                &app,
+                &admin,
+                &product,
+                &sku,
+                "3.00",
+                1,
+                &[("Shade", &shade.to_string())],
+            )
+            .await;
+        }
+        let input = variant_input(&product, "PAINT-100", "3.00", 1, &[("Shade", "100")]);
+        let body = add_variant(&app, &admin, input).await;
+        assert_code(&body, "addProductVariant", "INVALID_INPUT");
+        assert_eq!(show(&app, &admin, &product).await["stock"], 100);
+    }
+);
+
+backend_test!(
+    names_of_only_invisible_characters_are_refused,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        for blank in ["\u{200B}\u{200B}", " \u{FEFF} ", "\u{2060}\u{00AD}"] {
+            let body =
+                create_product(&app, &admin, json!({ "name": blank, "price": "1.00" })).await;
+            assert_code(&body, "createProduct", "INVALID_INPUT");
+            let body = create_category(&app, &admin, json!({ "name": blank })).await;
+            assert_code(&body, "createCategory", "INVALID_INPUT");
+        }
+        // Visible text around an invisible character is fine.
+        let body = create_product(
+            &app,
+            &admin,
+            json!({ "name": "Tea\u{200B}pot", "price": "1.00" }),
+        )
+        .await;
+        assert_eq!(
+            body["data"]["createProduct"]["userErrors"],
+            json!([]),
+            "{body}"
+        );
+    }
+);

@@ -15,7 +15,7 @@ use crate::helpers::{LOGIN, PASSWORD, TestApp, backend_test, error_code};
 
 /// Fewer runnable examples than this means that the markers were lost, not that the guide
 /// got shorter.
-const MIN_EXAMPLES: usize = 8;
+const MIN_EXAMPLES: usize = 12;
 
 const CUSTOMER_EMAIL: &str = "customer@example.com";
 
@@ -114,11 +114,15 @@ fn parse_marker(marker: &str, line: usize) -> (Role, Expect, Value) {
     (role, expect, variables)
 }
 
-/// What the examples can count on: an admin, a customer and a few products.
+/// What the examples can count on: an admin, a customer, a few products, and a T-shirt
+/// in three sizes in Clothing > T-Shirts.
 struct Fixture {
     admin: String,
     customer: String,
     product_id: String,
+    tshirt_id: String,
+    variant_id: String,
+    category_id: String,
 }
 
 async fn prepare(app: &TestApp) -> Fixture {
@@ -127,11 +131,53 @@ async fn prepare(app: &TestApp) -> Fixture {
     let product_id = app.product(&admin, "Teapot", "24.50", 10).await;
     app.product(&admin, "Green tea", "7.90", 100).await;
     app.product(&admin, "Tea cups", "18.00", 0).await;
+    let (tshirt_id, variant_id, category_id) = tshirt(app, &admin).await;
     Fixture {
         admin,
         customer,
         product_id,
+        tshirt_id,
+        variant_id,
+        category_id,
     }
+}
+
+/// A T-shirt in S, M and L in Clothing > T-Shirts: its ID, its M variant's, Clothing's.
+async fn tshirt(app: &TestApp, admin: &str) -> (String, String, String) {
+    let create_category = "mutation($input: CreateCategoryInput!) { createCategory(input: $input) {
+        category { id } userErrors { code } } }";
+    let mut parent = None;
+    let mut ids = Vec::new();
+    for name in ["Clothing", "T-Shirts"] {
+        let input = json!({ "input": { "name": name, "parentId": parent } });
+        let body = app.gql(create_category, input, Some(admin)).await;
+        let id = body["data"]["createCategory"]["category"]["id"].clone();
+        assert!(id.is_string(), "category created: {body}");
+        parent = Some(id.clone());
+        ids.push(id);
+    }
+    let create = "mutation($input: CreateProductInput!) { createProduct(input: $input) {
+        product { id } userErrors { code } } }";
+    let input = json!({ "input": { "name": "Organic T-Shirt", "price": "19.00", "stock": 5,
+        "options": [{ "name": "Size", "value": "S" }], "categoryIds": [ids[1]] } });
+    let body = app.gql(create, input, Some(admin)).await;
+    let tshirt = body["data"]["createProduct"]["product"]["id"].clone();
+    assert!(tshirt.is_string(), "T-shirt created: {body}");
+    let add = "mutation($input: AddProductVariantInput!) { addProductVariant(input: $input) {
+        variant { id } userErrors { code } } }";
+    let mut medium = Value::Null;
+    for (size, price) in [("M", "19.00"), ("L", "21.00")] {
+        let input = json!({ "input": { "productId": tshirt, "sku": format!("TEE-{size}"),
+            "price": price, "stock": 8, "options": [{ "name": "Size", "value": size }] } });
+        let body = app.gql(add, input, Some(admin)).await;
+        let id = body["data"]["addProductVariant"]["variant"]["id"].clone();
+        assert!(id.is_string(), "variant added: {body}");
+        if size == "M" {
+            medium = id;
+        }
+    }
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    (text(&tshirt), text(&medium), text(&ids[0]))
 }
 
 /// The example's variables, with each top-level `"$name"` placeholder replaced by what the
@@ -147,6 +193,9 @@ async fn variables(app: &TestApp, fixture: &Fixture, example: &Example) -> Value
     for value in map.values_mut() {
         let replacement = match value.as_str() {
             Some("$productId") => json!(fixture.product_id),
+            Some("$tshirtId") => json!(fixture.tshirt_id),
+            Some("$variantId") => json!(fixture.variant_id),
+            Some("$categoryId") => json!(fixture.category_id),
             // A new session each time: refreshing or logging out uses the token up.
             Some("$refreshToken") => json!(new_refresh_token(app).await),
             Some(other) if other.starts_with('$') => {

@@ -9,7 +9,7 @@ use super::repo::{self, CategoryChanges};
 use crate::catalog::Catalog;
 use crate::catalog::model::ProductRow;
 use crate::catalog::repo as products;
-use crate::catalog::service::check_category_ids;
+use crate::catalog::service::{check_category_ids, is_blank};
 use crate::db::writer_lock::{Writers, lock};
 use crate::db::{Conn, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserErrorCode};
@@ -33,7 +33,7 @@ fn slug_taken(slug: &str) -> AppError {
 fn check_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.contains('\0') {
+    if is_blank(name) || chars > MAX_NAME_CHARS || name.contains('\0') {
         return Err(invalid(
             "name",
             format!("a category name is 1 to {MAX_NAME_CHARS} characters"),

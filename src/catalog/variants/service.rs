@@ -9,7 +9,7 @@ use super::repo::{self, VariantChanges};
 use crate::catalog::Catalog;
 use crate::catalog::model::ProductRow;
 use crate::catalog::repo as products;
-use crate::catalog::service::{PriceInput, check_price, check_stock};
+use crate::catalog::service::{PriceInput, check_price, check_stock, is_blank};
 use crate::db::{Conn, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserErrorCode};
 
@@ -62,7 +62,7 @@ pub(crate) fn check_options(raw: Vec<SelectedOption>) -> AppResult<Vec<SelectedO
         let value = option.value.trim();
         for text in [name, value] {
             let chars = text.chars().count();
-            if chars == 0 || chars > MAX_OPTION_CHARS || text.contains('\0') {
+            if is_blank(text) || chars > MAX_OPTION_CHARS || text.contains('\0') {
                 return Err(invalid(
                     "options",
                     format!("option names and values are 1 to {MAX_OPTION_CHARS} characters"),
