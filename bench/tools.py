@@ -29,6 +29,12 @@ REGISTER = ("mutation($i: RegisterInput!) { register(input: $i) "
 PAGE = ("query($after: String) { products(first: 100, after: $after) "
         "{ edges { cursor node { id name price stock } } "
         "pageInfo { endCursor hasNextPage } } }")
+# The same page with each product's variants: servers with catalog v2 (variants and
+# categories); an older server answers it with a GraphQL error, and gets PAGE.
+PAGE_V2 = ("query($after: String) { products(first: 100, after: $after) "
+           "{ edges { cursor node { id name price stock variants { id stock } } } "
+           "pageInfo { endCursor hasNextPage } } }")
+CATEGORY_TREE = "{ categories { id children { id children { id } } } }"
 
 _local = threading.local()
 
@@ -81,27 +87,50 @@ def write_lua_list(path, values):
         f.write("}\n")
 
 
+def has_catalog_v2(url, token):
+    try:
+        gql(url, PAGE_V2, {"after": None}, token)
+        return True
+    except RuntimeError:
+        return False
+
+
 def walk(url, token, outdir):
-    """Every product's edge cursor, id and stock, paging with first: 100."""
-    cursors, ids, stocked = [], [], []
+    """Every product's edge cursor, id and stock, paging with first: 100; with catalog
+    v2 also the variants to add to carts and every category id."""
+    v2 = has_catalog_v2(url, token)
+    cursors, ids, stocked, stocked_variants = [], [], [], []
     after, pages = None, 0
     while True:
-        data = gql(url, PAGE, {"after": after}, token)["products"]
+        data = gql(url, PAGE_V2 if v2 else PAGE, {"after": after}, token)["products"]
         pages += 1
         for edge in data["edges"]:
+            node = edge["node"]
             cursors.append(edge["cursor"])
-            ids.append(edge["node"]["id"])
+            ids.append(node["id"])
             # addToCart targets: stock high enough that a few units per cart line can
-            # never hit INSUFFICIENT_STOCK.
-            if edge["node"]["stock"] >= 50:
-                stocked.append(edge["node"]["id"])
+            # never hit INSUFFICIENT_STOCK (per variant where there are variants).
+            for variant in node.get("variants") or [{"id": "", "stock": node["stock"]}]:
+                if variant["stock"] >= 50:
+                    stocked.append(node["id"])
+                    stocked_variants.append(variant["id"])
         if not data["pageInfo"]["hasNextPage"]:
             break
         after = data["pageInfo"]["endCursor"]
+    categories = []
+    if v2:
+        def collect(nodes):
+            for node in nodes:
+                categories.append(node["id"])
+                collect(node.get("children") or [])
+        collect(gql(url, CATEGORY_TREE, {}, token)["categories"])
     write_lua_list(f"{outdir}/cursors.lua", cursors)
     write_lua_list(f"{outdir}/product_ids.lua", ids)
     write_lua_list(f"{outdir}/stocked_ids.lua", stocked)
-    print(f"walked {len(ids)} products in {pages} pages; {len(stocked)} with stock >= 50")
+    write_lua_list(f"{outdir}/stocked_variant_ids.lua", stocked_variants)
+    write_lua_list(f"{outdir}/category_ids.lua", categories)
+    print(f"walked {len(ids)} products in {pages} pages; {len(stocked)} "
+          f"{'variants' if v2 else 'products'} with stock >= 50; {len(categories)} categories")
 
 
 def login_one(url, email, password):

@@ -266,7 +266,7 @@ async fn seed_products(
     tx: &mut Conn<'_>,
     planned: &[PlannedProduct],
     leaf_ids: &[i64],
-) -> AppResult<Vec<SeededVariant>> {
+) -> AppResult<()> {
     use crate::catalog::variants::model::{NewVariant, OptionRow};
     let new_products: Vec<NewProduct<'_>> = planned
         .iter()
@@ -325,14 +325,7 @@ async fn seed_products(
         let category = leaf_ids[p.category % leaf_ids.len()];
         catalog::categories::repo::set_product_categories(tx, *id, &[category]).await?;
     }
-    Ok(variants
-        .into_iter()
-        .zip(names)
-        .map(|(row, p)| SeededVariant {
-            row,
-            product_name: p.name.clone(),
-        })
-        .collect())
+    Ok(())
 }
 
 /// Fills the database in one transaction: the category tree, products with three
@@ -345,7 +338,13 @@ pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Se
     let password_hash = hasher.hash(DEMO_PASSWORD).await?;
     db.transaction(async |tx| {
         let leaf_ids = seed_categories(tx, start).await?;
-        let variants = seed_products(tx, &planned, &leaf_ids).await?;
+        seed_products(tx, &planned, &leaf_ids).await?;
+        // Carts and orders draw from the whole catalog, also one seeded before.
+        let variants: Vec<SeededVariant> = catalog::variants::repo::for_sale(tx)
+            .await?
+            .into_iter()
+            .map(|(row, product_name)| SeededVariant { row, product_name })
+            .collect();
         let mut seeded = Seeded {
             products: planned.len(),
             ..Seeded::default()

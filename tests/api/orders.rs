@@ -756,6 +756,45 @@ backend_test!(demo_data_is_usable_at_once, |app: TestApp| async move {
         )
         .await;
     assert_eq!(page["data"]["products"]["totalCount"], 50);
+    // A category tree of three levels (5, 15 and 30 categories), every product in a leaf
+    // and in sizes or colours.
+    let tree = app
+        .gql(
+            "{ categories { name children { children { name products { totalCount } } } }
+               products(first: 1) { nodes { options { name values } variants { sku } } } }",
+            json!({}),
+            Some(&demo),
+        )
+        .await;
+    let roots = tree["data"]["categories"].as_array().expect("roots");
+    let departments: Vec<&Value> = roots
+        .iter()
+        .flat_map(|r| r["children"].as_array().unwrap())
+        .collect();
+    let leaves: Vec<&Value> = departments
+        .iter()
+        .flat_map(|d| d["children"].as_array().unwrap())
+        .collect();
+    assert_eq!((roots.len(), departments.len(), leaves.len()), (5, 15, 30));
+    let in_leaves: i64 = leaves
+        .iter()
+        .map(|l| l["products"]["totalCount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(in_leaves, 50);
+    let first = &tree["data"]["products"]["nodes"][0];
+    assert_eq!(first["variants"].as_array().unwrap().len(), 3, "{first}");
+    assert_eq!(first["options"][0]["values"].as_array().unwrap().len(), 3);
+    // Seeding carts later, without products, draws on the catalog already there.
+    let carts_only = mini_ecommerce::seed::SeedPlan {
+        products: 0,
+        customers: 5,
+        orders_per_customer: 0,
+        cart_lines: 2,
+    };
+    let seeded = mini_ecommerce::seed::seed_demo(&app.state.db, &app.state.hasher, carts_only)
+        .await
+        .expect("seeded");
+    assert_eq!((seeded.customers, seeded.cart_lines), (2, 4));
     let customer = app
         .login("customer1@example.com", mini_ecommerce::seed::DEMO_PASSWORD)
         .await;

@@ -51,6 +51,19 @@ pub(crate) async fn find_variant(conn: &mut Conn<'_>, id: i64) -> QueryResult<Op
     Ok(find_variants(conn, &[id]).await?.pop())
 }
 
+/// Every active variant of a product for sale, with its product's name, by id (demo
+/// data: the carts and order history drawn from the whole catalog).
+pub(crate) async fn for_sale(conn: &mut Conn<'_>) -> QueryResult<Vec<(VariantRow, String)>> {
+    db_run!(conn, c => product_variants::table
+        .inner_join(products::table)
+        .filter(product_variants::is_archived.eq(false))
+        .filter(products::is_archived.eq(false))
+        .order(product_variants::id)
+        .select((VariantRow::as_select(), products::name))
+        .load(c)
+        .await)
+}
+
 /// Whether another variant (any product's) has this SKU, compared case-insensitively.
 pub(crate) async fn sku_taken(
     conn: &mut Conn<'_>,
