@@ -10,7 +10,8 @@
 //! ```text
 //! main, cli ─> app ─> graphql ─> accounts · catalog · cart · orders ─> db
 //!   orders ─> cart (takes the cart), orders ─> catalog (takes and returns stock),
-//!   catalog ─> cart (archived products leave carts), all ─> accounts::model
+//!   catalog ─> cart (archived products and variants leave carts), cart ─> catalog
+//!   (reads products and variants), all ─> accounts::model
 //! ```
 //!
 //! The one import circle is the schema's own: `User.orders` and `Order.customer`
@@ -32,7 +33,8 @@ pub mod accounts;
 pub mod app;
 /// The shopping cart (handle: `Cart`).
 pub mod cart;
-/// The catalog: products, search, stock and images (handle: `Catalog`).
+/// The catalog: products and their variants, the category tree, search, facets, stock
+/// and images (handle: `Catalog`).
 pub mod catalog;
 /// Command-line commands other than serving.
 pub mod cli;
