@@ -3,6 +3,7 @@
 //! points import it: `main` and the commands in `cli`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -22,6 +23,7 @@ use crate::accounts::tokens::TokenKeys;
 use crate::accounts::{Accounts, SessionTtls};
 use crate::cart::Cart;
 use crate::catalog::Catalog;
+use crate::catalog::facet_cache::FacetCache;
 use crate::catalog::images::Images;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -72,14 +74,22 @@ impl App {
         let events = OrderEvents::start(&db, &database.database_url)
             .await
             .map_err(|e| anyhow::anyhow!("opening the order event channel: {e:?}"))?;
+        let facets = FacetCache::start(
+            &db,
+            &database.database_url,
+            Duration::from_secs(database.facet_cache_secs),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the catalog change channel: {e:?}"))?;
         let media = &config.media;
         let handles = Handles {
             catalog: Catalog::new(
                 db.clone(),
                 Images::new(media.media_dir.clone(), media.max_image_bytes),
+                facets.clone(),
             ),
             cart: Cart::new(db.clone()),
-            orders: Orders::new(db.clone(), events),
+            orders: Orders::new(db.clone(), events, facets),
             accounts,
         };
         let endpoint = GraphqlEndpoint {

@@ -8,6 +8,7 @@
 //! it out of every cart (through the cart's repo), in the same transaction.
 
 pub(crate) mod categories;
+pub(crate) mod facet_cache;
 pub(crate) mod facets;
 pub(crate) mod graphql;
 pub(crate) mod images;

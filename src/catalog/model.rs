@@ -55,7 +55,7 @@ pub(crate) enum SortDirection {
 }
 
 /// A validated `products(filter:)`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct ProductListFilter {
     /// Lower-cased words, each of which must occur.
     pub words: Vec<String>,

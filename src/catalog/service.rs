@@ -1,6 +1,7 @@
 //! Catalog rules: product validation, archiving and deletion, stock, images.
 
 use super::categories::model::CategoryRow;
+use super::facet_cache::{FacetCache, FacetKind, FacetValue};
 use super::images::{ImageFormat, Images};
 use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, search_text};
 use super::repo::{self, ProductChanges};
@@ -19,6 +20,7 @@ use crate::error::{AppError, AppResult, UserErrorCode};
 pub(crate) struct Catalog {
     pub(super) db: Db,
     images: Images,
+    facets: FacetCache,
 }
 
 /// A price as the client sent it: whole cents, or an amount finer than a cent, which
@@ -164,8 +166,44 @@ pub(crate) struct ProductUpdate {
 }
 
 impl Catalog {
-    pub(crate) fn new(db: Db, images: Images) -> Self {
-        Catalog { db, images }
+    pub(crate) fn new(db: Db, images: Images, facets: FacetCache) -> Self {
+        Catalog { db, images, facets }
+    }
+
+    /// Passes a write's outcome on; a committed write forgets every remembered facet.
+    pub(super) async fn changed<T>(&self, written: AppResult<T>) -> AppResult<T> {
+        if written.is_ok() {
+            self.facets.changed().await;
+        }
+        written
+    }
+
+    /// A facet of the products matching `filter`: remembered, or computed (and then
+    /// remembered).
+    async fn facet(&self, kind: FacetKind, filter: &ProductListFilter) -> AppResult<FacetValue> {
+        if let Some(value) = self.facets.get(kind, filter) {
+            return Ok(value);
+        }
+        let generation = self.facets.generation();
+        let value = self
+            .db
+            .run(async |c| {
+                diesel::QueryResult::Ok(match kind {
+                    FacetKind::Categories => {
+                        FacetValue::Categories(facets::categories(c, filter).await?)
+                    }
+                    FacetKind::Options => FacetValue::Options(facets::options(c, filter).await?),
+                    FacetKind::InStock => {
+                        FacetValue::InStock(facets::in_stock_count(c, filter).await?)
+                    }
+                    FacetKind::PriceRange => {
+                        FacetValue::PriceRange(facets::price_range(c, filter).await?)
+                    }
+                })
+            })
+            .await?;
+        self.facets.put(kind, filter, generation, value.clone());
+        Ok(value)
     }
 
     /// The largest image accepted, in bytes (the upload resolver reads no more).
@@ -197,33 +235,37 @@ impl Catalog {
         &self,
         filter: &ProductListFilter,
     ) -> AppResult<Vec<(CategoryRow, i64)>> {
-        self.db
-            .run(async |c| facets::categories(c, filter).await)
-            .await
+        match self.facet(FacetKind::Categories, filter).await? {
+            FacetValue::Categories(counts) => Ok(counts),
+            _ => Err(AppError::internal("a category facet of another kind")),
+        }
     }
 
     pub(crate) async fn option_facet(
         &self,
         filter: &ProductListFilter,
     ) -> AppResult<Vec<(String, String, i64)>> {
-        self.db
-            .run(async |c| facets::options(c, filter).await)
-            .await
+        match self.facet(FacetKind::Options, filter).await? {
+            FacetValue::Options(counts) => Ok(counts),
+            _ => Err(AppError::internal("an option facet of another kind")),
+        }
     }
 
     pub(crate) async fn in_stock_facet(&self, filter: &ProductListFilter) -> AppResult<i64> {
-        self.db
-            .run(async |c| facets::in_stock_count(c, filter).await)
-            .await
+        match self.facet(FacetKind::InStock, filter).await? {
+            FacetValue::InStock(count) => Ok(count),
+            _ => Err(AppError::internal("an in-stock facet of another kind")),
+        }
     }
 
     pub(crate) async fn price_facet(
         &self,
         filter: &ProductListFilter,
     ) -> AppResult<Option<(i64, i64)>> {
-        self.db
-            .run(async |c| facets::price_range(c, filter).await)
-            .await
+        match self.facet(FacetKind::PriceRange, filter).await? {
+            FacetValue::PriceRange(range) => Ok(range),
+            _ => Err(AppError::internal("a price facet of another kind")),
+        }
     }
 
     /// Creates a product with its first variant (and its categories), or nothing.
@@ -247,7 +289,8 @@ impl Catalog {
             updated_at: now,
         };
         let sku_text = sku.clone().unwrap_or_default();
-        self.db
+        let created = self
+            .db
             .transaction(async |tx| {
                 let product = repo::insert_product(tx, &new).await?;
                 let sku = match &sku {
@@ -284,7 +327,8 @@ impl Catalog {
                     format!("the SKU {sku_text} is taken"),
                 ),
                 other => other,
-            })
+            });
+        self.changed(created).await
     }
 
     /// Changes the given fields; archiving takes the product out of every cart.
@@ -303,7 +347,8 @@ impl Catalog {
         let price_cents = update.price.map(check_price).transpose()?;
         let stock = update.stock.map(check_stock).transpose()?;
         let now = now();
-        self.db
+        let updated = self
+            .db
             .transaction(async |tx| {
                 let current = repo::lock_product(tx, id, now)
                     .await?
@@ -343,7 +388,8 @@ impl Catalog {
                 }
                 Ok(row)
             })
-            .await
+            .await;
+        self.changed(updated).await
     }
 
     /// Deletes a product no order refers to, archives one that is referenced; either way it
@@ -371,8 +417,8 @@ impl Catalog {
                     Ok(product.image_path)
                 }
             })
-            .await?;
-        if let Some(image) = deleted_image {
+            .await;
+        if let Some(image) = self.changed(deleted_image).await? {
             self.images.remove(&image).await;
         }
         Ok(id)
@@ -388,7 +434,8 @@ impl Catalog {
     ) -> AppResult<ProductRow> {
         let product_id = product_id.ok_or_else(|| not_found("productId"))?;
         let now = now();
-        self.db
+        let adjusted = self
+            .db
             .transaction(async |tx| {
                 repo::lock_product(tx, product_id, now)
                     .await?
@@ -414,7 +461,8 @@ impl Catalog {
                     .await?
                     .ok_or_else(|| not_found("productId"))
             })
-            .await
+            .await;
+        self.changed(adjusted).await
     }
 
     /// Stores a new image (checked by its bytes) and removes the one it replaces.

@@ -82,7 +82,7 @@ pub struct ServerSettings {
     pub introspection: Option<bool>,
 }
 
-/// Which database, and how many connections to it.
+/// Which database, how many connections to it, and how long facet counts are kept.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
     /// `sqlite://path/to/file.db` (default, created on first run) or `postgres://…`.
@@ -96,6 +96,11 @@ pub struct DatabaseSettings {
     /// Database connections per process.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub db_pool_size: u32,
+    /// How long facet counts are remembered at most, in seconds (0: not at all). Any
+    /// catalog change forgets them at once, in every process; this bounds how long a
+    /// lost notification could leave them stale.
+    #[arg(long, env = "FACET_CACHE_SECS", default_value_t = 60, global = true)]
+    pub facet_cache_secs: u64,
 }
 
 /// Tokens, passwords, sign-in limits and who may read the catalog.

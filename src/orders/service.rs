@@ -13,6 +13,7 @@ use super::repo;
 use crate::accounts::model::{Role, UserRow};
 use crate::cart;
 use crate::catalog;
+use crate::catalog::facet_cache::FacetCache;
 use crate::db::keyset::Page;
 use crate::db::{Conn, Db, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserError, UserErrorCode};
@@ -24,6 +25,8 @@ use crate::error::{AppError, AppResult, UserError, UserErrorCode};
 pub(crate) struct Orders {
     db: Db,
     events: OrderEvents,
+    /// Told when an order sells a variant out or brings one back (in-stock facets).
+    facets: FacetCache,
 }
 
 pub(crate) const MAX_ADDRESS_CHARS: usize = 500;
@@ -82,7 +85,7 @@ async fn place_in(
     address: &str,
     method: PaymentMethod,
     key: Option<&str>,
-) -> AppResult<OrderRow> {
+) -> AppResult<(OrderRow, StockMoved)> {
     let now = now();
     let mut lines = cart::repo::take_all(tx, user_id).await?;
     if lines.is_empty() {
@@ -95,6 +98,7 @@ async fn place_in(
     lines.sort_by_key(|line| (line.product_id, line.variant_id));
     let mut items = Vec::with_capacity(lines.len());
     let mut total_cents: i64 = 0;
+    let mut moved = StockMoved::default();
     for line in &lines {
         // The conditional UPDATEs take the stock and read the snapshot; only when they
         // take nothing do we look again, to say why (the transaction then rolls back).
@@ -110,6 +114,7 @@ async fn place_in(
             return Err(refused_line(tx, line).await);
         };
         total_cents += variant.price_cents * i64::from(line.quantity);
+        moved.crossed_zero |= variant.stock == 0;
         items.push((product, variant, line.quantity));
     }
     let order_number = new_order_number();
@@ -136,7 +141,14 @@ async fn place_in(
         .collect();
     repo::insert_items(tx, &new_items).await?;
     repo::insert_payment(tx, order.id, total_cents, method, now).await?;
-    Ok(order)
+    Ok((order, moved))
+}
+
+/// What an order's stock changes did to the catalog's in-stock facts.
+#[derive(Debug, Default, Clone, Copy)]
+struct StockMoved {
+    /// A variant sold out, or came back from none.
+    crossed_zero: bool,
 }
 
 /// Why a cart line's stock could not be taken: its product or variant is archived, or
@@ -172,7 +184,7 @@ async fn refused_line(tx: &mut Conn<'_>, line: &cart::model::CartItemRow) -> App
 /// Cancels a PENDING or CONFIRMED order: every unit goes back to stock exactly once (the
 /// status change is conditional, so of two racing cancels one does nothing), and the
 /// payment becomes REFUNDED if it was paid, FAILED otherwise.
-async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
+async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<(OrderRow, StockMoved)> {
     let now = now();
     let cancellable = [OrderStatus::Pending, OrderStatus::Confirmed];
     let Some(cancelled) =
@@ -185,6 +197,7 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
     };
     let mut items = repo::items_of(tx, &[order.id]).await?;
     items.sort_by_key(|item| (item.product_id, item.variant_id));
+    let mut moved = StockMoved::default();
     for item in items {
         // A line whose variant was deleted has nothing to return to (an ordered variant
         // is archived, not deleted, so this does not happen in practice).
@@ -192,7 +205,8 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
             continue;
         };
         catalog::repo::lock_product(tx, item.product_id, now).await?;
-        catalog::variants::repo::move_stock(tx, variant_id, item.quantity, now).await?;
+        let back = catalog::variants::repo::move_stock(tx, variant_id, item.quantity, now).await?;
+        moved.crossed_zero |= back.is_some_and(|v| v.stock == item.quantity);
     }
     let refunded = repo::move_payment(
         tx,
@@ -207,12 +221,12 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<OrderRow> {
         let open = [PaymentStatus::Pending, PaymentStatus::Failed];
         repo::move_payment(tx, order.id, &open, PaymentStatus::Failed, None, now).await?;
     }
-    Ok(cancelled)
+    Ok((cancelled, moved))
 }
 
 impl Orders {
-    pub(crate) fn new(db: Db, events: OrderEvents) -> Self {
-        Orders { db, events }
+    pub(crate) fn new(db: Db, events: OrderEvents, facets: FacetCache) -> Self {
+        Orders { db, events, facets }
     }
 
     pub(crate) fn events(&self) -> &OrderEvents {
@@ -322,11 +336,11 @@ impl Orders {
                     && let Some(existing) =
                         repo::find_by_idempotency_key(tx, customer.id, key).await?
                 {
-                    return Ok((existing, false));
+                    return Ok((existing, None));
                 }
-                let order =
+                let placed =
                     place_in(tx, customer.id, &address, checkout.payment_method, key).await?;
-                Ok((order, true))
+                Ok((placed.0, Some(placed.1)))
             })
             .await;
         let by_key = async |key: &str| {
@@ -336,7 +350,8 @@ impl Orders {
         };
         match (placed, key) {
             (Ok((order, created)), _) => {
-                if created {
+                if let Some(moved) = created {
+                    self.stock_moved(moved).await;
                     self.announce(&order).await;
                 }
                 Ok(order)
@@ -366,6 +381,22 @@ impl Orders {
         order
     }
 
+    /// A committed cancellation: the catalog hears of its stock, subscribers of the order.
+    async fn cancelled(&self, cancelled: AppResult<(OrderRow, StockMoved)>) -> AppResult<OrderRow> {
+        if let Ok((_, moved)) = &cancelled {
+            self.stock_moved(*moved).await;
+        }
+        self.announced(cancelled.map(|(order, _)| order)).await
+    }
+
+    /// Tells the catalog when committed stock changes sold a variant out or brought one
+    /// back: its in-stock facets change then.
+    async fn stock_moved(&self, moved: StockMoved) {
+        if moved.crossed_zero {
+            self.facets.changed().await;
+        }
+    }
+
     /// `cancelOrder`: customers their own orders, admins any.
     pub(crate) async fn cancel_order(
         &self,
@@ -382,7 +413,7 @@ impl Orders {
                 cancel_in(tx, &order).await
             })
             .await;
-        self.announced(cancelled).await
+        self.cancelled(cancelled).await
     }
 
     /// `updateOrderStatus` (admins): one step along the flow. Confirming an unpaid card
@@ -427,10 +458,10 @@ impl Orders {
                     let open = [PaymentStatus::Pending, PaymentStatus::Failed];
                     repo::move_payment(tx, order.id, &open, PaymentStatus::Paid, None, now).await?;
                 }
-                Ok(moved)
+                Ok((moved, StockMoved::default()))
             })
             .await;
-        self.announced(moved).await
+        self.cancelled(moved).await
     }
 
     /// `payOrder` with the simulated gateway: `tok_visa` pays, anything else is declined. A

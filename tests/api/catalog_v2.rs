@@ -2265,6 +2265,8 @@ backend_test!(
 
 backend_test!(
     facets_cost_a_fixed_number_of_statements,
+    // Nothing remembered: every request computes its facets.
+    |c: &mut Config| c.database.facet_cache_secs = 0,
     |app: TestApp| async move {
         let admin = app.admin("admin@example.com").await;
         let ann = app.customer("ann@example.com").await;
@@ -2325,6 +2327,9 @@ backend_test!(
             large.push(facet_cost(&app, &ann, filter).await);
         }
         assert_eq!(small, large, "facets cost more with a larger catalog");
+        // The viewer, the page, and five for the facets: the category facet's children
+        // and their counts, the options, the in-stock count, the price range.
+        assert_eq!(small, [7, 7]);
         let all = facets(&app, &ann, json!({})).await;
         assert_eq!(all["totalCount"], 30);
     }
@@ -2463,5 +2468,61 @@ backend_test!(
             json!([]),
             "{body}"
         );
+    }
+);
+
+backend_test!(
+    facets_are_remembered_until_the_catalog_changes,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let ann = app.customer("ann@example.com").await;
+        let (tee, small) =
+            product_with(&app, &admin, "Tee", "5.00", 1, None, &[("Size", "S")]).await;
+        variant(&app, &admin, &tee, "TEE-M", "6.00", 2, &[("Size", "M")]).await;
+        let cost = async || {
+            let before = app.state.db.statement_count();
+            let body = app
+                .gql(FACETS_ONLY, json!({ "filter": {} }), Some(&ann))
+                .await;
+            assert!(body["data"]["products"]["facets"].is_object(), "{body}");
+            app.state.db.statement_count() - before
+        };
+        let counted = cost().await;
+        let remembered = cost().await;
+        // The viewer and the page, then four facet statements (no categories: the
+        // category facet stops after finding no roots); remembered, none.
+        assert_eq!(
+            (counted, remembered),
+            (6, 2),
+            "the facet statements are not repeated"
+        );
+        let in_stock =
+            async || facets(&app, &ann, json!({})).await["facets"]["inStockCount"].clone();
+        assert_eq!(in_stock().await, 1);
+
+        // An order that sells a variant out and one that sells the other out: the
+        // in-stock count follows at once.
+        let buyer = app.customer("bob@example.com").await;
+        let order = json!({ "shippingAddress": "1 Main St", "paymentMethod": "CASH_ON_DELIVERY" });
+        add_to_cart(&app, &buyer, &tee, &small, 1).await;
+        app.place_order(&buyer, order.clone()).await;
+        assert_eq!(in_stock().await, 1);
+        let medium = show(&app, &admin, &tee).await["variants"][1]["id"].clone();
+        add_to_cart(&app, &buyer, &tee, medium.as_str().unwrap(), 2).await;
+        let placed = app.place_order(&buyer, order).await;
+        assert_eq!(in_stock().await, 0);
+        // Cancelling brings the stock back, and the count with it.
+        let cancel =
+            "mutation($id: ID!) { cancelOrder(input: {orderId: $id}) { userErrors { code } } }";
+        app.gql(cancel, json!({ "id": placed }), Some(&buyer)).await;
+        assert_eq!(in_stock().await, 1);
+        // So does an admin's write.
+        app.gql(
+            "mutation($id: ID!) { updateProduct(input: {id: $id, isArchived: true}) { userErrors { code } } }",
+            json!({ "id": tee }),
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(in_stock().await, 0);
     }
 );

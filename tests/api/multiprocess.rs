@@ -185,3 +185,40 @@ async fn cut_listening_connections(app: &TestApp) {
     )
     .await;
 }
+
+/// Facet counts that one process remembers are forgotten when another process changes
+/// the catalog (its notification crosses over): the count follows within moments, not
+/// after the cache's age limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "TEST_POSTGRES_URL is not set")]
+async fn facets_follow_changes_made_through_another_process() {
+    let app = TestApp::spawn(Backend::Postgres, |c| c.database.facet_cache_secs = 3600)
+        .await
+        .expect(crate::helpers::NO_POSTGRES);
+    let other = app.server_process().await;
+    let admin = app.admin("admin@example.com").await;
+    let lamp = app.product(&admin, "Lamp", "10.00", 3).await;
+    let in_stock = async || {
+        let body = app
+            .gql(
+                "{ products { facets { inStockCount } } }",
+                json!({}),
+                Some(&admin),
+            )
+            .await;
+        body["data"]["products"]["facets"]["inStockCount"].clone()
+    };
+    assert_eq!(in_stock().await, 1);
+    let adjust = "mutation($p: ID!) { adjustStock(input: {productId: $p, delta: -3}) {
+        product { stock } userErrors { code } } }";
+    let body = app
+        .gql_at(other.addr, adjust, json!({ "p": lamp }), Some(&admin))
+        .await;
+    assert_eq!(body["data"]["adjustStock"]["product"]["stock"], 0, "{body}");
+    wait_until(
+        "the first process forgets its facet counts",
+        Duration::from_secs(10),
+        async || in_stock().await == 0,
+    )
+    .await;
+}

@@ -172,7 +172,8 @@ impl Catalog {
                 Ok(row)
             })
             .await;
-        created.map_err(|e| slug_race(e, slug.as_deref()))
+        self.changed(created.map_err(|e| slug_race(e, slug.as_deref())))
+            .await
     }
 
     /// Changes the given fields; a new parent moves the whole subtree, refused when it
@@ -230,13 +231,15 @@ impl Catalog {
                 Ok(repo::update_category(tx, id, &changes).await?)
             })
             .await;
-        updated.map_err(|e| slug_race(e, slug.as_deref()))
+        self.changed(updated.map_err(|e| slug_race(e, slug.as_deref())))
+            .await
     }
 
     /// Deletes a category without children; its products stay, without it.
     pub(crate) async fn delete_category(&self, id: Option<i64>) -> AppResult<i64> {
         let id = id.ok_or_else(|| not_found("id"))?;
-        self.db
+        let deleted = self
+            .db
             .transaction(async |tx| {
                 lock(tx, Writers::CategoryTree).await?;
                 repo::find_category(tx, id)
@@ -252,7 +255,8 @@ impl Catalog {
                 repo::delete_category(tx, id).await?;
                 Ok(id)
             })
-            .await
+            .await;
+        self.changed(deleted).await
     }
 
     /// Replaces a product's categories.
@@ -266,7 +270,8 @@ impl Catalog {
         let product_id = product_id.ok_or_else(product_not_found)?;
         let ids = check_category_ids(category_ids)?;
         let now = now();
-        self.db
+        let set = self
+            .db
             .transaction(async |tx| {
                 let product = products::lock_product(tx, product_id, now)
                     .await?
@@ -277,7 +282,8 @@ impl Catalog {
                 repo::set_product_categories(tx, product_id, &ids).await?;
                 Ok(product)
             })
-            .await
+            .await;
+        self.changed(set).await
     }
 }
 

@@ -52,7 +52,7 @@ pub(crate) struct OptionRow {
 }
 
 /// One option value of a variant (`Size: M`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SelectedOption {
     pub name: String,
     pub value: String,

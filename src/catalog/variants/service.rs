@@ -251,7 +251,8 @@ impl Catalog {
         let stock = check_stock(input.stock)?;
         let options = check_options(input.options)?;
         let now = now();
-        self.db
+        let added = self
+            .db
             .transaction(async |tx| {
                 products::lock_product(tx, product_id, now)
                     .await?
@@ -286,7 +287,8 @@ impl Catalog {
                 })
             })
             .await
-            .map_err(sku_race(&sku))
+            .map_err(sku_race(&sku));
+        self.changed(added).await
     }
 
     pub(crate) async fn update_variant(
@@ -300,7 +302,8 @@ impl Catalog {
         let options = update.options.map(check_options).transpose()?;
         let now = now();
         let sku_text = sku.clone().unwrap_or_default();
-        self.db
+        let updated = self
+            .db
             .transaction(async |tx| {
                 let current = repo::find_variant(tx, id)
                     .await?
@@ -355,7 +358,8 @@ impl Catalog {
                 })
             })
             .await
-            .map_err(sku_race(&sku_text))
+            .map_err(sku_race(&sku_text));
+        self.changed(updated).await
     }
 
     /// Deletes a variant no order refers to, archives one that is referenced; either way
@@ -363,7 +367,8 @@ impl Catalog {
     pub(crate) async fn delete_variant(&self, id: Option<i64>) -> AppResult<VariantChange> {
         let id = id.ok_or_else(|| variant_not_found("id"))?;
         let now = now();
-        self.db
+        let deleted = self
+            .db
             .transaction(async |tx| {
                 let current = repo::find_variant(tx, id)
                     .await?
@@ -401,6 +406,7 @@ impl Catalog {
                 let product = refresh_product(tx, product_id).await?;
                 Ok(VariantChange { variant, product })
             })
-            .await
+            .await;
+        self.changed(deleted).await
     }
 }
