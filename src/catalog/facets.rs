@@ -12,7 +12,7 @@ use diesel_async::RunQueryDsl;
 
 use super::categories::model::CategoryRow;
 use super::model::ProductListFilter;
-use super::repo::{filter_products, like_patterns, variants_with_options};
+use super::repo::{filter_args, filter_products, variants_with_options};
 use super::variants::model::SelectedOption;
 use crate::db::schema::{
     category_closure, product_categories, product_variants, products, variant_options,
@@ -36,7 +36,7 @@ pub(crate) async fn categories(
         category_id: None,
         ..filter.clone()
     };
-    let patterns = like_patterns(&rest);
+    let args = filter_args(conn, &rest).await?;
     let counts: Vec<(i64, i64)> = db_run!(conn, c => category_closure::table
         .inner_join(
             product_categories::table
@@ -46,7 +46,7 @@ pub(crate) async fn categories(
         .filter(product_categories::product_id.eq_any(filter_products!(
             products::table.select(products::id).into_boxed(),
             &rest,
-            &patterns
+            &args
         )))
         .group_by(category_closure::ancestor_id)
         .select((
@@ -78,7 +78,7 @@ pub(crate) async fn options(
         ..filter.clone()
     };
     let variant_in_stock = filter.in_stock == Some(true);
-    let patterns = like_patterns(&rest);
+    let args = filter_args(conn, &rest).await?;
     let names: Vec<&str> = filter.options.iter().map(|o| o.name.as_str()).collect();
     // For each constrained name: the filter's values for the other names.
     let others: Vec<Vec<SelectedOption>> = filter
@@ -95,7 +95,7 @@ pub(crate) async fn options(
         .collect();
     db_run!(conn, c => {
         let matching_products =
-            || filter_products!(products::table.select(products::id).into_boxed(), &rest, &patterns);
+            || filter_products!(products::table.select(products::id).into_boxed(), &rest, &args);
         macro_rules! matching_variants {
             ($options:expr) => {{
                 let variants = variants_with_options!($options, product_variants::id);
@@ -143,7 +143,7 @@ pub(crate) async fn in_stock_count(
         in_stock: None,
         ..filter.clone()
     };
-    let patterns = like_patterns(&rest);
+    let args = filter_args(conn, &rest).await?;
     db_run!(conn, c => variants_with_options!(
         &filter.options,
         count(product_variants::product_id).aggregate_distinct()
@@ -152,7 +152,7 @@ pub(crate) async fn in_stock_count(
     .filter(product_variants::product_id.eq_any(filter_products!(
         products::table.select(products::id).into_boxed(),
         &rest,
-        &patterns
+        &args
     )))
     .get_result(c)
     .await)
@@ -172,7 +172,7 @@ pub(crate) async fn price_range(
         ..filter.clone()
     };
     let variant_in_stock = filter.in_stock == Some(true);
-    let patterns = like_patterns(&rest);
+    let args = filter_args(conn, &rest).await?;
     let (low, high): (Option<i64>, Option<i64>) = db_run!(conn, c => {
         let variants = variants_with_options!(
             &filter.options,
@@ -181,7 +181,7 @@ pub(crate) async fn price_range(
         .filter(product_variants::product_id.eq_any(filter_products!(
             products::table.select(products::id).into_boxed(),
             &rest,
-            &patterns
+            &args
         )));
         let variants = if variant_in_stock {
             variants.filter(product_variants::stock.gt(0))

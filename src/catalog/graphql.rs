@@ -5,7 +5,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Upload};
 
 use super::Catalog;
-use super::categories::graphql::{Category, ProductCategoriesLoader, category_ids};
+use super::categories::graphql::{Category, category_ids};
 use super::images;
 use super::model::{
     ProductListFilter, ProductOrder, ProductPage, ProductRow, ProductSortField, SortDirection,
@@ -18,7 +18,7 @@ use super::variants::model::{SelectedOption, product_options};
 use crate::accounts::model::{Role, UserRow};
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
-use crate::graphql::loaders::CachedLoader;
+use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{Cursor, numeric_key, page_of, time_key};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
@@ -80,8 +80,8 @@ impl Product {
     }
     /// Ordered by name.
     async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        let categories = ctx
-            .data_unchecked::<CachedLoader<ProductCategoriesLoader>>()
+        let categories = loaders(ctx)
+            .product_categories()
             .load_one(self.0.id)
             .await?;
         Ok(categories

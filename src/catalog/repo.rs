@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, SortDirection};
 use crate::db::fixed_sql::FixedSql;
 use crate::db::schema::{
-    category_closure, order_items, product_categories, product_variants, products, variant_options,
+    order_items, product_categories, product_variants, products, variant_options,
 };
 use crate::db::{Conn, contains_pattern};
 use crate::db::{db_run, keyset_page};
@@ -37,18 +37,18 @@ macro_rules! variants_with_options {
 pub(crate) use variants_with_options;
 
 /// Applies a [`ProductListFilter`] to a boxed products query (the page, the count and
-/// the facets share it). `$patterns` are the LIKE patterns of the search words. Every
-/// condition on another table is an uncorrelated `products.id IN (…)` answered by an
-/// index: the category subtree through the closure table, the options through
+/// the facets share it), with its [`FilterArgs`]. Every condition on another table is
+/// an uncorrelated `products.id IN (…)` answered by an index: the category subtree's
+/// memberships by `product_categories (category_id, …)`, the options through
 /// `variant_options (name, value)`.
 macro_rules! filter_products {
-    ($query:expr, $filter:expr, $patterns:expr) => {{
+    ($query:expr, $filter:expr, $args:expr) => {{
         let filter: &$crate::catalog::model::ProductListFilter = $filter;
         let mut query = $query;
         if !filter.include_archived {
             query = query.filter(products::is_archived.eq(false));
         }
-        for pattern in $patterns {
+        for pattern in &$args.patterns {
             query = query.filter(products::search_text.like(pattern).escape('\\'));
         }
         if let Some(min) = filter.min_price_cents {
@@ -57,17 +57,11 @@ macro_rules! filter_products {
         if let Some(max) = filter.max_price_cents {
             query = query.filter(products::price_cents.le(max));
         }
-        if let Some(category) = filter.category_id {
+        if let Some(subtree) = &$args.subtree {
             query = query.filter(
                 products::id.eq_any(
                     product_categories::table
-                        .filter(
-                            product_categories::category_id.eq_any(
-                                category_closure::table
-                                    .filter(category_closure::ancestor_id.eq(category))
-                                    .select(category_closure::descendant_id),
-                            ),
-                        )
+                        .filter(product_categories::category_id.eq_any(subtree))
                         .select(product_categories::product_id),
                 ),
             );
@@ -97,8 +91,35 @@ macro_rules! filter_products {
 }
 pub(crate) use filter_products;
 
-pub(crate) fn like_patterns(filter: &ProductListFilter) -> Vec<String> {
-    filter.words.iter().map(|w| contains_pattern(w)).collect()
+/// What a filter needs beside itself: the LIKE patterns of its search words, and the
+/// categories of its category's subtree. The subtree is read first, as a list, rather
+/// than joined in: with the list PostgreSQL estimates from its statistics how many
+/// products a category holds, and picks a sort of a small category's products over a
+/// walk of the whole catalog in date order (2.6 ms against 0.8 ms for a leaf of 330
+/// products among 10,000).
+pub(crate) struct FilterArgs {
+    pub patterns: Vec<String>,
+    pub subtree: Option<Vec<i64>>,
+}
+
+pub(crate) async fn filter_args(
+    conn: &mut Conn<'_>,
+    filter: &ProductListFilter,
+) -> QueryResult<FilterArgs> {
+    let subtree = match filter.category_id {
+        Some(category) => Some(
+            crate::catalog::categories::repo::subtree_ids(conn, category)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect(),
+        ),
+        None => None,
+    };
+    Ok(FilterArgs {
+        patterns: filter.words.iter().map(|w| contains_pattern(w)).collect(),
+        subtree,
+    })
 }
 
 /// One page of products.
@@ -107,12 +128,12 @@ pub(crate) async fn list_products(
     filter: &ProductListFilter,
     page: &ProductPage,
 ) -> QueryResult<Vec<ProductRow>> {
-    let patterns = like_patterns(filter);
+    let args = filter_args(conn, filter).await?;
     db_run!(conn, c => {
         let query = filter_products!(
             products::table.select(ProductRow::as_select()).into_boxed(),
             filter,
-            &patterns
+            &args
         );
         let (query, limit) = match page {
             ProductPage::CreatedAt(p, direction) => {
@@ -139,11 +160,11 @@ pub(crate) async fn count_products(
     conn: &mut Conn<'_>,
     filter: &ProductListFilter,
 ) -> QueryResult<i64> {
-    let patterns = like_patterns(filter);
+    let args = filter_args(conn, filter).await?;
     db_run!(conn, c => filter_products!(
         products::table.count().into_boxed(),
         filter,
-        &patterns
+        &args
     )
     .get_result(c)
     .await)

@@ -1,8 +1,11 @@
-//! The DataLoaders every operation gets: products, variants, categories, order lines,
-//! payments, customers.
+//! The DataLoaders of an operation: products, variants, categories, order lines,
+//! payments, customers. Each is made on first use, so that an operation pays only for
+//! the loaders its fields need (a catalog page needs none).
 
-use async_graphql::Data;
-use async_graphql::dataloader::{DataLoader, HashMapCache};
+use std::sync::OnceLock;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{Context, Data};
 
 use crate::catalog::categories::graphql::{
     CategoryAncestorsLoader, CategoryChildrenLoader, CategoryLoader, ProductCategoriesLoader,
@@ -15,44 +18,94 @@ use crate::orders::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
 /// A loader that remembers what it loaded (async-graphql's `DataLoader::new` does not).
 pub(crate) type CachedLoader<L> = DataLoader<L, HashMapCache>;
 
-fn caching<L: async_graphql::dataloader::Loader<i64>>(loader: L) -> CachedLoader<L> {
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+/// One operation's (or one WebSocket connection's) loaders.
+pub(crate) struct Loaders {
+    db: Db,
+    /// An HTTP operation may reuse what it loaded; a subscription lives for hours and
+    /// must see every change, so it batches without caching.
+    cached: bool,
+    products: OnceLock<CachedLoader<ProductLoader>>,
+    variants: OnceLock<CachedLoader<VariantLoader>>,
+    variants_of_product: OnceLock<CachedLoader<VariantsOfProductLoader>>,
+    categories: OnceLock<CachedLoader<CategoryLoader>>,
+    category_children: OnceLock<CachedLoader<CategoryChildrenLoader>>,
+    category_ancestors: OnceLock<CachedLoader<CategoryAncestorsLoader>>,
+    product_categories: OnceLock<CachedLoader<ProductCategoriesLoader>>,
+    order_items: OnceLock<CachedLoader<OrderItemsLoader>>,
+    payments: OnceLock<CachedLoader<PaymentLoader>>,
+    users: OnceLock<CachedLoader<UserLoader>>,
 }
 
-/// Adds the loaders to an operation's (or a WebSocket connection's) data. `cached`:
-/// an HTTP operation may reuse what it loaded; a subscription lives for hours and must
-/// see every change, so it batches without caching.
+/// The loaders of the operation `ctx` belongs to.
+pub(crate) fn loaders<'a>(ctx: &Context<'a>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
+}
+
+/// Adds the loaders to an operation's (or a WebSocket connection's) data.
 pub(crate) fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
-    let products = caching(ProductLoader::new(db.clone()));
-    let items = caching(OrderItemsLoader(db.clone()));
-    let payments = caching(PaymentLoader(db.clone()));
-    let users = caching(UserLoader(db.clone()));
-    let variants_of_product = caching(VariantsOfProductLoader(db.clone()));
-    let variants = caching(VariantLoader(db.clone()));
-    let categories = caching(CategoryLoader(db.clone()));
-    let children = caching(CategoryChildrenLoader(db.clone()));
-    let ancestors = caching(CategoryAncestorsLoader(db.clone()));
-    let product_categories = caching(ProductCategoriesLoader(db.clone()));
-    if !cached {
-        products.enable_all_cache(false);
-        items.enable_all_cache(false);
-        payments.enable_all_cache(false);
-        users.enable_all_cache(false);
-        variants_of_product.enable_all_cache(false);
-        variants.enable_all_cache(false);
-        categories.enable_all_cache(false);
-        children.enable_all_cache(false);
-        ancestors.enable_all_cache(false);
-        product_categories.enable_all_cache(false);
+    data.insert(Loaders {
+        db: db.clone(),
+        cached,
+        products: OnceLock::new(),
+        variants: OnceLock::new(),
+        variants_of_product: OnceLock::new(),
+        categories: OnceLock::new(),
+        category_children: OnceLock::new(),
+        category_ancestors: OnceLock::new(),
+        product_categories: OnceLock::new(),
+        order_items: OnceLock::new(),
+        payments: OnceLock::new(),
+        users: OnceLock::new(),
+    });
+}
+
+impl Loaders {
+    fn get<'a, L: Loader<i64>>(
+        &self,
+        cell: &'a OnceLock<CachedLoader<L>>,
+        make: impl FnOnce(Db) -> L,
+    ) -> &'a CachedLoader<L> {
+        cell.get_or_init(|| {
+            let loader = DataLoader::with_cache(
+                make(self.db.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            );
+            if !self.cached {
+                loader.enable_all_cache(false);
+            }
+            loader
+        })
     }
-    data.insert(products);
-    data.insert(items);
-    data.insert(payments);
-    data.insert(users);
-    data.insert(variants_of_product);
-    data.insert(variants);
-    data.insert(categories);
-    data.insert(children);
-    data.insert(ancestors);
-    data.insert(product_categories);
+
+    pub(crate) fn products(&self) -> &CachedLoader<ProductLoader> {
+        self.get(&self.products, ProductLoader::new)
+    }
+    pub(crate) fn variants(&self) -> &CachedLoader<VariantLoader> {
+        self.get(&self.variants, VariantLoader)
+    }
+    pub(crate) fn variants_of_product(&self) -> &CachedLoader<VariantsOfProductLoader> {
+        self.get(&self.variants_of_product, VariantsOfProductLoader)
+    }
+    pub(crate) fn categories(&self) -> &CachedLoader<CategoryLoader> {
+        self.get(&self.categories, CategoryLoader)
+    }
+    pub(crate) fn category_children(&self) -> &CachedLoader<CategoryChildrenLoader> {
+        self.get(&self.category_children, CategoryChildrenLoader)
+    }
+    pub(crate) fn category_ancestors(&self) -> &CachedLoader<CategoryAncestorsLoader> {
+        self.get(&self.category_ancestors, CategoryAncestorsLoader)
+    }
+    pub(crate) fn product_categories(&self) -> &CachedLoader<ProductCategoriesLoader> {
+        self.get(&self.product_categories, ProductCategoriesLoader)
+    }
+    pub(crate) fn order_items(&self) -> &CachedLoader<OrderItemsLoader> {
+        self.get(&self.order_items, OrderItemsLoader)
+    }
+    pub(crate) fn payments(&self) -> &CachedLoader<PaymentLoader> {
+        self.get(&self.payments, PaymentLoader)
+    }
+    pub(crate) fn users(&self) -> &CachedLoader<UserLoader> {
+        self.get(&self.users, UserLoader)
+    }
 }

@@ -8,7 +8,6 @@ use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::Orders;
-use super::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
 use super::model::{
     OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod, PaymentRow, PaymentStatus,
 };
@@ -16,13 +15,12 @@ use super::service::Checkout;
 use crate::accounts::graphql::User;
 use crate::accounts::model::Role;
 use crate::catalog::graphql::Product;
-use crate::catalog::loader::ProductLoader;
 use crate::catalog::variants::graphql::{ProductVariant, load_variant};
 use crate::db::keyset::PageOf;
 use crate::db::time_to_micros;
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
-use crate::graphql::loaders::CachedLoader;
+use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{Cursor, page_of, time_key};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
@@ -59,10 +57,7 @@ impl Order {
         self.0.payment_method()
     }
     async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderItem>> {
-        let items = ctx
-            .data_unchecked::<CachedLoader<OrderItemsLoader>>()
-            .load_one(self.0.id)
-            .await?;
+        let items = loaders(ctx).order_items().load_one(self.0.id).await?;
         Ok(items
             .unwrap_or_default()
             .into_iter()
@@ -71,24 +66,15 @@ impl Order {
     }
     /// Total units across all items.
     async fn item_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let items = ctx
-            .data_unchecked::<CachedLoader<OrderItemsLoader>>()
-            .load_one(self.0.id)
-            .await?;
+        let items = loaders(ctx).order_items().load_one(self.0.id).await?;
         Ok(items.unwrap_or_default().iter().map(|i| i.quantity).sum())
     }
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let user = ctx
-            .data_unchecked::<CachedLoader<UserLoader>>()
-            .load_one(self.0.user_id)
-            .await?;
+        let user = loaders(ctx).users().load_one(self.0.user_id).await?;
         user.map(User).ok_or_else(|| missing("customer"))
     }
     async fn payment(&self, ctx: &Context<'_>) -> async_graphql::Result<Payment> {
-        let payment = ctx
-            .data_unchecked::<CachedLoader<PaymentLoader>>()
-            .load_one(self.0.id)
-            .await?;
+        let payment = loaders(ctx).payments().load_one(self.0.id).await?;
         payment.map(Payment).ok_or_else(|| missing("payment"))
     }
     /// The statuses this order may move to next, per the status flow.
@@ -111,10 +97,7 @@ impl OrderItem {
         encode_id(NodeKind::OrderItem, self.0.id)
     }
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
-        let product = ctx
-            .data_unchecked::<CachedLoader<ProductLoader>>()
-            .load_one(self.0.product_id)
-            .await?;
+        let product = loaders(ctx).products().load_one(self.0.product_id).await?;
         product.map(Product).ok_or_else(|| missing("product"))
     }
     /// The product's name when the order was placed.
@@ -254,7 +237,7 @@ async fn prefetch(ctx: &Context<'_>, orders: &[OrderRow]) -> async_graphql::Resu
     let selects = |field: &str| nodes.iter().any(|n| n.field(field).exists());
     let order_ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
     if selects("items") || selects("itemCount") {
-        let loader = ctx.data_unchecked::<CachedLoader<OrderItemsLoader>>();
+        let loader = loaders(ctx).order_items();
         let mut items = loader.loader().load(&order_ids).await?;
         if nodes
             .iter()
@@ -264,7 +247,7 @@ async fn prefetch(ctx: &Context<'_>, orders: &[OrderRow]) -> async_graphql::Resu
                 items.values().flatten().map(|i| i.product_id).collect();
             product_ids.sort_unstable();
             product_ids.dedup();
-            let products = ctx.data_unchecked::<CachedLoader<ProductLoader>>();
+            let products = loaders(ctx).products();
             products
                 .feed_many(products.loader().load(&product_ids).await?)
                 .await;
@@ -275,7 +258,7 @@ async fn prefetch(ctx: &Context<'_>, orders: &[OrderRow]) -> async_graphql::Resu
         loader.feed_many(all).await;
     }
     if selects("payment") {
-        let loader = ctx.data_unchecked::<CachedLoader<PaymentLoader>>();
+        let loader = loaders(ctx).payments();
         loader
             .feed_many(loader.loader().load(&order_ids).await?)
             .await;
@@ -284,7 +267,7 @@ async fn prefetch(ctx: &Context<'_>, orders: &[OrderRow]) -> async_graphql::Resu
         let mut user_ids: Vec<i64> = orders.iter().map(|o| o.user_id).collect();
         user_ids.sort_unstable();
         user_ids.dedup();
-        let loader = ctx.data_unchecked::<CachedLoader<UserLoader>>();
+        let loader = loaders(ctx).users();
         loader
             .feed_many(loader.loader().load(&user_ids).await?)
             .await;

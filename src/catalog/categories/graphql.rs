@@ -17,7 +17,7 @@ use crate::catalog::graphql::{
 use crate::db::Db;
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
-use crate::graphql::loaders::CachedLoader;
+use crate::graphql::loaders::loaders;
 use crate::graphql::payload::split;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::viewer::RoleGuard;
@@ -138,18 +138,15 @@ impl Category {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        Ok(ctx
-            .data_unchecked::<CachedLoader<CategoryLoader>>()
+        Ok(loaders(ctx)
+            .categories()
             .load_one(parent)
             .await?
             .map(Category))
     }
     /// Direct children, ordered by position, then name.
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        let children = ctx
-            .data_unchecked::<CachedLoader<CategoryChildrenLoader>>()
-            .load_one(self.0.id)
-            .await?;
+        let children = loaders(ctx).category_children().load_one(self.0.id).await?;
         Ok(children
             .unwrap_or_default()
             .into_iter()
@@ -158,8 +155,8 @@ impl Category {
     }
     /// The path from the root down to this category's parent (empty for a root).
     async fn ancestors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        let ancestors = ctx
-            .data_unchecked::<CachedLoader<CategoryAncestorsLoader>>()
+        let ancestors = loaders(ctx)
+            .category_ancestors()
             .load_one(self.0.id)
             .await?;
         Ok(ancestors

@@ -11,12 +11,11 @@ use super::service::{NewVariantInput, VariantChange, VariantUpdate};
 use crate::accounts::model::Role;
 use crate::catalog::Catalog;
 use crate::catalog::graphql::{Product, catalog_reader};
-use crate::catalog::loader::ProductLoader;
 use crate::catalog::service::PriceInput;
 use crate::db::Db;
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
-use crate::graphql::loaders::CachedLoader;
+use crate::graphql::loaders::loaders;
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
 use crate::graphql::viewer::RoleGuard;
@@ -73,8 +72,8 @@ pub(crate) async fn visible_variants(
     product_id: i64,
     with_archived: bool,
 ) -> async_graphql::Result<Vec<Variant>> {
-    let variants = ctx
-        .data_unchecked::<CachedLoader<VariantsOfProductLoader>>()
+    let variants = loaders(ctx)
+        .variants_of_product()
         .load_one(product_id)
         .await?
         .unwrap_or_default();
@@ -92,8 +91,8 @@ pub(crate) async fn load_variant(
     ctx: &Context<'_>,
     id: i64,
 ) -> async_graphql::Result<Option<ProductVariant>> {
-    Ok(ctx
-        .data_unchecked::<CachedLoader<VariantLoader>>()
+    Ok(loaders(ctx)
+        .variants()
         .load_one(id)
         .await?
         .map(ProductVariant))
@@ -173,8 +172,8 @@ impl ProductVariant {
         encode_id(NodeKind::ProductVariant, self.0.row.id)
     }
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Product> {
-        let product = ctx
-            .data_unchecked::<CachedLoader<ProductLoader>>()
+        let product = loaders(ctx)
+            .products()
             .load_one(self.0.row.product_id)
             .await?;
         product
