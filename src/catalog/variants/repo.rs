@@ -51,6 +51,34 @@ pub(crate) async fn find_variant(conn: &mut Conn<'_>, id: i64) -> QueryResult<Op
     Ok(find_variants(conn, &[id]).await?.pop())
 }
 
+/// A variant with its product, in one statement (no options: the cart needs none).
+pub(crate) async fn find_with_product(
+    conn: &mut Conn<'_>,
+    variant_id: i64,
+) -> QueryResult<Option<(VariantRow, ProductRow)>> {
+    db_run!(conn, c => product_variants::table
+        .inner_join(products::table)
+        .filter(product_variants::id.eq(variant_id))
+        .select((VariantRow::as_select(), ProductRow::as_select()))
+        .first(c)
+        .await
+        .optional())
+}
+
+/// The active variants of a product, by creation (no options).
+pub(crate) async fn active_rows(
+    conn: &mut Conn<'_>,
+    product_id: i64,
+) -> QueryResult<Vec<VariantRow>> {
+    db_run!(conn, c => product_variants::table
+        .filter(product_variants::product_id.eq(product_id))
+        .filter(product_variants::is_archived.eq(false))
+        .order(product_variants::id)
+        .select(VariantRow::as_select())
+        .load(c)
+        .await)
+}
+
 /// Every active variant of a product for sale, with its product's name, by id (demo
 /// data: the carts and order history drawn from the whole catalog).
 pub(crate) async fn for_sale(conn: &mut Conn<'_>) -> QueryResult<Vec<(VariantRow, String)>> {

@@ -137,47 +137,40 @@ pub(crate) async fn resolve_variant(
     variant: Option<Option<i64>>,
     product_field: &str,
 ) -> AppResult<(ProductRow, VariantRow)> {
+    if let Some(id) = variant {
+        // The variant and its product in one statement: addToCart's hot path.
+        let id = id.ok_or_else(|| variant_not_found("variantId"))?;
+        return match repo::find_with_product(conn, id).await? {
+            Some((variant, product)) if product.id == product_id => Ok((product, variant)),
+            Some(_) => Err(variant_not_found("variantId")),
+            None => match products::find_product(conn, product_id).await? {
+                Some(_) => Err(variant_not_found("variantId")),
+                None => Err(product_not_found(product_field)),
+            },
+        };
+    }
     let product = products::find_product(conn, product_id)
         .await?
         .ok_or_else(|| product_not_found(product_field))?;
-    let variant = match variant {
-        Some(id) => {
-            let id = id.ok_or_else(|| variant_not_found("variantId"))?;
-            repo::find_variant(conn, id)
-                .await?
-                .filter(|v| v.row.product_id == product_id)
-                .ok_or_else(|| variant_not_found("variantId"))?
-                .row
-        }
-        None => {
-            let mut active: Vec<Variant> = repo::variants_of(conn, &[product_id])
-                .await?
-                .into_iter()
-                .filter(|v| !v.row.is_archived)
-                .collect();
-            if active.len() > 1 {
-                return Err(AppError::input(
-                    UserErrorCode::VariantRequired,
-                    "variantId",
-                    format!(
-                        "{} has {} variants: say which one",
-                        product.name,
-                        active.len()
-                    ),
-                ));
-            }
-            active
-                .pop()
-                .ok_or_else(|| {
-                    AppError::input(
-                        UserErrorCode::ProductUnavailable,
-                        product_field,
-                        format!("{} has no variant for sale", product.name),
-                    )
-                })?
-                .row
-        }
-    };
+    let mut active = repo::active_rows(conn, product_id).await?;
+    if active.len() > 1 {
+        return Err(AppError::input(
+            UserErrorCode::VariantRequired,
+            "variantId",
+            format!(
+                "{} has {} variants: say which one",
+                product.name,
+                active.len()
+            ),
+        ));
+    }
+    let variant = active.pop().ok_or_else(|| {
+        AppError::input(
+            UserErrorCode::ProductUnavailable,
+            product_field,
+            format!("{} has no variant for sale", product.name),
+        )
+    })?;
     Ok((product, variant))
 }
 
