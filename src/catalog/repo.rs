@@ -93,10 +93,9 @@ pub(crate) use filter_products;
 
 /// What a filter needs beside itself: the LIKE patterns of its search words, and the
 /// categories of its category's subtree. The subtree is read first, as a list, rather
-/// than joined in: with the list PostgreSQL estimates from its statistics how many
-/// products a category holds, and picks a sort of a small category's products over a
-/// walk of the whole catalog in date order (2.6 ms against 0.8 ms for a leaf of 330
-/// products among 10,000).
+/// than joined in through the closure table: the page's query then nests one subquery
+/// less (PostgreSQL planned a leaf's page in 0.2 ms instead of 0.375), and the planner
+/// estimates from the memberships' statistics how many products those categories hold.
 pub(crate) struct FilterArgs {
     pub patterns: Vec<String>,
     pub subtree: Option<Vec<i64>>,
