@@ -7,10 +7,10 @@ use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, searc
 use super::repo::{self, ProductChanges};
 use super::variants::model::{NewVariant, SelectedOption, title_of};
 use super::variants::repo::VariantChanges;
-use super::variants::service::{check_options, check_sku};
+use super::variants::service::{check_options, check_sku, sku_race, sku_taken};
 use super::{categories, facets, variants};
 use crate::db::money::MAX_PRICE_CENTS;
-use crate::db::{Conn, Db, is_unique_violation, now};
+use crate::db::{Conn, Db, now};
 use crate::error::{AppError, AppResult, UserErrorCode};
 
 /// The catalog room: it owns the `products` table and every stock change (orders take
@@ -295,11 +295,7 @@ impl Catalog {
                 let product = repo::insert_product(tx, &new).await?;
                 let sku = match &sku {
                     Some(sku) if variants::repo::sku_taken(tx, sku, None).await? => {
-                        return Err(AppError::input(
-                            UserErrorCode::SkuTaken,
-                            "sku",
-                            format!("the SKU {sku} is taken"),
-                        ));
+                        return Err(sku_taken(sku));
                     }
                     Some(sku) => sku.clone(),
                     None => generated_sku(tx, product.id).await?,
@@ -320,14 +316,7 @@ impl Catalog {
                 Ok(product)
             })
             .await
-            .map_err(|e| match e {
-                AppError::Database(db) if is_unique_violation(&db) => AppError::input(
-                    UserErrorCode::SkuTaken,
-                    "sku",
-                    format!("the SKU {sku_text} is taken"),
-                ),
-                other => other,
-            });
+            .map_err(sku_race(&sku_text));
         self.changed(created).await
     }
 
@@ -361,8 +350,7 @@ impl Catalog {
                 });
                 // v1's price and stock belong to the product's only active variant.
                 if price_cents.is_some() || stock.is_some() {
-                    let (_, variant) =
-                        variants::service::resolve_variant(tx, id, None, "id").await?;
+                    let variant = variants::service::pick_variant(tx, &current, None, "id").await?;
                     let changes = VariantChanges {
                         price_cents,
                         stock,
@@ -437,12 +425,11 @@ impl Catalog {
         let adjusted = self
             .db
             .transaction(async |tx| {
-                repo::lock_product(tx, product_id, now)
+                let product = repo::lock_product(tx, product_id, now)
                     .await?
                     .ok_or_else(|| not_found("productId"))?;
-                let (product, variant) =
-                    variants::service::resolve_variant(tx, product_id, variant, "productId")
-                        .await?;
+                let variant =
+                    variants::service::pick_variant(tx, &product, variant, "productId").await?;
                 let too_few = || {
                     AppError::input(
                         UserErrorCode::InsufficientStock,

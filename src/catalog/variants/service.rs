@@ -25,7 +25,7 @@ fn product_not_found(field: &str) -> AppError {
     AppError::input(UserErrorCode::NotFound, field, "no such product")
 }
 
-fn sku_taken(sku: &str) -> AppError {
+pub(crate) fn sku_taken(sku: &str) -> AppError {
     AppError::input(
         UserErrorCode::SkuTaken,
         "sku",
@@ -152,7 +152,25 @@ pub(crate) async fn resolve_variant(
     let product = products::find_product(conn, product_id)
         .await?
         .ok_or_else(|| product_not_found(product_field))?;
-    let mut active = repo::active_rows(conn, product_id).await?;
+    let variant = pick_variant(conn, &product, None, product_field).await?;
+    Ok((product, variant))
+}
+
+/// [`resolve_variant`] for a product already read (and locked) by the caller.
+pub(crate) async fn pick_variant(
+    conn: &mut Conn<'_>,
+    product: &ProductRow,
+    variant: Option<Option<i64>>,
+    product_field: &str,
+) -> AppResult<VariantRow> {
+    if let Some(id) = variant {
+        let id = id.ok_or_else(|| variant_not_found("variantId"))?;
+        return match repo::find_with_product(conn, id).await? {
+            Some((variant, owner)) if owner.id == product.id => Ok(variant),
+            _ => Err(variant_not_found("variantId")),
+        };
+    }
+    let mut active = repo::active_rows(conn, product.id).await?;
     if active.len() > 1 {
         return Err(AppError::input(
             UserErrorCode::VariantRequired,
@@ -164,24 +182,18 @@ pub(crate) async fn resolve_variant(
             ),
         ));
     }
-    let variant = active.pop().ok_or_else(|| {
+    active.pop().ok_or_else(|| {
         AppError::input(
             UserErrorCode::ProductUnavailable,
             product_field,
             format!("{} has no variant for sale", product.name),
         )
-    })?;
-    Ok((product, variant))
+    })
 }
 
 /// Sets the product's derived price and stock from its active variants.
 pub(crate) async fn refresh_product(conn: &mut Conn<'_>, product_id: i64) -> AppResult<ProductRow> {
-    let active: Vec<VariantRow> = repo::variants_of(conn, &[product_id])
-        .await?
-        .into_iter()
-        .map(|v| v.row)
-        .filter(|v| !v.is_archived)
-        .collect();
+    let active = repo::active_rows(conn, product_id).await?;
     let price = active.iter().map(|v| v.price_cents).min();
     let stock: i64 = active.iter().map(|v| i64::from(v.stock)).sum();
     let stock = i32::try_from(stock).map_err(|_| {
@@ -218,8 +230,24 @@ pub(crate) struct VariantChange {
     pub product: ProductRow,
 }
 
+/// `LAST_VARIANT` when `id` is the only active one of the product's `variants`: taking
+/// it away (archiving or deleting it) would leave the product with none.
+fn refuse_last_active(variants: &[Variant], id: i64, field: &str) -> AppResult<()> {
+    if variants
+        .iter()
+        .any(|v| !v.row.is_archived && v.row.id != id)
+    {
+        return Ok(());
+    }
+    Err(AppError::input(
+        UserErrorCode::LastVariant,
+        field,
+        "a product keeps at least one active variant",
+    ))
+}
+
 /// A SKU's unique violation (a concurrent writer took it) is `SKU_TAKEN`, not a failure.
-fn sku_race(sku: &str) -> impl Fn(AppError) -> AppError + '_ {
+pub(crate) fn sku_race(sku: &str) -> impl Fn(AppError) -> AppError + '_ {
     move |e| match e {
         AppError::Database(db) if is_unique_violation(&db) => sku_taken(sku),
         other => other,
@@ -305,16 +333,8 @@ impl Catalog {
                 products::lock_product(tx, product_id, now).await?;
                 let variants = repo::variants_of(tx, &[product_id]).await?;
                 let archived = update.is_archived.unwrap_or(current.row.is_archived);
-                let others_active = variants
-                    .iter()
-                    .filter(|v| !v.row.is_archived && v.row.id != id)
-                    .count();
-                if archived && !current.row.is_archived && others_active == 0 {
-                    return Err(AppError::input(
-                        UserErrorCode::LastVariant,
-                        "isArchived",
-                        "a product keeps at least one active variant",
-                    ));
+                if archived && !current.row.is_archived {
+                    refuse_last_active(&variants, id, "isArchived")?;
                 }
                 let options = options.unwrap_or_else(|| current.options.clone());
                 // An active variant fits the others; an archived one is left as it is.
@@ -369,16 +389,8 @@ impl Catalog {
                 let product_id = current.row.product_id;
                 products::lock_product(tx, product_id, now).await?;
                 let variants = repo::variants_of(tx, &[product_id]).await?;
-                let others_active = variants
-                    .iter()
-                    .filter(|v| !v.row.is_archived && v.row.id != id)
-                    .count();
-                if !current.row.is_archived && others_active == 0 {
-                    return Err(AppError::input(
-                        UserErrorCode::LastVariant,
-                        "id",
-                        "a product keeps at least one active variant",
-                    ));
+                if !current.row.is_archived {
+                    refuse_last_active(&variants, id, "id")?;
                 }
                 crate::cart::repo::remove_variant(tx, id).await?;
                 let variant = if repo::is_ordered(tx, id).await? {
