@@ -5,18 +5,16 @@
 //! their counts), whatever the size of the catalog: the filter is applied inside the
 //! database as `products.id IN (…)` subqueries, never by loading the matching products.
 
-use diesel::dsl::{count, max, min};
+use diesel::dsl::{count, count_star, max, min};
 use diesel::prelude::AggregateExpressionMethods;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::categories::model::CategoryRow;
 use super::model::ProductListFilter;
-use super::repo::{filter_args, filter_products, variants_with_options};
+use super::repo::{FilterArgs, filter_products, variants_with_options};
 use super::variants::model::SelectedOption;
-use crate::db::schema::{
-    category_closure, product_categories, product_variants, products, variant_options,
-};
+use crate::db::schema::{category_products, product_variants, products, variant_options};
 use crate::db::{Conn, db_run};
 
 /// The children of `filter.category_id` (or the roots) that hold matching products in
@@ -36,23 +34,16 @@ pub(crate) async fn categories(
         category_id: None,
         ..filter.clone()
     };
-    let args = filter_args(conn, &rest).await?;
-    let counts: Vec<(i64, i64)> = db_run!(conn, c => category_closure::table
-        .inner_join(
-            product_categories::table
-                .on(product_categories::category_id.eq(category_closure::descendant_id)),
-        )
-        .filter(category_closure::ancestor_id.eq_any(&ids))
-        .filter(product_categories::product_id.eq_any(filter_products!(
+    let args = FilterArgs::of(&rest);
+    let counts: Vec<(i64, i64)> = db_run!(conn, c => category_products::table
+        .filter(category_products::category_id.eq_any(&ids))
+        .filter(category_products::product_id.eq_any(filter_products!(
             products::table.select(products::id).into_boxed(),
             &rest,
             &args
         )))
-        .group_by(category_closure::ancestor_id)
-        .select((
-            category_closure::ancestor_id,
-            count(product_categories::product_id).aggregate_distinct(),
-        ))
+        .group_by(category_products::category_id)
+        .select((category_products::category_id, count_star()))
         .load(c)
         .await)?;
     Ok(children
@@ -78,7 +69,7 @@ pub(crate) async fn options(
         ..filter.clone()
     };
     let variant_in_stock = filter.in_stock == Some(true);
-    let args = filter_args(conn, &rest).await?;
+    let args = FilterArgs::of(&rest);
     let names: Vec<&str> = filter.options.iter().map(|o| o.name.as_str()).collect();
     // For each constrained name: the filter's values for the other names.
     let others: Vec<Vec<SelectedOption>> = filter
@@ -143,7 +134,7 @@ pub(crate) async fn in_stock_count(
         in_stock: None,
         ..filter.clone()
     };
-    let args = filter_args(conn, &rest).await?;
+    let args = FilterArgs::of(&rest);
     db_run!(conn, c => variants_with_options!(
         &filter.options,
         count(product_variants::product_id).aggregate_distinct()
@@ -172,7 +163,7 @@ pub(crate) async fn price_range(
         ..filter.clone()
     };
     let variant_in_stock = filter.in_stock == Some(true);
-    let args = filter_args(conn, &rest).await?;
+    let args = FilterArgs::of(&rest);
     let (low, high): (Option<i64>, Option<i64>) = db_run!(conn, c => {
         let variants = variants_with_options!(
             &filter.options,

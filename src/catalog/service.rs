@@ -10,6 +10,7 @@ use super::variants::repo::VariantChanges;
 use super::variants::service::{check_options, check_sku, sku_race, sku_taken};
 use super::{categories, facets, variants};
 use crate::db::money::MAX_PRICE_CENTS;
+use crate::db::writer_lock::{Writers, lock};
 use crate::db::{Conn, Db, now};
 use crate::error::{AppError, AppResult, UserErrorCode};
 
@@ -312,7 +313,10 @@ impl Catalog {
                     updated_at: now,
                 };
                 variants::repo::insert_variant(tx, &variant, &options).await?;
-                categories::repo::set_product_categories(tx, product.id, &category_ids).await?;
+                if !category_ids.is_empty() {
+                    lock(tx, Writers::CategoryTree).await?;
+                    categories::service::place_product(tx, product.id, &category_ids).await?;
+                }
                 Ok(product)
             })
             .await

@@ -126,6 +126,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    category_products (category_id, product_id) {
+        category_id -> BigInt,
+        product_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     product_categories (category_id, product_id) {
         category_id -> BigInt,
         product_id -> BigInt,
@@ -170,6 +178,8 @@ diesel::joinable!(product_variants -> products (product_id));
 diesel::joinable!(variant_options -> product_variants (variant_id));
 diesel::joinable!(product_categories -> categories (category_id));
 diesel::joinable!(product_categories -> products (product_id));
+diesel::joinable!(category_products -> categories (category_id));
+diesel::joinable!(category_products -> products (product_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -182,6 +192,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     categories,
     category_closure,
+    category_products,
     product_categories,
     product_variants,
     variant_options,

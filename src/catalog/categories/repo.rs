@@ -1,11 +1,14 @@
-//! Queries of the categories, category_closure and product_categories tables.
+//! Queries of the categories, category_closure, product_categories and
+//! category_products tables.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{CategoryRow, NewCategory};
-use crate::db::schema::{categories, category_closure, product_categories};
+use crate::db::schema::{
+    categories, category_closure, category_products, product_categories, products,
+};
 use crate::db::{Conn, db_run};
 
 pub(crate) async fn find_categories(
@@ -147,11 +150,15 @@ pub(crate) async fn update_category(
         .await)
 }
 
-/// Deletes a category; its closure rows and product memberships go with it (cascade).
+/// Deletes a category; its closure rows and product memberships go with it (cascade),
+/// and its products are no longer listed in its ancestors through it.
 pub(crate) async fn delete_category(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
-    db_run!(conn, c => diesel::delete(categories::table.find(id))
+    let members = products_in(conn, &[id]).await?;
+    let deleted = db_run!(conn, c => diesel::delete(categories::table.find(id))
         .execute(c)
-        .await)
+        .await)?;
+    refresh_listings(conn, &members).await?;
+    Ok(deleted)
 }
 
 pub(crate) async fn has_children(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
@@ -222,16 +229,17 @@ pub(crate) async fn move_subtree(
     )
     .execute(c)
     .await)?;
-    let Some(parent) = new_parent else {
-        return Ok(());
-    };
-    let mut rows = Vec::new();
-    for (ancestor, up) in ancestor_ids(conn, parent).await? {
-        for &(descendant, down) in &subtree {
-            rows.push((ancestor, descendant, up + down + 1));
+    if let Some(parent) = new_parent {
+        let mut rows = Vec::new();
+        for (ancestor, up) in ancestor_ids(conn, parent).await? {
+            for &(descendant, down) in &subtree {
+                rows.push((ancestor, descendant, up + down + 1));
+            }
         }
+        insert_closure(conn, &rows).await?;
     }
-    insert_closure(conn, &rows).await
+    let moved = products_in(conn, &members).await?;
+    refresh_listings(conn, &moved).await
 }
 
 /// Replaces a product's categories.
@@ -266,6 +274,53 @@ pub(crate) async fn set_product_categories(
             }
         }
     );
+    refresh_listings(conn, &[product_id]).await
+}
+
+/// The products directly in any of these categories.
+async fn products_in(conn: &mut Conn<'_>, category_ids: &[i64]) -> QueryResult<Vec<i64>> {
+    db_run!(conn, c => product_categories::table
+        .filter(product_categories::category_id.eq_any(category_ids))
+        .select(product_categories::product_id)
+        .distinct()
+        .load(c)
+        .await)
+}
+
+/// Rewrites these products' rows of `category_products` (every category they are in,
+/// directly or below it) from their memberships and the tree as they are now.
+async fn refresh_listings(conn: &mut Conn<'_>, product_ids: &[i64]) -> QueryResult<()> {
+    if product_ids.is_empty() {
+        return Ok(());
+    }
+    db_run!(conn, c => diesel::delete(
+        category_products::table.filter(category_products::product_id.eq_any(product_ids))
+    )
+    .execute(c)
+    .await)?;
+    db_run!(conn, c => diesel::insert_into(category_products::table)
+        .values(
+            product_categories::table
+                .inner_join(
+                    category_closure::table
+                        .on(category_closure::descendant_id.eq(product_categories::category_id)),
+                )
+                .inner_join(products::table)
+                .filter(product_categories::product_id.eq_any(product_ids))
+                .select((
+                    category_closure::ancestor_id,
+                    product_categories::product_id,
+                    products::created_at,
+                ))
+                .distinct(),
+        )
+        .into_columns((
+            category_products::category_id,
+            category_products::product_id,
+            category_products::created_at,
+        ))
+        .execute(c)
+        .await)?;
     Ok(())
 }
 

@@ -273,18 +273,33 @@ impl Catalog {
         let set = self
             .db
             .transaction(async |tx| {
+                // The tree lock before the product's row: a move holds the lock while it
+                // rewrites the listings of the products it moves.
+                lock(tx, Writers::CategoryTree).await?;
                 let product = products::lock_product(tx, product_id, now)
                     .await?
                     .ok_or_else(product_not_found)?;
-                if repo::find_categories(tx, &ids).await?.len() != ids.len() {
-                    return Err(not_found("categoryIds"));
-                }
-                repo::set_product_categories(tx, product_id, &ids).await?;
+                place_product(tx, product_id, &ids).await?;
                 Ok(product)
             })
             .await;
         self.changed(set).await
     }
+}
+
+/// Puts a product in exactly these categories, which must all exist (`NOT_FOUND` on
+/// `categoryIds` otherwise). The caller holds the tree lock, so that no move changes
+/// the categories' ancestors while the product's listings are written.
+pub(crate) async fn place_product(
+    tx: &mut Conn<'_>,
+    product_id: i64,
+    ids: &[i64],
+) -> AppResult<()> {
+    if repo::find_categories(tx, ids).await?.len() != ids.len() {
+        return Err(not_found("categoryIds"));
+    }
+    repo::set_product_categories(tx, product_id, ids).await?;
+    Ok(())
 }
 
 /// A move of `id` under `parent` (or to the roots) must not put it inside its own
