@@ -33,6 +33,7 @@ use crate::graphql::schema::Handles;
 use crate::graphql::ws::graphql_ws;
 use crate::orders::Orders;
 use crate::orders::events::OrderEvents;
+use crate::wishlist::Wishlist;
 
 /// The assembled application: the settings, the database, every room's handle and the
 /// GraphQL endpoint built over them.
@@ -89,6 +90,7 @@ impl App {
                 facets.clone(),
             ),
             cart: Cart::new(db.clone()),
+            wishlist: Wishlist::new(db.clone()),
             orders: Orders::new(db.clone(), events, facets),
             accounts,
         };

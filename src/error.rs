@@ -36,6 +36,7 @@ pub enum UserErrorCode {
     CategoryNotEmpty,
     VariantRequired,
     LastVariant,
+    WishlistFull,
 }
 
 /// An expected, user-correctable failure of a mutation.

@@ -11,11 +11,13 @@
 //! main, cli ─> app ─> graphql ─> accounts · catalog · cart · orders ─> db
 //!   orders ─> cart (takes the cart), orders ─> catalog (takes and returns stock),
 //!   catalog ─> cart (archived products and variants leave carts), cart ─> catalog
-//!   (reads products and variants), all ─> accounts::model
+//!   (reads products and variants), wishlist ─> catalog (reads products), all ─>
+//!   accounts::model
 //! ```
 //!
-//! The one import circle is the schema's own: `User.orders` and `Order.customer`
-//! (`accounts::graphql` ⇄ `orders::graphql`). Below the edge GraphQL appears only as the
+//! The import circles are the schema's own: `User.orders` and `Order.customer`
+//! (`accounts::graphql` ⇄ `orders::graphql`), `Product.inWishlist` and
+//! `WishlistItem.product` (`catalog::graphql` ⇄ `wishlist::graphql`). Below the edge GraphQL appears only as the
 //! `Enum` derive of the enums that are the same in the schema (roles, statuses) and in
 //! `error`, whose request errors leave as GraphQL errors.
 //!
@@ -57,3 +59,5 @@ pub mod runtime;
 pub mod seed;
 /// Accepting and serving HTTP connections: header deadline, connection cap, shutdown.
 pub mod server;
+/// The customers' wishlists (handle: `Wishlist`).
+pub mod wishlist;

@@ -27,6 +27,22 @@ pub(crate) async fn find_user(conn: &mut Conn<'_>, id: i64) -> QueryResult<Optio
         .optional())
 }
 
+/// Holds the user's row until the transaction ends, so that a customer's concurrent
+/// writes to a list with a cap (wishlist, address book) count one after the other.
+/// SQLite's write transactions already exclude each other.
+pub(crate) async fn lock_user(conn: &mut Conn<'_>, id: i64) -> QueryResult<()> {
+    db_run!(conn,
+        sqlite _c => Ok(()),
+        postgres c => users::table
+            .find(id)
+            .select(users::id)
+            .for_update()
+            .load::<i64>(c)
+            .await
+            .map(|_| ())
+    )
+}
+
 pub(crate) async fn find_users(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
     db_run!(conn, c => users::table
         .filter(users::id.eq_any(ids))

@@ -65,6 +65,11 @@ impl Product {
     async fn in_stock(&self) -> bool {
         self.0.stock > 0
     }
+    /// Whether the product is on the viewer's wishlist; false for anonymous visitors
+    /// and admins.
+    async fn in_wishlist(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        crate::wishlist::graphql::in_wishlist(ctx, self.0.id).await
+    }
     /// Absolute or root-relative URL of the product image, served by this server.
     async fn image_url(&self) -> Option<String> {
         self.0.image_path.as_deref().map(images::url)

@@ -176,7 +176,17 @@ diesel::joinable!(cart_items -> product_variants (variant_id));
 diesel::joinable!(order_items -> product_variants (variant_id));
 diesel::joinable!(product_variants -> products (product_id));
 diesel::joinable!(variant_options -> product_variants (variant_id));
+diesel::table! {
+    wishlist_items (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        product_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(product_categories -> categories (category_id));
+diesel::joinable!(wishlist_items -> products (product_id));
 diesel::joinable!(product_categories -> products (product_id));
 diesel::joinable!(category_products -> categories (category_id));
 diesel::joinable!(category_products -> products (product_id));
@@ -196,4 +206,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_categories,
     product_variants,
     variant_options,
+    wishlist_items,
 );

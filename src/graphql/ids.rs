@@ -17,10 +17,11 @@ pub(crate) enum NodeKind {
     Payment,
     Category,
     ProductVariant,
+    WishlistItem,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 8] = [
+    const ALL: [NodeKind; 9] = [
         NodeKind::User,
         NodeKind::Product,
         NodeKind::CartItem,
@@ -29,6 +30,7 @@ impl NodeKind {
         NodeKind::Payment,
         NodeKind::Category,
         NodeKind::ProductVariant,
+        NodeKind::WishlistItem,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -41,6 +43,7 @@ impl NodeKind {
             NodeKind::Payment => "Payment",
             NodeKind::Category => "Category",
             NodeKind::ProductVariant => "ProductVariant",
+            NodeKind::WishlistItem => "WishlistItem",
         }
     }
 }

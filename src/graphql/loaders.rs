@@ -1,5 +1,5 @@
 //! The DataLoaders of an operation: products, variants, categories, order lines,
-//! payments, customers. Each is made on first use, so that an operation pays only for
+//! payments, customers, the viewer's wishlist. Each is made on first use, so that an operation pays only for
 //! the loaders its fields need (a catalog page needs none).
 
 use std::sync::OnceLock;
@@ -14,6 +14,7 @@ use crate::catalog::loader::ProductLoader;
 use crate::catalog::variants::graphql::{VariantLoader, VariantsOfProductLoader};
 use crate::db::Db;
 use crate::orders::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
+use crate::wishlist::graphql::WishlistedLoader;
 
 /// A loader that remembers what it loaded (async-graphql's `DataLoader::new` does not).
 pub(crate) type CachedLoader<L> = DataLoader<L, HashMapCache>;
@@ -34,6 +35,8 @@ pub(crate) struct Loaders {
     order_items: OnceLock<CachedLoader<OrderItemsLoader>>,
     payments: OnceLock<CachedLoader<PaymentLoader>>,
     users: OnceLock<CachedLoader<UserLoader>>,
+    /// The viewer's: an operation (or a WebSocket connection) has one viewer.
+    wishlisted: OnceLock<CachedLoader<WishlistedLoader>>,
 }
 
 /// The loaders of the operation `ctx` belongs to.
@@ -56,6 +59,7 @@ pub(crate) fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
         order_items: OnceLock::new(),
         payments: OnceLock::new(),
         users: OnceLock::new(),
+        wishlisted: OnceLock::new(),
     });
 }
 
@@ -107,5 +111,8 @@ impl Loaders {
     }
     pub(crate) fn users(&self) -> &CachedLoader<UserLoader> {
         self.get(&self.users, UserLoader)
+    }
+    pub(crate) fn wishlisted(&self, user_id: i64) -> &CachedLoader<WishlistedLoader> {
+        self.get(&self.wishlisted, |db| WishlistedLoader { db, user_id })
     }
 }

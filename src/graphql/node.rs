@@ -12,6 +12,7 @@ use crate::graphql::ids::{NodeKind, decode_id};
 use crate::orders::graphql::{
     Order, OrderItem, Payment, order_item_node, order_node, payment_node,
 };
+use crate::wishlist::graphql::{WishlistItem, wishlist_item_node};
 
 /// An object with a globally unique, opaque ID (Relay Global Object Identification).
 #[derive(Interface)]
@@ -25,6 +26,7 @@ pub(crate) enum Node {
     Payment(Payment),
     Category(Category),
     ProductVariant(ProductVariant),
+    WishlistItem(WishlistItem),
 }
 
 /// Most IDs one `nodes` call resolves.
@@ -45,6 +47,9 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
         NodeKind::Payment => payment_node(ctx, number).await?.map(Node::Payment),
         NodeKind::Category => category_node(ctx, number).await?.map(Node::Category),
         NodeKind::ProductVariant => variant_node(ctx, number).await?.map(Node::ProductVariant),
+        NodeKind::WishlistItem => wishlist_item_node(ctx, number)
+            .await?
+            .map(Node::WishlistItem),
     })
 }
 

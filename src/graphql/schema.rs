@@ -14,6 +14,8 @@ use crate::config::Config;
 use crate::graphql::node::NodeQuery;
 use crate::orders::Orders;
 use crate::orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription};
+use crate::wishlist::Wishlist;
+use crate::wishlist::graphql::{WishlistMutation, WishlistQuery};
 
 #[derive(MergedObject, Default)]
 pub(crate) struct Query(
@@ -23,6 +25,7 @@ pub(crate) struct Query(
     CategoryQuery,
     CartQuery,
     OrdersQuery,
+    WishlistQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -33,6 +36,7 @@ pub(crate) struct Mutation(
     VariantMutation,
     CartMutation,
     OrdersMutation,
+    WishlistMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -49,6 +53,7 @@ pub struct Handles {
     pub(crate) catalog: Catalog,
     pub(crate) cart: Cart,
     pub(crate) orders: Orders,
+    pub(crate) wishlist: Wishlist,
 }
 
 /// The schema with the limits of `config`; `handles` are absent only for printing the
@@ -85,7 +90,8 @@ pub(crate) fn build_schema_with_depth(
             .data(handles.accounts.clone())
             .data(handles.catalog.clone())
             .data(handles.cart.clone())
-            .data(handles.orders.clone());
+            .data(handles.orders.clone())
+            .data(handles.wishlist.clone());
     }
     builder.finish()
 }

@@ -17,3 +17,4 @@ mod outage;
 mod storage;
 mod subscriptions;
 mod transport;
+mod wishlist;

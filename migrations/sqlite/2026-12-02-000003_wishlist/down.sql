@@ -1,0 +1,1 @@
+DROP TABLE wishlist_items;
