@@ -21,6 +21,7 @@ use crate::accounts::passwords::Hasher;
 use crate::accounts::rate_limit::RateLimits;
 use crate::accounts::tokens::TokenKeys;
 use crate::accounts::{Accounts, SessionTtls};
+use crate::addresses::Addresses;
 use crate::cart::Cart;
 use crate::catalog::Catalog;
 use crate::catalog::facet_cache::FacetCache;
@@ -91,6 +92,7 @@ impl App {
             ),
             cart: Cart::new(db.clone()),
             wishlist: Wishlist::new(db.clone()),
+            addresses: Addresses::new(db.clone()),
             orders: Orders::new(db.clone(), events, facets),
             accounts,
         };

@@ -37,6 +37,7 @@ pub enum UserErrorCode {
     VariantRequired,
     LastVariant,
     WishlistFull,
+    AddressLimit,
 }
 
 /// An expected, user-correctable failure of a mutation.
@@ -63,10 +64,12 @@ impl UserError {
         }
     }
 
-    /// A user error about `input.<field>`.
+    /// A user error about `input.<field>`; `field` may be a dotted path into a nested
+    /// input (`address.countryCode`), or empty for the input as a whole.
     pub(crate) fn on_input(code: UserErrorCode, field: &str, message: impl Into<String>) -> Self {
+        let path = std::iter::once("input").chain(field.split('.').filter(|p| !p.is_empty()));
         Self {
-            field: Some(vec!["input".to_owned(), field.to_owned()]),
+            field: Some(path.map(str::to_owned).collect()),
             message: message.into(),
             code,
             cart_line: None,

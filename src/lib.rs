@@ -10,6 +10,7 @@
 //! ```text
 //! main, cli ─> app ─> graphql ─> accounts · catalog · cart · orders ─> db
 //!   orders ─> cart (takes the cart), orders ─> catalog (takes and returns stock),
+//!   orders ─> addresses (copies an address into the order),
 //!   catalog ─> cart (archived products and variants leave carts), cart ─> catalog
 //!   (reads products and variants), wishlist ─> catalog (reads products), all ─>
 //!   accounts::model
@@ -17,7 +18,8 @@
 //!
 //! The import circles are the schema's own: `User.orders` and `Order.customer`
 //! (`accounts::graphql` ⇄ `orders::graphql`), `Product.inWishlist` and
-//! `WishlistItem.product` (`catalog::graphql` ⇄ `wishlist::graphql`). Below the edge GraphQL appears only as the
+//! `WishlistItem.product` (`catalog::graphql` ⇄ `wishlist::graphql`), `User.addresses`
+//! and `AddressPayload.user` (`accounts::graphql` ⇄ `addresses::graphql`). Below the edge GraphQL appears only as the
 //! `Enum` derive of the enums that are the same in the schema (roles, statuses) and in
 //! `error`, whose request errors leave as GraphQL errors.
 //!
@@ -31,6 +33,8 @@
 
 /// Accounts: users, roles, sessions, passwords and tokens (handle: `Accounts`).
 pub mod accounts;
+/// Customers' saved addresses, and the postal address orders copy (handle: `Addresses`).
+pub mod addresses;
 /// The composition root: builds the handles, the schema and the router; serves.
 pub mod app;
 /// The shopping cart (handle: `Cart`).

@@ -321,10 +321,12 @@ async fn seed_products(
         })
         .collect();
     catalog::variants::repo::insert_option_rows(tx, &options).await?;
-    for (id, p) in product_ids.iter().zip(planned) {
-        let category = leaf_ids[p.category % leaf_ids.len()];
-        catalog::categories::repo::set_product_categories(tx, *id, &[category]).await?;
-    }
+    let memberships: Vec<(i64, i64)> = product_ids
+        .iter()
+        .zip(planned)
+        .map(|(id, p)| (*id, leaf_ids[p.category % leaf_ids.len()]))
+        .collect();
+    catalog::categories::repo::place_new_products(tx, &memberships).await?;
     Ok(())
 }
 
@@ -444,6 +446,7 @@ async fn seed_order(
             idempotency_key: None,
             created_at: placed_at,
             updated_at: placed_at,
+            address: None,
         },
     )
     .await?;

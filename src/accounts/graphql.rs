@@ -52,6 +52,19 @@ impl User {
     async fn updated_at(&self) -> DateTime {
         self.0.updated_at.into()
     }
+    /// Default first, then newest first. Visible to the user and to admins.
+    async fn addresses(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::addresses::graphql::Address>> {
+        crate::addresses::graphql::addresses_of(ctx, self.0.id).await
+    }
+    async fn default_address(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::addresses::graphql::Address>> {
+        crate::addresses::graphql::default_address(ctx, self.0.id).await
+    }
     /// This user's orders, newest first. Visible to the user and to admins.
     #[graphql(
         complexity = "crate::graphql::pagination::page_complexity(first, last, child_complexity)"

@@ -67,9 +67,15 @@ struct Entry {
     value: FacetValue,
 }
 
+type Key = (FacetKind, ProductListFilter);
+
 struct Inner {
     generation: AtomicU64,
-    entries: Mutex<HashMap<(FacetKind, ProductListFilter), Entry>>,
+    entries: Mutex<HashMap<Key, Entry>>,
+    /// One turn per missing entry: requests that miss the same entry at once wait for
+    /// the first one's result instead of all asking the database (a cold category page
+    /// under load asked it once per waiting request).
+    turns: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     max_age: Duration,
     changes: Channel<CatalogChanged>,
     /// This process, in the news it sends.
@@ -90,6 +96,7 @@ impl FacetCache {
         let inner = Arc::new(Inner {
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
+            turns: Mutex::new(HashMap::new()),
             max_age,
             changes,
             origin,
@@ -130,6 +137,26 @@ impl FacetCache {
         let fresh =
             entry.generation == self.generation() && entry.stored_at.elapsed() < self.inner.max_age;
         fresh.then(|| entry.value.clone())
+    }
+
+    /// Waits for the turn to compute a missing entry; look again once it is yours, the
+    /// request before may have stored it. `None` when nothing is kept.
+    pub(crate) async fn turn(
+        &self,
+        kind: FacetKind,
+        filter: &ProductListFilter,
+    ) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if self.inner.max_age.is_zero() {
+            return None;
+        }
+        let turn = {
+            let mut turns = self.inner.turns.lock().unwrap_or_else(|e| e.into_inner());
+            if turns.len() >= MAX_ENTRIES {
+                turns.retain(|_, turn| Arc::strong_count(turn) > 1);
+            }
+            turns.entry((kind, filter.clone())).or_default().clone()
+        };
+        Some(turn.lock_owned().await)
     }
 
     pub(crate) fn put(

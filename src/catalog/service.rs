@@ -185,6 +185,10 @@ impl Catalog {
         if let Some(value) = self.facets.get(kind, filter) {
             return Ok(value);
         }
+        let _turn = self.facets.turn(kind, filter).await;
+        if let Some(value) = self.facets.get(kind, filter) {
+            return Ok(value);
+        }
         let generation = self.facets.generation();
         let value = self
             .db

@@ -18,10 +18,11 @@ pub(crate) enum NodeKind {
     Category,
     ProductVariant,
     WishlistItem,
+    Address,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 9] = [
+    const ALL: [NodeKind; 10] = [
         NodeKind::User,
         NodeKind::Product,
         NodeKind::CartItem,
@@ -31,6 +32,7 @@ impl NodeKind {
         NodeKind::Category,
         NodeKind::ProductVariant,
         NodeKind::WishlistItem,
+        NodeKind::Address,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -44,6 +46,7 @@ impl NodeKind {
             NodeKind::Category => "Category",
             NodeKind::ProductVariant => "ProductVariant",
             NodeKind::WishlistItem => "WishlistItem",
+            NodeKind::Address => "Address",
         }
     }
 }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Interface, Object};
 
 use crate::accounts::graphql::{User, user_node};
+use crate::addresses::graphql::{Address, address_node};
 use crate::cart::graphql::{CartItem, cart_item_node};
 use crate::catalog::categories::graphql::{Category, category_node};
 use crate::catalog::graphql::{Product, product_node};
@@ -27,6 +28,7 @@ pub(crate) enum Node {
     Category(Category),
     ProductVariant(ProductVariant),
     WishlistItem(WishlistItem),
+    Address(Address),
 }
 
 /// Most IDs one `nodes` call resolves.
@@ -50,6 +52,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
         NodeKind::WishlistItem => wishlist_item_node(ctx, number)
             .await?
             .map(Node::WishlistItem),
+        NodeKind::Address => address_node(ctx, number).await?.map(Node::Address),
     })
 }
 

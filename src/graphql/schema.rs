@@ -4,6 +4,8 @@ use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::accounts::Accounts;
 use crate::accounts::graphql::{AccountsMutation, AccountsQuery};
+use crate::addresses::Addresses;
+use crate::addresses::graphql::AddressMutation;
 use crate::cart::Cart;
 use crate::cart::graphql::{CartMutation, CartQuery};
 use crate::catalog::Catalog;
@@ -37,6 +39,7 @@ pub(crate) struct Mutation(
     CartMutation,
     OrdersMutation,
     WishlistMutation,
+    AddressMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -54,6 +57,7 @@ pub struct Handles {
     pub(crate) cart: Cart,
     pub(crate) orders: Orders,
     pub(crate) wishlist: Wishlist,
+    pub(crate) addresses: Addresses,
 }
 
 /// The schema with the limits of `config`; `handles` are absent only for printing the
@@ -91,7 +95,8 @@ pub(crate) fn build_schema_with_depth(
             .data(handles.catalog.clone())
             .data(handles.cart.clone())
             .data(handles.orders.clone())
-            .data(handles.wishlist.clone());
+            .data(handles.wishlist.clone())
+            .data(handles.addresses.clone());
     }
     builder.finish()
 }

@@ -14,6 +14,7 @@ use super::model::{
 use super::service::Checkout;
 use crate::accounts::graphql::User;
 use crate::accounts::model::Role;
+use crate::addresses::graphql::{AddressInput, OrderAddress};
 use crate::catalog::graphql::Product;
 use crate::catalog::variants::graphql::{ProductVariant, load_variant};
 use crate::db::keyset::PageOf;
@@ -52,6 +53,15 @@ impl Order {
     }
     async fn shipping_address(&self) -> &str {
         &self.0.shipping_address
+    }
+    /// Null for orders placed with a free-text shippingAddress.
+    async fn address(&self) -> async_graphql::Result<Option<OrderAddress>> {
+        let Some(json) = &self.0.address else {
+            return Ok(None);
+        };
+        let address = serde_json::from_str(json)
+            .map_err(|e| AppError::internal(format!("order address: {e}")).into_graphql())?;
+        Ok(Some(OrderAddress(address)))
     }
     async fn payment_method(&self) -> PaymentMethod {
         self.0.payment_method()
@@ -349,7 +359,12 @@ impl OrderPayload {
 
 #[derive(InputObject)]
 pub(crate) struct PlaceOrderInput {
-    shipping_address: String,
+    /// Exactly one of shippingAddress, addressId and address.
+    shipping_address: Option<String>,
+    /// One of the customer's saved addresses.
+    address_id: Option<ID>,
+    /// An address for this order only.
+    address: Option<AddressInput>,
     #[graphql(default_with = "Some(PaymentMethod::CashOnDelivery)")]
     payment_method: Option<PaymentMethod>,
     /// A client-chosen key: retrying placeOrder with the same key returns the first
@@ -422,8 +437,15 @@ impl OrdersMutation {
         input: PlaceOrderInput,
     ) -> async_graphql::Result<OrderPayload> {
         let customer = require_role(ctx, Role::Customer).await?;
+        let address_id = input
+            .address_id
+            .as_ref()
+            .map(|id| id_of_kind(id, NodeKind::Address))
+            .transpose()?;
         let checkout = Checkout {
             shipping_address: input.shipping_address,
+            address_id,
+            address: input.address.map(Into::into),
             payment_method: input.payment_method.unwrap_or_default(),
             idempotency_key: input.idempotency_key,
         };

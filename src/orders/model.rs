@@ -81,6 +81,8 @@ pub(crate) struct OrderRow {
     pub payment_method: PaymentMethod,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The structured address, as JSON of a `PostalAddress`, when the order has one.
+    pub address: Option<String>,
 }
 
 impl OrderRow {
@@ -105,6 +107,7 @@ pub(crate) struct NewOrder<'a> {
     pub idempotency_key: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub address: Option<&'a str>,
 }
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]

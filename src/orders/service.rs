@@ -11,6 +11,8 @@ use super::model::{
 };
 use super::repo;
 use crate::accounts::model::{Role, UserRow};
+use crate::addresses::model::{AddressFields, PostalAddress};
+use crate::addresses::service::{check_address, saved_address};
 use crate::cart;
 use crate::catalog;
 use crate::catalog::facet_cache::FacetCache;
@@ -74,19 +76,71 @@ async fn visible_order(
 }
 
 pub(crate) struct Checkout {
-    pub shipping_address: String,
+    /// Where the order goes: exactly one of the three.
+    pub shipping_address: Option<String>,
+    pub address_id: Option<Option<i64>>,
+    pub address: Option<AddressFields>,
     pub payment_method: PaymentMethod,
     pub idempotency_key: Option<String>,
+}
+
+/// Where an order goes, checked as far as it can be before the transaction.
+enum Destination {
+    /// The v1 free text.
+    Text(String),
+    /// One of the customer's saved addresses, read in the transaction.
+    Saved(Option<i64>),
+    /// An address for this order only.
+    New(PostalAddress),
+}
+
+fn destination(checkout: &Checkout) -> AppResult<Destination> {
+    match (
+        &checkout.shipping_address,
+        checkout.address_id,
+        &checkout.address,
+    ) {
+        (Some(text), None, None) => {
+            let text = text.trim();
+            if text.is_empty() || text.chars().count() > MAX_ADDRESS_CHARS || text.contains('\0') {
+                return Err(AppError::input(
+                    UserErrorCode::InvalidInput,
+                    "shippingAddress",
+                    format!("the shipping address must be 1 to {MAX_ADDRESS_CHARS} characters"),
+                ));
+            }
+            Ok(Destination::Text(text.to_owned()))
+        }
+        (None, Some(id), None) => Ok(Destination::Saved(id)),
+        (None, None, Some(fields)) => Ok(Destination::New(check_address(fields, "address")?)),
+        _ => Err(AppError::input(
+            UserErrorCode::InvalidInput,
+            "",
+            "give exactly one of shippingAddress, addressId and address",
+        )),
+    }
 }
 
 async fn place_in(
     tx: &mut Conn<'_>,
     user_id: i64,
-    address: &str,
+    destination: &Destination,
     method: PaymentMethod,
     key: Option<&str>,
 ) -> AppResult<(OrderRow, StockMoved)> {
     let now = now();
+    let (address, snapshot) = match destination {
+        Destination::Text(text) => (text.clone(), None),
+        Destination::Saved(id) => {
+            let saved = saved_address(tx, user_id, *id, "addressId").await?;
+            (saved.one_line(), Some(saved))
+        }
+        Destination::New(address) => (address.one_line(), Some(address.clone())),
+    };
+    let snapshot = snapshot
+        .map(|a| serde_json::to_string(&a))
+        .transpose()
+        .map_err(|e| AppError::internal(format!("order address as JSON: {e}")))?;
     let mut lines = cart::repo::take_all(tx, user_id).await?;
     if lines.is_empty() {
         return Err(AppError::user(
@@ -125,11 +179,12 @@ async fn place_in(
             user_id,
             status: OrderStatus::Pending.as_str(),
             total_cents,
-            shipping_address: address,
+            shipping_address: &address,
             payment_method: method.as_str(),
             idempotency_key: key,
             created_at: now,
             updated_at: now,
+            address: snapshot.as_deref(),
         },
     )
     .await?;
@@ -304,17 +359,7 @@ impl Orders {
         customer: &UserRow,
         checkout: Checkout,
     ) -> AppResult<OrderRow> {
-        let address = checkout.shipping_address.trim().to_owned();
-        if address.is_empty()
-            || address.chars().count() > MAX_ADDRESS_CHARS
-            || address.contains('\0')
-        {
-            return Err(AppError::input(
-                UserErrorCode::InvalidInput,
-                "shippingAddress",
-                format!("the shipping address must be 1 to {MAX_ADDRESS_CHARS} characters"),
-            ));
-        }
+        let destination = destination(&checkout)?;
         let key = checkout
             .idempotency_key
             .as_deref()
@@ -339,7 +384,7 @@ impl Orders {
                     return Ok((existing, None));
                 }
                 let placed =
-                    place_in(tx, customer.id, &address, checkout.payment_method, key).await?;
+                    place_in(tx, customer.id, &destination, checkout.payment_method, key).await?;
                 Ok((placed.0, Some(placed.1)))
             })
             .await;

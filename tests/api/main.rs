@@ -2,6 +2,7 @@
 //! and (with TEST_POSTGRES_URL) on PostgreSQL.
 
 mod accounts;
+mod addresses;
 mod catalog;
 mod catalog_v2;
 mod cli;

@@ -253,9 +253,31 @@ pub(crate) async fn set_product_categories(
     )
     .execute(c)
     .await)?;
-    let values: Vec<_> = category_ids
+    let pairs: Vec<(i64, i64)> = category_ids.iter().map(|&c| (product_id, c)).collect();
+    insert_memberships(conn, &pairs).await?;
+    refresh_listings(conn, &[product_id]).await
+}
+
+/// Puts products that are in no category yet into categories, (product, category)
+/// pairs, in a few statements per thousand products (demo data).
+pub(crate) async fn place_new_products(
+    conn: &mut Conn<'_>,
+    pairs: &[(i64, i64)],
+) -> QueryResult<()> {
+    for chunk in pairs.chunks(1000) {
+        insert_memberships(conn, chunk).await?;
+        let mut products: Vec<i64> = chunk.iter().map(|&(p, _)| p).collect();
+        products.dedup();
+        refresh_listings(conn, &products).await?;
+    }
+    Ok(())
+}
+
+/// Inserts (product, category) memberships; the caller refreshes the listings.
+async fn insert_memberships(conn: &mut Conn<'_>, pairs: &[(i64, i64)]) -> QueryResult<()> {
+    let values: Vec<_> = pairs
         .iter()
-        .map(|&category| {
+        .map(|&(product_id, category)| {
             (
                 product_categories::category_id.eq(category),
                 product_categories::product_id.eq(product_id),
@@ -274,7 +296,7 @@ pub(crate) async fn set_product_categories(
             }
         }
     );
-    refresh_listings(conn, &[product_id]).await
+    Ok(())
 }
 
 /// The products directly in any of these categories.

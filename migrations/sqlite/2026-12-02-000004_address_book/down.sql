@@ -1,0 +1,2 @@
+ALTER TABLE orders DROP COLUMN address;
+DROP TABLE addresses;
