@@ -10,11 +10,12 @@ use chrono::{NaiveDateTime, TimeDelta};
 
 use crate::accounts::model::{NewUser, Role};
 use crate::accounts::passwords::Hasher;
+use crate::addresses::model::PostalAddress;
 use crate::catalog::model::{NewProduct, search_text};
 use crate::catalog::variants::model::VariantRow;
 use crate::db::{Conn, Db, now};
 use crate::error::{AppError, AppResult};
-use crate::{accounts, cart, catalog, orders};
+use crate::{accounts, addresses, cart, catalog, orders};
 
 pub const DEMO_EMAIL: &str = "demo@example.com";
 pub const DEMO_PASSWORD: &str = "demo-password-123";
@@ -355,8 +356,12 @@ pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Se
             .await?
             .is_none()
         {
-            accounts::repo::insert_user(tx, &customer(DEMO_EMAIL, "Demo", &password_hash, start))
-                .await?;
+            let demo = accounts::repo::insert_user(
+                tx,
+                &customer(DEMO_EMAIL, "Demo", &password_hash, start),
+            )
+            .await?;
+            seed_address_book(tx, demo.id, start).await?;
         }
         let well_stocked: Vec<&SeededVariant> = variants
             .iter()
@@ -399,6 +404,26 @@ pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Se
         Ok(seeded)
     })
     .await
+}
+
+/// The demo account's address book: a home (the default) and a workplace.
+async fn seed_address_book(tx: &mut Conn<'_>, user_id: i64, now: NaiveDateTime) -> AppResult<()> {
+    let address = |full_name: &str, line1: &str, city: &str, postal_code: &str| PostalAddress {
+        full_name: full_name.to_owned(),
+        line1: line1.to_owned(),
+        line2: None,
+        city: city.to_owned(),
+        region: None,
+        postal_code: postal_code.to_owned(),
+        country_code: "GB".to_owned(),
+        phone: None,
+    };
+    let home = address("Demo Customer", "12 Orchard Lane", "Bristol", "BS1 4DJ");
+    let work = address("Demo Customer", "1 Harbour Side", "Bristol", "BS1 5TY");
+    let home = addresses::repo::insert(tx, user_id, &home, false, now).await?;
+    addresses::repo::insert(tx, user_id, &work, false, now).await?;
+    addresses::repo::set_default(tx, user_id, Some(home.id)).await?;
+    Ok(())
 }
 
 fn customer<'a>(

@@ -756,6 +756,23 @@ backend_test!(demo_data_is_usable_at_once, |app: TestApp| async move {
         )
         .await;
     assert_eq!(page["data"]["products"]["totalCount"], 50);
+    // The demo account has an address book to check out with.
+    let me = app
+        .gql(
+            "{ me { addresses { isDefault city } defaultAddress { line1 countryCode } } }",
+            json!({}),
+            Some(&demo),
+        )
+        .await;
+    assert_eq!(
+        me["data"]["me"]["addresses"].as_array().map(Vec::len),
+        Some(2),
+        "{me}"
+    );
+    assert_eq!(
+        me["data"]["me"]["defaultAddress"],
+        json!({ "line1": "12 Orchard Lane", "countryCode": "GB" })
+    );
     // A category tree of three levels (5, 15 and 30 categories), every product in a leaf
     // and in sizes or colours.
     let tree = app

@@ -266,11 +266,10 @@ pub(crate) async fn place_new_products(
 ) -> QueryResult<()> {
     for chunk in pairs.chunks(1000) {
         insert_memberships(conn, chunk).await?;
-        let mut products: Vec<i64> = chunk.iter().map(|&(p, _)| p).collect();
-        products.dedup();
-        refresh_listings(conn, &products).await?;
     }
-    Ok(())
+    let mut products: Vec<i64> = pairs.iter().map(|&(p, _)| p).collect();
+    products.dedup();
+    refresh_listings(conn, &products).await
 }
 
 /// Inserts (product, category) memberships; the caller refreshes the listings.
@@ -310,11 +309,17 @@ async fn products_in(conn: &mut Conn<'_>, category_ids: &[i64]) -> QueryResult<V
 }
 
 /// Rewrites these products' rows of `category_products` (every category they are in,
-/// directly or below it) from their memberships and the tree as they are now.
+/// directly or below it) from their memberships and the tree as they are now. A move of
+/// a large subtree goes a thousand products at a time (SQLite caps a statement's
+/// parameters).
 async fn refresh_listings(conn: &mut Conn<'_>, product_ids: &[i64]) -> QueryResult<()> {
-    if product_ids.is_empty() {
-        return Ok(());
+    for chunk in product_ids.chunks(1000) {
+        refresh_some_listings(conn, chunk).await?;
     }
+    Ok(())
+}
+
+async fn refresh_some_listings(conn: &mut Conn<'_>, product_ids: &[i64]) -> QueryResult<()> {
     db_run!(conn, c => diesel::delete(
         category_products::table.filter(category_products::product_id.eq_any(product_ids))
     )
