@@ -158,6 +158,9 @@ impl Addresses {
         let now = now();
         self.db
             .transaction(async |tx| {
+                // One writer per address book: a concurrent delete cannot slip in
+                // between the check and the update.
+                lock_user(tx, user_id).await?;
                 repo::find_own(tx, user_id, id)
                     .await?
                     .ok_or_else(|| not_found("id"))?;
