@@ -97,9 +97,9 @@ impl Loader<i64> for WishlistedLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, ()>, Self::Error> {
-        let room = super::Wishlist::new(self.db.clone());
-        let held = room
-            .wishlisted(self.user_id, ids)
+        let held = self
+            .db
+            .run(async |c| super::repo::wishlisted(c, self.user_id, ids).await)
             .await
             .map_err(AppError::into_graphql)?;
         Ok(held.into_iter().map(|id| (id, ())).collect())
@@ -110,6 +110,21 @@ impl Loader<i64> for WishlistedLoader {
 pub(crate) struct WishlistPayload {
     wishlist: Wishlist,
     user_errors: Vec<UserError>,
+}
+
+impl WishlistPayload {
+    /// The wishlist as it now is, with the mutation's user error if any.
+    async fn build(
+        ctx: &Context<'_>,
+        user_id: i64,
+        result: Result<(), AppError>,
+    ) -> async_graphql::Result<Self> {
+        let (_, user_errors) = split(result)?;
+        Ok(WishlistPayload {
+            wishlist: wishlist_of(ctx, user_id).await?,
+            user_errors,
+        })
+    }
 }
 
 #[derive(InputObject)]
@@ -142,11 +157,7 @@ impl WishlistMutation {
         let customer = require_role(ctx, Role::Customer).await?;
         let product_id = id_of_kind(&input.product_id, NodeKind::Product)?;
         let result = wishlist_room(ctx).add(customer.id, product_id).await;
-        let (_, user_errors) = split(result)?;
-        Ok(WishlistPayload {
-            wishlist: wishlist_of(ctx, customer.id).await?,
-            user_errors,
-        })
+        WishlistPayload::build(ctx, customer.id, result).await
     }
 
     async fn remove_from_wishlist(
@@ -157,10 +168,6 @@ impl WishlistMutation {
         let customer = require_role(ctx, Role::Customer).await?;
         let product_id = id_of_kind(&input.product_id, NodeKind::Product)?;
         let result = wishlist_room(ctx).remove(customer.id, product_id).await;
-        let (_, user_errors) = split(result)?;
-        Ok(WishlistPayload {
-            wishlist: wishlist_of(ctx, customer.id).await?,
-            user_errors,
-        })
+        WishlistPayload::build(ctx, customer.id, result).await
     }
 }

@@ -28,17 +28,6 @@ impl Wishlist {
             .await
     }
 
-    /// Which of these products are on the customer's wishlist (one statement).
-    pub(crate) async fn wishlisted(
-        &self,
-        user_id: i64,
-        product_ids: &[i64],
-    ) -> AppResult<Vec<i64>> {
-        self.db
-            .run(async |c| repo::wishlisted(c, user_id, product_ids).await)
-            .await
-    }
-
     /// Adds a product; one already there keeps its item and its first `addedAt`.
     pub(crate) async fn add(&self, user_id: i64, product_id: Option<i64>) -> AppResult<()> {
         let not_found = || AppError::input(UserErrorCode::NotFound, "productId", "no such product");
@@ -80,7 +69,8 @@ impl Wishlist {
             return Ok(());
         };
         self.db
-            .transaction(async |tx| Ok(repo::delete(tx, user_id, product_id).await.map(|_| ())?))
-            .await
+            .run(async |c| repo::delete(c, user_id, product_id).await)
+            .await?;
+        Ok(())
     }
 }
