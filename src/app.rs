@@ -34,6 +34,7 @@ use crate::graphql::schema::Handles;
 use crate::graphql::ws::graphql_ws;
 use crate::orders::Orders;
 use crate::orders::events::OrderEvents;
+use crate::reviews::Reviews;
 use crate::wishlist::Wishlist;
 
 /// The assembled application: the settings, the database, every room's handle and the
@@ -93,6 +94,7 @@ impl App {
             cart: Cart::new(db.clone()),
             wishlist: Wishlist::new(db.clone()),
             addresses: Addresses::new(db.clone()),
+            reviews: Reviews::new(db.clone()),
             orders: Orders::new(db.clone(), events, facets),
             accounts,
         };

@@ -38,6 +38,7 @@ pub enum UserErrorCode {
     LastVariant,
     WishlistFull,
     AddressLimit,
+    ReviewNotAllowed,
 }
 
 /// An expected, user-correctable failure of a mutation.

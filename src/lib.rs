@@ -12,13 +12,15 @@
 //!   orders ─> cart (takes the cart), orders ─> catalog (takes and returns stock),
 //!   orders ─> addresses (copies an address into the order),
 //!   catalog ─> cart (archived products and variants leave carts), cart ─> catalog
-//!   (reads products and variants), wishlist ─> catalog (reads products), all ─>
+//!   (reads products and variants), wishlist ─> catalog (reads products), reviews ─>
+//!   catalog (keeps the products' rating aggregates) and orders (who received what), all ─>
 //!   accounts::model
 //! ```
 //!
 //! The import circles are the schema's own: `User.orders` and `Order.customer`
 //! (`accounts::graphql` ⇄ `orders::graphql`), `Product.inWishlist` and
-//! `WishlistItem.product` (`catalog::graphql` ⇄ `wishlist::graphql`), `User.addresses`
+//! `WishlistItem.product` (`catalog::graphql` ⇄ `wishlist::graphql`), `Product.reviews` and
+//! `Review.product` (`catalog::graphql` ⇄ `reviews::graphql`), `User.addresses`
 //! and `AddressPayload.user` (`accounts::graphql` ⇄ `addresses::graphql`). Below the edge GraphQL appears only as the
 //! `Enum` derive of the enums that are the same in the schema (roles, statuses) and in
 //! `error`, whose request errors leave as GraphQL errors.
@@ -57,6 +59,8 @@ pub mod graphql;
 pub mod orders;
 /// Random tokens.
 pub mod random;
+/// Customers' reviews of products, and their moderation (handle: `Reviews`).
+pub mod reviews;
 /// How the process shares out the cores: workers, bcrypt lanes, blocking threads.
 pub mod runtime;
 /// Demo data (`seed-demo`).

@@ -19,7 +19,7 @@ use crate::accounts::model::{Role, UserRow};
 use crate::error::{AppError, UserError};
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
 use crate::graphql::loaders::loaders;
-use crate::graphql::pagination::{Cursor, numeric_key, page_of, time_key};
+use crate::graphql::pagination::{Cursor, MalformedCursor, numeric_key, page_of, time_key};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
 use crate::graphql::viewer::{RoleGuard, require_user, viewer};
@@ -34,6 +34,23 @@ fn sort_key(page: &ProductPage, row: &ProductRow) -> String {
         ProductPage::CreatedAt(..) => crate::db::time_to_micros(row.created_at).to_string(),
         ProductPage::Name(..) => row.name.clone(),
         ProductPage::Price(..) => row.price_cents.to_string(),
+        ProductPage::Rating(..) => rating_key_text(row.rating().mean()),
+    }
+}
+
+/// How a RATING cursor carries its key: the mean as the shortest text that reads back
+/// as the same double, or `-` in the section of unrated products.
+fn rating_key_text(mean: Option<f64>) -> String {
+    mean.map_or_else(|| "-".to_owned(), |mean| mean.to_string())
+}
+
+fn rating_key(text: String) -> Result<Option<f64>, AppError> {
+    if text == "-" {
+        return Ok(None);
+    }
+    match text.parse::<f64>() {
+        Ok(mean) if (1.0..=5.0).contains(&mean) => Ok(Some(mean)),
+        _ => Err(MalformedCursor.into()),
     }
 }
 
@@ -69,6 +86,37 @@ impl Product {
     /// and admins.
     async fn in_wishlist(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         crate::wishlist::graphql::in_wishlist(ctx, self.0.id).await
+    }
+    /// Mean of the published ratings, rounded half up to one decimal; null when there
+    /// are none.
+    async fn average_rating(&self) -> Option<f64> {
+        self.0.rating().rounded()
+    }
+    /// Number of published reviews.
+    async fn review_count(&self) -> i32 {
+        self.0.review_count
+    }
+    /// Published reviews, newest first; admins also see hidden ones.
+    #[graphql(
+        complexity = "crate::graphql::pagination::page_complexity(first, last, child_complexity)"
+    )]
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<crate::reviews::graphql::ReviewConnection> {
+        crate::reviews::graphql::product_reviews(ctx, self.0.id, (first, after, last, before)).await
+    }
+    /// The viewer's own review of this product, whatever its status; null for
+    /// anonymous visitors and admins.
+    async fn my_review(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::reviews::graphql::Review>> {
+        crate::reviews::graphql::my_review(ctx, self.0.id).await
     }
     /// Absolute or root-relative URL of the product image, served by this server.
     async fn image_url(&self) -> Option<String> {
@@ -356,6 +404,7 @@ pub(crate) async fn product_connection(
         }
         ProductSortField::Name => ProductPage::Name(page, direction),
         ProductSortField::Price => ProductPage::Price(page.try_map_key(numeric_key)?, direction),
+        ProductSortField::Rating => ProductPage::Rating(page.try_map_key(rating_key)?, direction),
     };
     let rows = catalog(ctx).products(&filter, &products_page).await?;
     let page = products_page.fetched(rows);

@@ -20,6 +20,9 @@ pub(crate) struct ProductRow {
     pub is_archived: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The published reviews' count and rating sum (the `reviews` room keeps them).
+    pub review_count: i32,
+    pub rating_sum: i64,
 }
 
 #[derive(Insertable)]
@@ -35,6 +38,51 @@ pub(crate) struct NewProduct<'a> {
     pub updated_at: NaiveDateTime,
 }
 
+impl ProductRow {
+    pub(crate) fn rating(&self) -> Rating {
+        Rating {
+            sum: self.rating_sum,
+            count: self.review_count,
+        }
+    }
+}
+
+/// A product's published ratings in aggregate: their sum and count, exact integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Rating {
+    pub sum: i64,
+    pub count: i32,
+}
+
+impl Rating {
+    /// The aggregate with one published rating more (`sign` 1) or less (-1).
+    pub(crate) fn with(self, rating: i32, sign: i32) -> Rating {
+        Rating {
+            sum: self.sum + i64::from(sign * rating),
+            count: self.count + sign,
+        }
+    }
+
+    /// The mean the RATING sort orders by (stored as `products.rating_mean`, and
+    /// carried by cursors); `None` without ratings. A quotient of two integers rounded
+    /// once to the nearest double: equal means give the same double, and two different
+    /// means (their difference at least 1 / (count₁·count₂)) give different ones for any
+    /// count a shop sees, so the order is that of the exact means.
+    pub(crate) fn mean(self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum as f64 / f64::from(self.count))
+    }
+
+    /// `averageRating`: the mean rounded half up to one decimal, in integer arithmetic
+    /// (tenths = ⌊(20·sum + count) / (2·count)⌋), so 4.25 is 4.3 and never 4.2.
+    pub(crate) fn rounded(self) -> Option<f64> {
+        (self.count > 0).then(|| {
+            let count = i64::from(self.count);
+            let tenths = (20 * self.sum + count) / (2 * count);
+            tenths as f64 / 10.0
+        })
+    }
+}
+
 /// What `search` matches against: name and description, lower-cased (full Unicode).
 pub(crate) fn search_text(name: &str, description: &str) -> String {
     format!("{name} {description}").to_lowercase()
@@ -46,6 +94,8 @@ pub(crate) enum ProductSortField {
     CreatedAt,
     Name,
     Price,
+    /// By average rating; products without reviews come last in both directions.
+    Rating,
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -85,6 +135,8 @@ pub(crate) enum ProductPage {
     CreatedAt(Page<NaiveDateTime>, SortDirection),
     Name(Page<String>, SortDirection),
     Price(Page<i64>, SortDirection),
+    /// The key is the mean rating, `None` in the section of unrated products.
+    Rating(Page<Option<f64>>, SortDirection),
 }
 
 impl ProductPage {
@@ -94,6 +146,7 @@ impl ProductPage {
             ProductPage::CreatedAt(page, _) => PageOf::from_fetched(page, rows),
             ProductPage::Name(page, _) => PageOf::from_fetched(page, rows),
             ProductPage::Price(page, _) => PageOf::from_fetched(page, rows),
+            ProductPage::Rating(page, _) => PageOf::from_fetched(page, rows),
         }
     }
 }

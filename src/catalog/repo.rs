@@ -5,8 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, SortDirection};
+use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, Rating, SortDirection};
 use crate::db::fixed_sql::FixedSql;
+use crate::db::keyset::{Direction, Page};
 use crate::db::schema::{
     category_products, order_items, product_variants, products, variant_options,
 };
@@ -112,39 +113,164 @@ impl FilterArgs {
     }
 }
 
+/// A page of the filtered products in the order of one of their columns (then id).
+macro_rules! by_column {
+    ($conn:expr, $filter:expr, $column:expr, $after:expr, $ascending:expr, $limit:expr) => {{
+        let args = FilterArgs::of($filter);
+        db_run!($conn, c => {
+            let query = filter_products!(
+                products::table.select(ProductRow::as_select()).into_boxed(),
+                $filter,
+                &args
+            );
+            keyset_page!(query, $column, products::id, $after, $ascending)
+                .limit($limit)
+                .load(c)
+                .await
+        })
+    }};
+}
+
 /// One page of products.
 pub(crate) async fn list_products(
     conn: &mut Conn<'_>,
     filter: &ProductListFilter,
     page: &ProductPage,
 ) -> QueryResult<Vec<ProductRow>> {
-    if let (Some(category), ProductPage::CreatedAt(p, direction)) = (filter.category_id, page) {
-        let asc = p.reads_ascending(*direction == SortDirection::Asc);
-        return newest_in_category(conn, filter, category, p.after, asc, p.fetch_limit()).await;
+    match page {
+        ProductPage::CreatedAt(p, direction) => match filter.category_id {
+            Some(category) => {
+                let asc = p.reads_ascending(*direction == SortDirection::Asc);
+                newest_in_category(conn, filter, category, p.after, asc, p.fetch_limit()).await
+            }
+            None => by_column!(
+                conn,
+                filter,
+                products::created_at,
+                p.after,
+                p.reads_ascending(*direction == SortDirection::Asc),
+                p.fetch_limit()
+            ),
+        },
+        ProductPage::Name(p, direction) => {
+            let after = p.after.as_ref().map(|(name, id)| (name.as_str(), *id));
+            by_column!(
+                conn,
+                filter,
+                products::name,
+                after,
+                p.reads_ascending(*direction == SortDirection::Asc),
+                p.fetch_limit()
+            )
+        }
+        ProductPage::Price(p, direction) => {
+            by_column!(
+                conn,
+                filter,
+                products::price_cents,
+                p.after,
+                p.reads_ascending(*direction == SortDirection::Asc),
+                p.fetch_limit()
+            )
+        }
+        ProductPage::Rating(p, direction) => {
+            by_rating(conn, filter, p, *direction == SortDirection::Desc).await
+        }
     }
+}
+
+/// The RATING sort: the list is the rated products by mean and id (in the sort's
+/// direction), then the unrated ones by id ascending (in both directions). A page reads
+/// from its position to the end of that section, and on into the other section when the
+/// first runs out: at most two statements, each a range of `products (rating_mean, id)`.
+async fn by_rating(
+    conn: &mut Conn<'_>,
+    filter: &ProductListFilter,
+    page: &Page<Option<f64>>,
+    descending: bool,
+) -> QueryResult<Vec<ProductRow>> {
+    let limit = page.fetch_limit();
+    let rated_ascending = page.reads_ascending(!descending);
+    let mut rows = match (page.direction, page.after) {
+        (Direction::Forward, None) => rated(conn, filter, None, rated_ascending, limit).await?,
+        (Direction::Forward, Some((Some(mean), id))) => {
+            rated(conn, filter, Some((mean, id)), rated_ascending, limit).await?
+        }
+        (Direction::Forward, Some((None, id))) => {
+            return unrated(conn, filter, Some(id), true, limit).await;
+        }
+        (Direction::Backward, None) => unrated(conn, filter, None, false, limit).await?,
+        (Direction::Backward, Some((None, id))) => {
+            unrated(conn, filter, Some(id), false, limit).await?
+        }
+        (Direction::Backward, Some((Some(mean), id))) => {
+            return rated(conn, filter, Some((mean, id)), rated_ascending, limit).await;
+        }
+    };
+    let wanted = limit - rows.len() as i64;
+    if wanted > 0 {
+        // The section runs out before the page does: go on into the other one.
+        let more = match page.direction {
+            Direction::Forward => unrated(conn, filter, None, true, wanted).await?,
+            Direction::Backward => rated(conn, filter, None, rated_ascending, wanted).await?,
+        };
+        rows.extend(more);
+    }
+    Ok(rows)
+}
+
+/// Rated products after `(mean, id)`, by mean and id.
+async fn rated(
+    conn: &mut Conn<'_>,
+    filter: &ProductListFilter,
+    after: Option<(f64, i64)>,
+    ascending: bool,
+    limit: i64,
+) -> QueryResult<Vec<ProductRow>> {
     let args = FilterArgs::of(filter);
     db_run!(conn, c => {
         let query = filter_products!(
-            products::table.select(ProductRow::as_select()).into_boxed(),
+            products::table
+                .select(ProductRow::as_select())
+                .filter(products::rating_mean.is_not_null())
+                .into_boxed(),
             filter,
             &args
         );
-        let (query, limit) = match page {
-            ProductPage::CreatedAt(p, direction) => {
-                let asc = p.reads_ascending(*direction == SortDirection::Asc);
-                let query = keyset_page!(query, products::created_at, products::id, p.after, asc);
-                (query, p.fetch_limit())
-            }
-            ProductPage::Name(p, direction) => {
-                let asc = p.reads_ascending(*direction == SortDirection::Asc);
-                let after = p.after.as_ref().map(|(name, id)| (name.as_str(), *id));
-                (keyset_page!(query, products::name, products::id, after, asc), p.fetch_limit())
-            }
-            ProductPage::Price(p, direction) => {
-                let asc = p.reads_ascending(*direction == SortDirection::Asc);
-                let query = keyset_page!(query, products::price_cents, products::id, p.after, asc);
-                (query, p.fetch_limit())
-            }
+        keyset_page!(query, products::rating_mean, products::id, after, ascending)
+            .limit(limit)
+            .load(c)
+            .await
+    })
+}
+
+/// Unrated products after `id`, by id.
+async fn unrated(
+    conn: &mut Conn<'_>,
+    filter: &ProductListFilter,
+    after: Option<i64>,
+    ascending: bool,
+    limit: i64,
+) -> QueryResult<Vec<ProductRow>> {
+    let args = FilterArgs::of(filter);
+    db_run!(conn, c => {
+        let mut query = filter_products!(
+            products::table
+                .select(ProductRow::as_select())
+                .filter(products::rating_mean.is_null())
+                .into_boxed(),
+            filter,
+            &args
+        );
+        query = match after {
+            Some(id) if ascending => query.filter(products::id.gt(id)),
+            Some(id) => query.filter(products::id.lt(id)),
+            None => query,
+        };
+        query = if ascending {
+            query.order(products::id.asc())
+        } else {
+            query.order(products::id.desc())
         };
         query.limit(limit).load(c).await
     })
@@ -305,6 +431,47 @@ pub(crate) async fn lock_product(
     .get_result(c)
     .await
     .optional())
+}
+
+/// Locks the product's row until the transaction ends and reads its rating aggregate:
+/// the first statement of every review write, so that on PostgreSQL those of one
+/// product run one after the other and each sees the last one's aggregate (SQLite's
+/// write transactions already do). `None` when there is no such product.
+pub(crate) async fn lock_rating(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Rating>> {
+    let row: Option<(i64, i32)> = db_run!(conn,
+        sqlite c => products::table
+            .find(id)
+            .select((products::rating_sum, products::review_count))
+            .first(c)
+            .await
+            .optional(),
+        postgres c => products::table
+            .find(id)
+            .select((products::rating_sum, products::review_count))
+            .for_update()
+            .first(c)
+            .await
+            .optional()
+    )?;
+    Ok(row.map(|(sum, count)| Rating { sum, count }))
+}
+
+/// Writes the product's rating aggregate (and its mean, which the RATING sort reads)
+/// and returns the product.
+pub(crate) async fn set_rating(
+    conn: &mut Conn<'_>,
+    id: i64,
+    rating: Rating,
+) -> QueryResult<ProductRow> {
+    db_run!(conn, c => diesel::update(products::table.find(id))
+        .set((
+            products::rating_sum.eq(rating.sum),
+            products::review_count.eq(rating.count),
+            products::rating_mean.eq(rating.mean()),
+        ))
+        .returning(ProductRow::as_returning())
+        .get_result(c)
+        .await)
 }
 
 /// Sets the values derived from the active variants: the lowest price (kept when there

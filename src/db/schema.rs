@@ -47,6 +47,9 @@ diesel::table! {
         is_archived -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        review_count -> Integer,
+        rating_sum -> BigInt,
+        rating_mean -> Nullable<Double>,
     }
 }
 
@@ -204,6 +207,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reviews (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        user_id -> BigInt,
+        rating -> Integer,
+        title -> Text,
+        body -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(reviews -> products (product_id));
+diesel::joinable!(reviews -> users (user_id));
 diesel::joinable!(product_categories -> categories (category_id));
 diesel::joinable!(wishlist_items -> products (product_id));
 diesel::joinable!(product_categories -> products (product_id));
@@ -227,4 +246,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     variant_options,
     wishlist_items,
     addresses,
+    reviews,
 );

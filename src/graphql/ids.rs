@@ -19,10 +19,11 @@ pub(crate) enum NodeKind {
     ProductVariant,
     WishlistItem,
     Address,
+    Review,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 10] = [
+    const ALL: [NodeKind; 11] = [
         NodeKind::User,
         NodeKind::Product,
         NodeKind::CartItem,
@@ -33,6 +34,7 @@ impl NodeKind {
         NodeKind::ProductVariant,
         NodeKind::WishlistItem,
         NodeKind::Address,
+        NodeKind::Review,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -47,6 +49,7 @@ impl NodeKind {
             NodeKind::ProductVariant => "ProductVariant",
             NodeKind::WishlistItem => "WishlistItem",
             NodeKind::Address => "Address",
+            NodeKind::Review => "Review",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The DataLoaders of an operation: products, variants, categories, order lines,
-//! payments, customers, the viewer's wishlist. Each is made on first use, so that an operation pays only for
+//! payments, customers, the viewer's wishlist and reviews. Each is made on first use, so that an operation pays only for
 //! the loaders its fields need (a catalog page needs none).
 
 use std::sync::OnceLock;
@@ -14,6 +14,7 @@ use crate::catalog::loader::ProductLoader;
 use crate::catalog::variants::graphql::{VariantLoader, VariantsOfProductLoader};
 use crate::db::Db;
 use crate::orders::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
+use crate::reviews::graphql::OwnReviewsLoader;
 use crate::wishlist::graphql::WishlistedLoader;
 
 /// A loader that remembers what it loaded (async-graphql's `DataLoader::new` does not).
@@ -37,6 +38,7 @@ pub(crate) struct Loaders {
     users: OnceLock<CachedLoader<UserLoader>>,
     /// The viewer's: an operation (or a WebSocket connection) has one viewer.
     wishlisted: OnceLock<CachedLoader<WishlistedLoader>>,
+    own_reviews: OnceLock<CachedLoader<OwnReviewsLoader>>,
 }
 
 /// The loaders of the operation `ctx` belongs to.
@@ -60,6 +62,7 @@ pub(crate) fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
         payments: OnceLock::new(),
         users: OnceLock::new(),
         wishlisted: OnceLock::new(),
+        own_reviews: OnceLock::new(),
     });
 }
 
@@ -114,5 +117,8 @@ impl Loaders {
     }
     pub(crate) fn wishlisted(&self, user_id: i64) -> &CachedLoader<WishlistedLoader> {
         self.get(&self.wishlisted, |db| WishlistedLoader { db, user_id })
+    }
+    pub(crate) fn own_reviews(&self, user_id: i64) -> &CachedLoader<OwnReviewsLoader> {
+        self.get(&self.own_reviews, |db| OwnReviewsLoader { db, user_id })
     }
 }

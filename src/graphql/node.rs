@@ -13,6 +13,7 @@ use crate::graphql::ids::{NodeKind, decode_id};
 use crate::orders::graphql::{
     Order, OrderItem, Payment, order_item_node, order_node, payment_node,
 };
+use crate::reviews::graphql::{Review, review_node};
 use crate::wishlist::graphql::{WishlistItem, wishlist_item_node};
 
 /// An object with a globally unique, opaque ID (Relay Global Object Identification).
@@ -29,6 +30,7 @@ pub(crate) enum Node {
     ProductVariant(ProductVariant),
     WishlistItem(WishlistItem),
     Address(Address),
+    Review(Review),
 }
 
 /// Most IDs one `nodes` call resolves.
@@ -53,6 +55,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
             .await?
             .map(Node::WishlistItem),
         NodeKind::Address => address_node(ctx, number).await?.map(Node::Address),
+        NodeKind::Review => review_node(ctx, number).await?.map(Node::Review),
     })
 }
 

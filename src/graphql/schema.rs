@@ -16,6 +16,8 @@ use crate::config::Config;
 use crate::graphql::node::NodeQuery;
 use crate::orders::Orders;
 use crate::orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription};
+use crate::reviews::Reviews;
+use crate::reviews::graphql::{ReviewMutation, ReviewsQuery};
 use crate::wishlist::Wishlist;
 use crate::wishlist::graphql::{WishlistMutation, WishlistQuery};
 
@@ -28,6 +30,7 @@ pub(crate) struct Query(
     CartQuery,
     OrdersQuery,
     WishlistQuery,
+    ReviewsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +43,7 @@ pub(crate) struct Mutation(
     OrdersMutation,
     WishlistMutation,
     AddressMutation,
+    ReviewMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -58,6 +62,7 @@ pub struct Handles {
     pub(crate) orders: Orders,
     pub(crate) wishlist: Wishlist,
     pub(crate) addresses: Addresses,
+    pub(crate) reviews: Reviews,
 }
 
 /// The schema with the limits of `config`; `handles` are absent only for printing the
@@ -96,7 +101,8 @@ pub(crate) fn build_schema_with_depth(
             .data(handles.cart.clone())
             .data(handles.orders.clone())
             .data(handles.wishlist.clone())
-            .data(handles.addresses.clone());
+            .data(handles.addresses.clone())
+            .data(handles.reviews.clone());
     }
     builder.finish()
 }

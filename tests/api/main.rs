@@ -15,6 +15,7 @@ mod migration;
 mod multiprocess;
 mod orders;
 mod outage;
+mod reviews;
 mod storage;
 mod subscriptions;
 mod transport;
