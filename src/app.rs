@@ -17,6 +17,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::accounts::password_reset::ResetMail;
 use crate::accounts::passwords::Hasher;
 use crate::accounts::rate_limit::RateLimits;
 use crate::accounts::tokens::TokenKeys;
@@ -32,6 +33,10 @@ use crate::graphql::documents::checked_schema;
 use crate::graphql::http::{GraphqlEndpoint, TransportLimits, graphql_get, graphql_post};
 use crate::graphql::schema::Handles;
 use crate::graphql::ws::graphql_ws;
+use crate::mail::MailQueue;
+use crate::mail::sealed::TokenSeal;
+use crate::mail::transport::Transport;
+use crate::mail::worker::MailWorker;
 use crate::orders::Orders;
 use crate::orders::events::OrderEvents;
 use crate::reviews::Reviews;
@@ -46,6 +51,20 @@ pub struct App {
     pub hasher: Hasher,
     pub handles: Handles,
     pub(crate) endpoint: GraphqlEndpoint,
+    /// What the mail worker needs; it starts with `serve`.
+    mail: Arc<MailSetup>,
+}
+
+/// The parts of the mail worker, made by `build` and started by `serve`.
+struct MailSetup {
+    /// A pool of its own: background work never takes a request's connection (nor
+    /// shows in the request pool's statement count).
+    db: Db,
+    transport: Arc<Transport>,
+    from: lettre::message::Mailbox,
+    queue: MailQueue,
+    seal: TokenSeal,
+    retry_base: Duration,
 }
 
 impl App {
@@ -62,6 +81,28 @@ impl App {
                 .await
                 .context("starting the password hasher")?
         };
+        let mail = {
+            let settings = &config.mail;
+            let transport = Transport::from_settings(settings).map_err(anyhow::Error::msg)?;
+            match transport {
+                Transport::Log => tracing::warn!(
+                    "SMTP_URL is not set: mail is written to the log, not sent (development only)"
+                ),
+                Transport::Disabled => tracing::warn!("MAIL_DISABLED=true: no mail is sent"),
+                Transport::Smtp(_) => {}
+            }
+            MailSetup {
+                db: Db::connect(&database.database_url, 1).await?,
+                transport: Arc::new(transport),
+                from: settings
+                    .mail_from
+                    .parse()
+                    .context("MAIL_FROM is not a mail address")?,
+                queue: MailQueue::default(),
+                seal: TokenSeal::from_secret(&secret),
+                retry_base: Duration::from_millis(settings.mail_retry_ms),
+            }
+        };
         let auth = &config.auth;
         let accounts = Accounts::new(
             db.clone(),
@@ -71,6 +112,12 @@ impl App {
             SessionTtls {
                 access_secs: auth.access_token_ttl_secs,
                 refresh_secs: auth.refresh_token_ttl_secs,
+            },
+            ResetMail {
+                seal: mail.seal.clone(),
+                url: config.mail.password_reset_url.clone(),
+                ttl_secs: config.mail.password_reset_ttl_secs,
+                queue: mail.queue.clone(),
             },
         );
         spawn_pruning(accounts.rate_limits());
@@ -95,7 +142,7 @@ impl App {
             wishlist: Wishlist::new(db.clone()),
             addresses: Addresses::new(db.clone()),
             reviews: Reviews::new(db.clone()),
-            orders: Orders::new(db.clone(), events, facets),
+            orders: Orders::new(db.clone(), events, facets, mail.queue.clone()),
             accounts,
         };
         let endpoint = GraphqlEndpoint {
@@ -115,6 +162,7 @@ impl App {
             hasher,
             handles,
             endpoint,
+            mail: Arc::new(mail),
         })
     }
 
@@ -177,7 +225,19 @@ impl App {
             header_timeout: std::time::Duration::from_secs(server.http_header_timeout_secs),
             max_connections,
         };
-        crate::server::serve(self.router(), listener, limits, shutdown).await
+        let mail = &self.mail;
+        let worker = MailWorker {
+            db: mail.db.clone(),
+            transport: mail.transport.clone(),
+            from: mail.from.clone(),
+            queue: mail.queue.clone(),
+            seal: mail.seal.clone(),
+            retry_base: mail.retry_base,
+        }
+        .spawn();
+        let served = crate::server::serve(self.router(), listener, limits, shutdown).await;
+        worker.abort();
+        served
     }
 }
 

@@ -51,11 +51,12 @@ pub async fn seed_demo(config: Config, plan: SeedPlan) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(describe(e)))?;
     println!(
-        "added {} products, {} customers, {} orders, {} cart lines in {:.1} s; \
+        "added {} products, {} customers, {} orders, {} reviews, {} cart lines in {:.1} s; \
          sign in as {DEMO_EMAIL} (or customer0@example.com, …) with {DEMO_PASSWORD}",
         seeded.products,
         seeded.customers,
         seeded.orders,
+        seeded.reviews,
         seeded.cart_lines,
         started.elapsed().as_secs_f64()
     );

@@ -55,6 +55,8 @@ pub mod db;
 pub mod error;
 /// The GraphQL edge: schema assembly, transport, scalars, ids, cursors, limits, guards.
 pub mod graphql;
+/// Mail from the outbox over SMTP: password resets and order mails.
+pub mod mail;
 /// Orders, payments and the status flow (handle: `Orders`).
 pub mod orders;
 /// Random tokens.

@@ -15,7 +15,7 @@ use crate::catalog::model::{NewProduct, search_text};
 use crate::catalog::variants::model::VariantRow;
 use crate::db::{Conn, Db, now};
 use crate::error::{AppError, AppResult};
-use crate::{accounts, addresses, cart, catalog, orders};
+use crate::{accounts, addresses, cart, catalog, orders, reviews};
 
 pub const DEMO_EMAIL: &str = "demo@example.com";
 pub const DEMO_PASSWORD: &str = "demo-password-123";
@@ -124,6 +124,7 @@ pub struct Seeded {
     pub products: usize,
     pub customers: usize,
     pub orders: usize,
+    pub reviews: usize,
     pub cart_lines: usize,
 }
 
@@ -362,6 +363,15 @@ pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Se
             )
             .await?;
             seed_address_book(tx, demo.id, start).await?;
+            if !variants.is_empty() {
+                let mut received = seed_order(tx, &mut rng, demo.id, &variants, start).await?;
+                received.sort_unstable();
+                received.dedup();
+                seeded.orders += 1;
+                for product_id in received.into_iter().take(3) {
+                    seeded.reviews += seed_review(tx, &mut rng, demo.id, product_id, start).await?;
+                }
+            }
         }
         let well_stocked: Vec<&SeededVariant> = variants
             .iter()
@@ -383,8 +393,15 @@ pub async fn seed_demo(db: &Db, hasher: &Hasher, plan: SeedPlan) -> AppResult<Se
             seeded.customers += 1;
             for n in 0..plan.orders_per_customer {
                 let placed_at = start - TimeDelta::minutes((plan.orders_per_customer - n) as i64);
-                seed_order(tx, &mut rng, user.id, &variants, placed_at).await?;
+                let received = seed_order(tx, &mut rng, user.id, &variants, placed_at).await?;
                 seeded.orders += 1;
+                // About half of what customers receive, they review.
+                for product_id in received {
+                    if rng.random_bool(0.5) {
+                        seeded.reviews +=
+                            seed_review(tx, &mut rng, user.id, product_id, placed_at).await?;
+                    }
+                }
             }
             for line in 0..plan.cart_lines.min(well_stocked.len()) {
                 // Spread the carts over the well-stocked variants, distinct within a cart.
@@ -445,15 +462,60 @@ fn customer<'a>(
     }
 }
 
+/// Review titles and bodies, by rating (1 to 5).
+const REVIEWS: [(&str, &str); 5] = [
+    (
+        "Disappointing",
+        "Not what I hoped for; it went back in its box.",
+    ),
+    ("Not for me", "It works, but I expected more for the price."),
+    ("Does the job", "Fine for everyday use, nothing special."),
+    ("Very good", "Well made and exactly as described."),
+    ("Love it", "Better than I expected; I would buy it again."),
+];
+
+/// A customer's review of a product they received, if they have none yet, kept in the
+/// product's rating aggregate as `writeReview` keeps it. Returns how many it wrote (0
+/// or 1).
+async fn seed_review(
+    tx: &mut Conn<'_>,
+    rng: &mut StdRng,
+    user_id: i64,
+    product_id: i64,
+    at: NaiveDateTime,
+) -> AppResult<usize> {
+    use crate::reviews::model::ReviewContent;
+    let Some(rating) = catalog::repo::lock_rating(tx, product_id).await? else {
+        return Ok(0);
+    };
+    if !reviews::repo::by_author(tx, user_id, &[product_id])
+        .await?
+        .is_empty()
+    {
+        return Ok(0);
+    }
+    // Mostly happy customers, as in any shop.
+    let stars = [5, 5, 5, 4, 4, 4, 3, 3, 2, 1][rng.random_range(0..10)];
+    let (title, body) = REVIEWS[stars as usize - 1];
+    let content = ReviewContent {
+        rating: stars,
+        title: title.to_owned(),
+        body: body.to_owned(),
+    };
+    reviews::repo::insert(tx, product_id, user_id, &content, at).await?;
+    catalog::repo::set_rating(tx, product_id, rating.with(stars, 1)).await?;
+    Ok(1)
+}
+
 /// A delivered, paid cash-on-delivery order of five lines (stock is not taken: these
-/// are history).
+/// are history); returns the products it holds.
 async fn seed_order(
     tx: &mut Conn<'_>,
     rng: &mut StdRng,
     user_id: i64,
     variants: &[SeededVariant],
     placed_at: NaiveDateTime,
-) -> AppResult<()> {
+) -> AppResult<Vec<i64>> {
     use crate::orders::model::{NewOrder, NewOrderItem, OrderStatus, PaymentMethod, PaymentStatus};
     if variants.is_empty() {
         return Err(AppError::internal("orders need products to seed"));
@@ -504,5 +566,5 @@ async fn seed_order(
     let paid = [PaymentStatus::Pending];
     orders::repo::move_payment(tx, order.id, &paid, PaymentStatus::Paid, None, placed_at).await?;
     orders::repo::set_total(tx, order.id, total).await?;
-    Ok(())
+    Ok(items.iter().map(|item| item.product_id).collect())
 }

@@ -208,6 +208,25 @@ impl AuthPayload {
     }
 }
 
+#[derive(InputObject)]
+pub(crate) struct RequestPasswordResetInput {
+    email: String,
+}
+
+#[derive(SimpleObject)]
+pub(crate) struct RequestPasswordResetPayload {
+    /// Always true for a well-formed email, whether or not an account exists.
+    accepted: bool,
+    user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub(crate) struct ResetPasswordInput {
+    /// The token from the reset email.
+    token: String,
+    new_password: String,
+}
+
 #[derive(SimpleObject)]
 pub(crate) struct LogoutPayload {
     success: bool,
@@ -371,6 +390,34 @@ impl AccountsMutation {
                     &input.current_password,
                     &input.new_password,
                 )
+                .await,
+        )
+    }
+
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestPasswordResetInput,
+    ) -> async_graphql::Result<RequestPasswordResetPayload> {
+        let requested = accounts(ctx)
+            .request_password_reset(client_addr(ctx), &input.email)
+            .await;
+        let (accepted, user_errors) = split(requested)?;
+        Ok(RequestPasswordResetPayload {
+            accepted: accepted.is_some(),
+            user_errors,
+        })
+    }
+
+    /// Sets the new password, uses up the token and revokes every session of the user.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ResetPasswordInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        AuthPayload::from_result(
+            accounts(ctx)
+                .reset_password(client_addr(ctx), &input.token, &input.new_password)
                 .await,
         )
     }

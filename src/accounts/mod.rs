@@ -1,12 +1,13 @@
 //! Accounts: users, roles, sessions, passwords and tokens.
 //!
-//! [`Accounts`] is the room's handle: it owns the `users`, `sessions` and
-//! `refresh_tokens` tables and holds what guards them (the password hasher, the token
+//! [`Accounts`] is the room's handle: it owns the `users`, `sessions`,
+//! `refresh_tokens` and `password_resets` tables and holds what guards them (the password hasher, the token
 //! keys, the sign-in rate limits). Other rooms read users through it or through the
 //! user loader; none writes them.
 
 pub(crate) mod graphql;
 pub mod model;
+pub(crate) mod password_reset;
 pub mod passwords;
 pub(crate) mod rate_limit;
 pub(crate) mod repo;

@@ -8,6 +8,7 @@ use diesel::QueryResult;
 use std::sync::Arc;
 
 use super::model::{NewUser, Role, UserListFilter, UserRow};
+use super::password_reset::ResetMail;
 use super::passwords::{Hasher, check_password_rules};
 use super::rate_limit::RateLimits;
 use super::repo;
@@ -21,11 +22,12 @@ use crate::random::random_token;
 /// hasher, the token keys, the sign-in rate limits).
 #[derive(Clone)]
 pub struct Accounts {
-    db: Db,
-    hasher: Hasher,
+    pub(super) db: Db,
+    pub(super) hasher: Hasher,
     tokens: Arc<TokenKeys>,
-    limits: Arc<RateLimits>,
+    pub(super) limits: Arc<RateLimits>,
     ttls: SessionTtls,
+    pub(super) reset: ResetMail,
 }
 
 /// How long tokens live, in seconds.
@@ -140,6 +142,7 @@ impl Accounts {
         tokens: TokenKeys,
         limits: RateLimits,
         ttls: SessionTtls,
+        reset: ResetMail,
     ) -> Self {
         Accounts {
             db,
@@ -147,6 +150,7 @@ impl Accounts {
             tokens: Arc::new(tokens),
             limits: Arc::new(limits),
             ttls,
+            reset,
         }
     }
 
@@ -454,6 +458,7 @@ impl Accounts {
             .transaction(async |tx| {
                 repo::update_password(tx, user.id, &password_hash, now).await?;
                 repo::revoke_user_sessions(tx, user.id, now).await?;
+                super::password_reset::void_resets(tx, user.id, now).await?;
                 let user = repo::find_user(tx, user.id)
                     .await?
                     .ok_or(AppError::Unauthenticated)?;
@@ -500,7 +505,7 @@ impl Accounts {
     }
 
     /// Creates a session with its first refresh token, and an access token for it.
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         tx: &mut Conn<'_>,
         user: UserRow,

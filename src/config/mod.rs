@@ -1,4 +1,4 @@
-//! Every setting, in groups (server, database, auth, limits, media): read from flags,
+//! Every setting, in groups (server, database, auth, limits, media, mail): read from flags,
 //! then the environment (and `.env`), then defaults. Each value is checked by its parser
 //! and the rest by [`Config::validate`], once at start, so a bad value stops the server
 //! with its name. Secrets are [`Secret`]s: no `Debug` or log line prints them.
@@ -30,6 +30,8 @@ pub struct Config {
     pub limits: RequestLimits,
     #[command(flatten)]
     pub media: MediaSettings,
+    #[command(flatten)]
+    pub mail: MailSettings,
 }
 
 /// Listening, connections and what the HTTP edge allows.
@@ -195,6 +197,43 @@ pub struct MediaSettings {
     pub max_image_bytes: usize,
 }
 
+/// Outgoing mail (password resets, order mails) and the password reset link.
+#[derive(Debug, Clone, Args)]
+pub struct MailSettings {
+    /// SMTP server: `smtp://[user:password@]host[:port]` (port 587 by default; STARTTLS
+    /// when the server offers it, `?tls=required` to insist) or `smtps://…` (TLS from
+    /// the start, port 465). Unset: development writes mail to the log; production
+    /// refuses to start unless MAIL_DISABLED=true.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<Secret>,
+    /// The sender of every mail, e.g. `Shop <shop@example.com>`.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "mini-ecommerce <no-reply@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+    /// Production without SMTP_URL: send no mail at all (it is dropped, with a log line).
+    #[arg(long, env = "MAIL_DISABLED", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub mail_disabled: bool,
+    /// Milliseconds before the first retry of a mail the SMTP server did not take; each
+    /// further retry waits twice as long, up to an hour.
+    #[arg(long, env = "MAIL_RETRY_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub mail_retry_ms: u64,
+    /// The link of the password reset mail; `{token}` is replaced by the token.
+    #[arg(
+        long,
+        env = "PASSWORD_RESET_URL",
+        default_value = "http://localhost:8000/reset-password?token={token}",
+        global = true
+    )]
+    pub password_reset_url: String,
+    /// How long a password reset token is valid, in seconds.
+    #[arg(long, env = "PASSWORD_RESET_TTL_SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600), global = true)]
+    pub password_reset_ttl_secs: u64,
+}
+
 /// A secret setting: its `Debug` never shows it, so a logged or printed `Config` cannot
 /// leak it; `expose` is the one way to the text.
 #[derive(Clone)]
@@ -253,6 +292,7 @@ impl Config {
     /// The checks that need more than one value's parser: run once at start.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.check_jwt_secret()?;
+        self.check_mail()?;
         for origin in &self.server.cors_origins {
             let plausible = origin == "*"
                 || ((origin.starts_with("https://") || origin.starts_with("http://"))
@@ -278,6 +318,31 @@ impl Config {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// The sender and reset link are usable; production has somewhere to send mail.
+    fn check_mail(&self) -> Result<(), ConfigError> {
+        let mail = &self.mail;
+        if mail.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "MAIL_FROM: {:?} is not an address such as Shop <shop@example.com>",
+                mail.mail_from
+            )));
+        }
+        if !mail.password_reset_url.contains("{token}") {
+            return Err(ConfigError(
+                "PASSWORD_RESET_URL must contain {token}, where the token goes".to_owned(),
+            ));
+        }
+        if let Some(url) = &mail.smtp_url {
+            crate::mail::transport::check_url(url.expose()).map_err(ConfigError)?;
+        } else if self.is_production() && !mail.mail_disabled {
+            return Err(ConfigError(
+                "SMTP_URL is required when APP_ENV=production (or set MAIL_DISABLED=true)"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn is_production(&self) -> bool {

@@ -19,6 +19,8 @@ use crate::catalog::facet_cache::FacetCache;
 use crate::db::keyset::Page;
 use crate::db::{Conn, Db, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserError, UserErrorCode};
+use crate::mail::templates::{self, MailLine, OrderNews, Recipient};
+use crate::mail::{MailQueue, outbox};
 
 /// The orders room: orders, their lines and payments (the `orders`, `order_items` and
 /// `payments` tables), and the events that announce their changes. Stock belongs to the
@@ -29,6 +31,8 @@ pub(crate) struct Orders {
     events: OrderEvents,
     /// Told when an order sells a variant out or brings one back (in-stock facets).
     facets: FacetCache,
+    /// Woken after a commit that queued an order mail.
+    mail: MailQueue,
 }
 
 pub(crate) const MAX_ADDRESS_CHARS: usize = 500;
@@ -121,14 +125,29 @@ fn destination(checkout: &Checkout) -> AppResult<Destination> {
     }
 }
 
+/// Queues the customer's mail about an order, in the order's transaction.
+async fn queue_news(tx: &mut Conn<'_>, order: &OrderRow, news: OrderNews) -> AppResult<()> {
+    let customer = crate::accounts::repo::find_user(tx, order.user_id)
+        .await?
+        .ok_or_else(|| AppError::internal("order without its customer"))?;
+    let to = Recipient {
+        email: &customer.email,
+        first_name: &customer.first_name,
+    };
+    let mail = templates::order_news(&to, &order.order_number, news);
+    outbox::queue(tx, &mail, now()).await?;
+    Ok(())
+}
+
 async fn place_in(
     tx: &mut Conn<'_>,
-    user_id: i64,
+    customer: &UserRow,
     destination: &Destination,
     method: PaymentMethod,
     key: Option<&str>,
 ) -> AppResult<(OrderRow, StockMoved)> {
     let now = now();
+    let user_id = customer.id;
     let (address, snapshot) = match destination {
         Destination::Text(text) => (text.clone(), None),
         Destination::Saved(id) => {
@@ -196,6 +215,21 @@ async fn place_in(
         .collect();
     repo::insert_items(tx, &new_items).await?;
     repo::insert_payment(tx, order.id, total_cents, method, now).await?;
+    let lines: Vec<MailLine<'_>> = new_items
+        .iter()
+        .map(|item| MailLine {
+            name: item.product_name,
+            variant: item.variant_title,
+            quantity: item.quantity,
+            unit_price_cents: item.unit_price_cents,
+        })
+        .collect();
+    let to = Recipient {
+        email: &customer.email,
+        first_name: &customer.first_name,
+    };
+    let mail = templates::order_placed(&to, &order.order_number, total_cents, &lines, &address);
+    outbox::queue(tx, &mail, now).await?;
     Ok((order, moved))
 }
 
@@ -276,12 +310,18 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<(OrderRow, 
         let open = [PaymentStatus::Pending, PaymentStatus::Failed];
         repo::move_payment(tx, order.id, &open, PaymentStatus::Failed, None, now).await?;
     }
+    queue_news(tx, &cancelled, OrderNews::Cancelled).await?;
     Ok((cancelled, moved))
 }
 
 impl Orders {
-    pub(crate) fn new(db: Db, events: OrderEvents, facets: FacetCache) -> Self {
-        Orders { db, events, facets }
+    pub(crate) fn new(db: Db, events: OrderEvents, facets: FacetCache, mail: MailQueue) -> Self {
+        Orders {
+            db,
+            events,
+            facets,
+            mail,
+        }
     }
 
     pub(crate) fn events(&self) -> &OrderEvents {
@@ -384,7 +424,7 @@ impl Orders {
                     return Ok((existing, None));
                 }
                 let placed =
-                    place_in(tx, customer.id, &destination, checkout.payment_method, key).await?;
+                    place_in(tx, customer, &destination, checkout.payment_method, key).await?;
                 Ok((placed.0, Some(placed.1)))
             })
             .await;
@@ -415,6 +455,7 @@ impl Orders {
     /// Tells subscribers about a committed change of `order`: the one way order events
     /// leave this room.
     async fn announce(&self, order: &OrderRow) {
+        self.mail.queued();
         self.events.publish(order.id, order.user_id).await;
     }
 
@@ -502,6 +543,11 @@ impl Orders {
                 {
                     let open = [PaymentStatus::Pending, PaymentStatus::Failed];
                     repo::move_payment(tx, order.id, &open, PaymentStatus::Paid, None, now).await?;
+                }
+                match to {
+                    OrderStatus::Shipped => queue_news(tx, &moved, OrderNews::Shipped).await?,
+                    OrderStatus::Delivered => queue_news(tx, &moved, OrderNews::Delivered).await?,
+                    _ => {}
                 }
                 Ok((moved, StockMoved::default()))
             })

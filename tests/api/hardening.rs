@@ -194,6 +194,13 @@ async fn production_refuses_weak_settings_and_hides_the_schema() {
         "short secret"
     );
     config.auth.jwt_secret = Some(Secret::new("x".repeat(40)));
+    let no_mail = mini_ecommerce::app::App::build(config.clone()).await;
+    let refused = no_mail
+        .err()
+        .expect("no SMTP_URL in production")
+        .to_string();
+    assert!(refused.contains("SMTP_URL"), "{refused}");
+    config.mail.mail_disabled = true;
     config.server.cors_origins = vec!["not an origin".to_owned()];
     assert!(
         mini_ecommerce::app::App::build(config).await.is_err(),
@@ -202,6 +209,7 @@ async fn production_refuses_weak_settings_and_hides_the_schema() {
 
     let app = TestApp::spawn(Backend::Sqlite, |c| {
         c.server.app_env = AppEnv::Production;
+        c.mail.mail_disabled = true;
         c.server.cors_origins = vec!["https://shop.example.com".to_owned()];
     })
     .await

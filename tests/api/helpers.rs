@@ -189,7 +189,10 @@ impl TestApp {
                     .database_url
                     .trim_start_matches("sqlite://");
                 let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite opens");
-                diesel::connection::SimpleConnection::batch_execute(&mut conn, sql)
+                // The server's background work (the mail worker) may hold the write lock
+                // for a moment: wait for it, as the server's own connections do.
+                let sql = format!("PRAGMA busy_timeout = 5000; {sql}");
+                diesel::connection::SimpleConnection::batch_execute(&mut conn, &sql)
                     .expect("SQL runs");
             }
         }

@@ -743,8 +743,10 @@ backend_test!(demo_data_is_usable_at_once, |app: TestApp| async move {
             seeded.orders,
             seeded.cart_lines
         ),
-        (50, 3, 6, 9)
+        (50, 3, 7, 9),
+        "the demo account has one delivered order too"
     );
+    assert!(seeded.reviews >= 3, "{seeded:?}");
     let demo = app
         .login("demo@example.com", mini_ecommerce::seed::DEMO_PASSWORD)
         .await;
@@ -772,6 +774,29 @@ backend_test!(demo_data_is_usable_at_once, |app: TestApp| async move {
     assert_eq!(
         me["data"]["me"]["defaultAddress"],
         json!({ "line1": "12 Orchard Lane", "countryCode": "GB" })
+    );
+    // Reviews: the best rated first, the demo account's own among them.
+    let rated = app
+        .gql(
+            "{ products(first: 100, sort: {field: RATING, direction: DESC}) {
+                nodes { averageRating reviewCount myReview { rating } } } }",
+            json!({}),
+            Some(&demo),
+        )
+        .await;
+    let nodes = rated["data"]["products"]["nodes"]
+        .as_array()
+        .expect("products");
+    let reviewed: usize = nodes
+        .iter()
+        .map(|n| n["reviewCount"].as_u64().unwrap() as usize)
+        .sum();
+    assert_eq!(reviewed, seeded.reviews, "{rated}");
+    assert!(nodes[0]["averageRating"].as_f64().is_some(), "{rated}");
+    assert_eq!(
+        nodes.iter().filter(|n| n["myReview"].is_object()).count(),
+        3,
+        "{rated}"
     );
     // A category tree of three levels (5, 15 and 30 categories), every product in a leaf
     // and in sizes or colours.

@@ -1,0 +1,124 @@
+//! The mail worker: a task in every server process that sends what the outbox holds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, TimeDelta};
+use lettre::message::Mailbox;
+
+use super::outbox::{self, MailQueue, OutboxRow};
+use super::sealed::{TOKEN_PLACEHOLDER, TokenSeal};
+use super::transport::{SMTP_TIMEOUT, SendError, Transport};
+use crate::db::{Db, now};
+
+/// Mails claimed at once.
+const BATCH: i64 = 10;
+/// How often the outbox is read when nothing wakes the worker: mail queued by another
+/// process, or due again after a failure.
+const POLL: Duration = Duration::from_secs(1);
+/// Attempts before a mail is given up (the last ones an hour apart: about half a day).
+const MAX_ATTEMPTS: i32 = 20;
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+pub(crate) struct MailWorker {
+    pub db: Db,
+    pub transport: Arc<Transport>,
+    pub from: Mailbox,
+    pub queue: MailQueue,
+    pub seal: TokenSeal,
+    /// The wait before the first retry; it doubles with each attempt.
+    pub retry_base: Duration,
+}
+
+impl MailWorker {
+    /// Runs until the process ends.
+    pub(crate) fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let claimed = match self.round().await {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        tracing::warn!(?error, "reading the mail outbox failed");
+                        0
+                    }
+                };
+                if claimed < BATCH as usize {
+                    tokio::select! {
+                        () = self.queue.wait() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+            }
+        })
+    }
+
+    /// Claims a batch and sends it; returns how many it claimed.
+    async fn round(&self) -> crate::error::AppResult<usize> {
+        let now = now();
+        // Long enough for every mail of the batch to time out one after the other.
+        let lease = SMTP_TIMEOUT * (BATCH as u32 + 1);
+        let lease_until = now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX);
+        let mails = outbox::claim(&self.db, now, lease_until, BATCH).await?;
+        for mail in &mails {
+            self.deliver(mail).await?;
+        }
+        Ok(mails.len())
+    }
+
+    async fn deliver(&self, mail: &OutboxRow) -> crate::error::AppResult<()> {
+        let (text, html) = match &mail.token_salt {
+            Some(salt) => {
+                let token = self.seal.open(salt);
+                (
+                    mail.text_body.replace(TOKEN_PLACEHOLDER, &token),
+                    mail.html_body.replace(TOKEN_PLACEHOLDER, &token),
+                )
+            }
+            None => (mail.text_body.clone(), mail.html_body.clone()),
+        };
+        let sent = self
+            .transport
+            .send(&self.from, &mail.recipient, &mail.subject, text, html)
+            .await;
+        let now = now();
+        let (error, retry_at) = match sent {
+            Ok(()) => {
+                tracing::info!(id = mail.id, kind = %mail.kind, "mail sent");
+                return self
+                    .db
+                    .run(async |c| outbox::mark_sent(c, mail.id, now).await)
+                    .await;
+            }
+            Err(SendError::Permanent(error)) => (error, None),
+            Err(SendError::Transient(error)) if mail.attempts >= MAX_ATTEMPTS => (error, None),
+            Err(SendError::Transient(error)) => {
+                let retry_at = self.retry_at(now, mail.attempts);
+                (error, Some(retry_at))
+            }
+        };
+        match retry_at {
+            Some(at) => {
+                tracing::warn!(id = mail.id, kind = %mail.kind, attempts = mail.attempts, %error, retry_at = %at, "mail not sent, will retry")
+            }
+            None => {
+                tracing::error!(id = mail.id, kind = %mail.kind, attempts = mail.attempts, %error, "mail not sent, given up")
+            }
+        }
+        self.db
+            .run(async |c| outbox::mark_failed(c, mail.id, &error, retry_at, now).await)
+            .await
+    }
+
+    /// When the next attempt is due after `attempts` failed ones: the base doubled each
+    /// time, at most an hour.
+    fn retry_at(&self, now: NaiveDateTime, attempts: i32) -> NaiveDateTime {
+        let doublings = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let wait = self
+            .retry_base
+            .saturating_mul(1 << doublings)
+            .min(MAX_BACKOFF);
+        now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX)
+    }
+}
