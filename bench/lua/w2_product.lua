@@ -2,7 +2,10 @@
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 ok_marker = '"product":{"id"'
 
-local QUERY = "query($id: ID!) { product(id: $id) { id name price stock } }"
+-- BENCH_W2_FIELDS: the fields asked for. The default has the v2 rating fields; an A/B
+-- against a build before them sets "id name price stock".
+local FIELDS = os.getenv("BENCH_W2_FIELDS") or "id name price stock averageRating reviewCount"
+local QUERY = "query($id: ID!) { product(id: $id) { " .. FIELDS .. " } }"
 local reqs
 
 function init(args)

@@ -356,3 +356,26 @@ mail_test!(
         assert_eq!(received, expected);
     }
 );
+
+crate::helpers::backend_test!(
+    reset_requests_are_rate_limited_like_sign_ins,
+    |config: &mut Config| config.auth.rate_limit_login_failures = 2,
+    |app: TestApp| async move {
+        app.register("ann@example.com").await;
+        // The same allowance for an email with no account: the limit tells nothing.
+        for email in ["ann@example.com", "nobody@example.com"] {
+            for _ in 0..2 {
+                let body = request_reset(&app, email).await;
+                assert_eq!(
+                    body["data"]["requestPasswordReset"]["accepted"], true,
+                    "{body}"
+                );
+            }
+            let limited = request_reset(&app, email).await;
+            assert_eq!(
+                limited["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+                "{limited}"
+            );
+        }
+    }
+);
