@@ -65,6 +65,7 @@ struct MailSetup {
     queue: MailQueue,
     seal: TokenSeal,
     retry_base: Duration,
+    reset_ttl: Duration,
 }
 
 impl App {
@@ -101,6 +102,7 @@ impl App {
                 queue: MailQueue::default(),
                 seal: TokenSeal::from_secret(&secret),
                 retry_base: Duration::from_millis(settings.mail_retry_ms),
+                reset_ttl: Duration::from_secs(settings.password_reset_ttl_secs),
             }
         };
         let auth = &config.auth;
@@ -233,6 +235,7 @@ impl App {
             queue: mail.queue.clone(),
             seal: mail.seal.clone(),
             retry_base: mail.retry_base,
+            reset_ttl: mail.reset_ttl,
         }
         .spawn();
         let served = crate::server::serve(self.router(), listener, limits, shutdown).await;

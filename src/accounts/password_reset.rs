@@ -3,8 +3,10 @@
 //!
 //! The token is never stored: the `password_resets` row holds its SHA-256, and the
 //! outbox row of the mail only the salt it is derived from (`mail::sealed`). A request
-//! for an address with no active account does the same reads, in the same transaction
-//! shape, and answers the same, so the answer tells nothing about who has an account.
+//! for an address with no active account answers the same, and no sooner: every answer
+//! waits until [`ANSWER_AFTER`] has passed since the request came, which hides the few
+//! statements that only an account's request runs. Nor does the rate limit tell them
+//! apart: every email, with an account or not, has the same allowance.
 
 use std::net::IpAddr;
 
@@ -33,6 +35,10 @@ pub(crate) struct ResetMail {
     pub ttl_secs: u64,
     pub queue: MailQueue,
 }
+
+/// The least time a `requestPasswordReset` takes: more than its statements take on a
+/// healthy database, so that no answer comes sooner for an email without an account.
+const ANSWER_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn invalid_token() -> AppError {
     AppError::input(
@@ -101,6 +107,7 @@ impl Accounts {
         client: Option<IpAddr>,
         email: &str,
     ) -> AppResult<()> {
+        let started = tokio::time::Instant::now();
         self.limits.check_address(client)?;
         let email = normalize_email(email, "email")?;
         self.limits.check_email(&email)?;
@@ -145,6 +152,7 @@ impl Accounts {
         if queued {
             reset.queue.queued();
         }
+        tokio::time::sleep_until(started + ANSWER_AFTER).await;
         Ok(())
     }
 

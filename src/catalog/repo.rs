@@ -434,9 +434,12 @@ pub(crate) async fn lock_product(
 }
 
 /// Locks the product's row until the transaction ends and reads its rating aggregate:
-/// the first statement of every review write, so that on PostgreSQL those of one
-/// product run one after the other and each sees the last one's aggregate (SQLite's
-/// write transactions already do). `None` when there is no such product.
+/// the first write of every review change, so that on PostgreSQL those of one product
+/// run one after the other and each sees the last one's aggregate (SQLite's write
+/// transactions already do). `FOR NO KEY UPDATE`, not `FOR UPDATE`: inserts that refer
+/// to the product (cart and wishlist lines, order lines) take a key-share lock on it,
+/// which this one lets through, so no review write blocks them or deadlocks with them.
+/// `None` when there is no such product.
 pub(crate) async fn lock_rating(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Rating>> {
     let row: Option<(i64, i32)> = db_run!(conn,
         sqlite c => products::table
@@ -448,7 +451,7 @@ pub(crate) async fn lock_rating(conn: &mut Conn<'_>, id: i64) -> QueryResult<Opt
         postgres c => products::table
             .find(id)
             .select((products::rating_sum, products::review_count))
-            .for_update()
+            .for_no_key_update()
             .first(c)
             .await
             .optional()

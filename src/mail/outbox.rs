@@ -113,8 +113,11 @@ pub(crate) struct OutboxRow {
     pub text_body: String,
     pub html_body: String,
     pub token_salt: Option<String>,
+    pub created_at: NaiveDateTime,
     /// Attempts so far, this one included.
     pub attempts: i32,
+    /// The claim's lease: the worker writes the outcome only while it still holds it.
+    pub locked_until: Option<NaiveDateTime>,
 }
 
 /// Claims up to `limit` due mails until `lease_until`: no other worker takes them
@@ -156,8 +159,23 @@ pub(crate) async fn claim(
     .await
 }
 
-pub(crate) async fn mark_sent(conn: &mut Conn<'_>, id: i64, now: NaiveDateTime) -> QueryResult<()> {
-    db_run!(conn, c => diesel::update(mail_outbox::table.find(id))
+/// The row of a claimed mail, as long as the claim's lease is the one `mail` holds: a
+/// worker that overran its lease (another may have claimed the mail since) changes
+/// nothing.
+macro_rules! still_claimed {
+    ($mail:expr) => {
+        mail_outbox::table
+            .filter(mail_outbox::id.eq($mail.id))
+            .filter(mail_outbox::locked_until.eq($mail.locked_until))
+    };
+}
+
+pub(crate) async fn mark_sent(
+    conn: &mut Conn<'_>,
+    mail: &OutboxRow,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    db_run!(conn, c => diesel::update(still_claimed!(mail))
         .set((
             mail_outbox::sent_at.eq(now),
             mail_outbox::locked_until.eq(None::<NaiveDateTime>),
@@ -170,12 +188,12 @@ pub(crate) async fn mark_sent(conn: &mut Conn<'_>, id: i64, now: NaiveDateTime) 
 /// Records a failed attempt: due again at `retry_at`, or given up for good (`None`).
 pub(crate) async fn mark_failed(
     conn: &mut Conn<'_>,
-    id: i64,
+    mail: &OutboxRow,
     error: &str,
     retry_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    db_run!(conn, c => diesel::update(mail_outbox::table.find(id))
+    db_run!(conn, c => diesel::update(still_claimed!(mail))
         .set((
             mail_outbox::last_error.eq(error),
             mail_outbox::locked_until.eq(None::<NaiveDateTime>),

@@ -20,9 +20,14 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// A customer's text in a mail: it must not pass for the token's placeholder.
+/// A customer's text in a mail: it must not pass for the token's placeholder, so no
+/// two braces stay side by side (`{{{` too: replaced until none is left).
 fn shown(text: &str) -> String {
-    text.replace("{{", "{ {")
+    let mut shown = text.to_owned();
+    while shown.contains("{{") {
+        shown = shown.replace("{{", "{ {");
+    }
+    shown
 }
 
 fn money(cents: i64) -> String {
@@ -176,15 +181,21 @@ mod tests {
     fn customer_text_is_escaped_and_cannot_fake_the_placeholder() {
         let to = Recipient {
             email: "a@example.com",
-            first_name: "<b>{{token}}</b>",
+            first_name: "<b>{{token}} {{{token}}</b>",
         };
         let mail = password_reset(&to, "https://s/r?t={token}", 30, "salt".to_owned());
         assert!(
-            mail.html.contains("&lt;b&gt;{ {token}}&lt;/b&gt;"),
+            mail.html
+                .contains("&lt;b&gt;{ {token}} { { {token}}&lt;/b&gt;"),
             "{}",
             mail.html
         );
-        assert_eq!(mail.text.matches(TOKEN_PLACEHOLDER).count(), 1);
+        assert_eq!(mail.text.matches(TOKEN_PLACEHOLDER).count(), 1, "the link");
+        assert_eq!(
+            mail.html.matches(TOKEN_PLACEHOLDER).count(),
+            2,
+            "the link's text and href"
+        );
         assert_eq!(money(1234), "12.34");
         assert_eq!(money(5), "0.05");
     }

@@ -19,17 +19,30 @@ pub(crate) enum Transport {
 }
 
 /// `smtp://` means STARTTLS when the server offers it, unless the URL says otherwise
-/// (lettre's own default for `smtp://` is never to encrypt).
+/// (lettre's own default for `smtp://` is never to encrypt); with a password in the URL,
+/// STARTTLS is required, so that a man in the middle who hides the server's offer
+/// cannot read the password.
 fn with_tls_choice(url: &str) -> String {
-    let has_tls_choice = url
-        .split_once('?')
-        .is_some_and(|(_, query)| query.split('&').any(|pair| pair.starts_with("tls=")));
-    if url.starts_with("smtp://") && !has_tls_choice {
-        let separator = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{separator}tls=opportunistic")
-    } else {
-        url.to_owned()
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let has_tls_choice = query.split('&').any(|pair| pair.starts_with("tls="));
+    if !url.starts_with("smtp://") || has_tls_choice {
+        return url.to_owned();
     }
+    let authority = base
+        .trim_start_matches("smtp://")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let has_password = authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+    let tls = if has_password {
+        "required"
+    } else {
+        "opportunistic"
+    };
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}tls={tls}")
 }
 
 /// The transport's builder: checks the URL (scheme, host, TLS) without connecting.
@@ -89,13 +102,17 @@ impl Transport {
                     .subject(subject)
                     .multipart(MultiPart::alternative_plain_html(text, html))
                     .map_err(|e| SendError::Permanent(format!("cannot build the mail: {e}")))?;
-                smtp.send(message).await.map(|_| ()).map_err(|e| {
-                    if e.is_permanent() {
-                        SendError::Permanent(e.to_string())
-                    } else {
-                        SendError::Transient(e.to_string())
-                    }
-                })
+                // lettre's own timeout covers connecting only: a server that accepts and
+                // then stalls would hold the worker for good without this one.
+                match tokio::time::timeout(SMTP_TIMEOUT, smtp.send(message)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                    Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+                    Err(_) => Err(SendError::Transient(format!(
+                        "no answer from the SMTP server within {} s",
+                        SMTP_TIMEOUT.as_secs()
+                    ))),
+                }
             }
             Transport::Log => {
                 tracing::info!(to = %to, subject, body = %text, "mail (SMTP_URL is not set: logged, not sent)");
@@ -125,6 +142,10 @@ mod tests {
         assert_eq!(
             with_tls_choice("smtp://h:25"),
             "smtp://h:25?tls=opportunistic"
+        );
+        assert_eq!(
+            with_tls_choice("smtp://u:p@h:587"),
+            "smtp://u:p@h:587?tls=required"
         );
         assert_eq!(
             with_tls_choice("smtp://h?tls=required"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, TimeDelta};
 use lettre::message::Mailbox;
 
-use super::outbox::{self, MailQueue, OutboxRow};
+use super::outbox::{self, MailKind, MailQueue, OutboxRow};
 use super::sealed::{TOKEN_PLACEHOLDER, TokenSeal};
 use super::transport::{SMTP_TIMEOUT, SendError, Transport};
 use crate::db::{Db, now};
@@ -28,6 +28,8 @@ pub(crate) struct MailWorker {
     pub seal: TokenSeal,
     /// The wait before the first retry; it doubles with each attempt.
     pub retry_base: Duration,
+    /// How long a reset link works: a reset mail not sent by then is given up.
+    pub reset_ttl: Duration,
 }
 
 impl MailWorker {
@@ -55,17 +57,32 @@ impl MailWorker {
     /// Claims a batch and sends it; returns how many it claimed.
     async fn round(&self) -> crate::error::AppResult<usize> {
         let now = now();
-        // Long enough for every mail of the batch to time out one after the other.
-        let lease = SMTP_TIMEOUT * (BATCH as u32 + 1);
+        // Twice what the batch takes if every mail times out (each send is cut off at
+        // SMTP_TIMEOUT); a mail whose turn comes too late is left to the lease's end.
+        let lease = SMTP_TIMEOUT * (2 * BATCH as u32);
         let lease_until = now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX);
         let mails = outbox::claim(&self.db, now, lease_until, BATCH).await?;
+        let last_start = lease_until - TimeDelta::from_std(SMTP_TIMEOUT * 2).unwrap_or_default();
         for mail in &mails {
+            if crate::db::now() > last_start {
+                break;
+            }
             self.deliver(mail).await?;
         }
         Ok(mails.len())
     }
 
     async fn deliver(&self, mail: &OutboxRow) -> crate::error::AppResult<()> {
+        let reset_ttl = TimeDelta::from_std(self.reset_ttl).unwrap_or(TimeDelta::MAX);
+        if mail.kind == MailKind::PasswordReset.as_str() && mail.created_at + reset_ttl < now() {
+            // Its link no longer works: sending it now would only confuse.
+            let error = "the reset link expired before the mail could be sent";
+            tracing::warn!(id = mail.id, error, "mail given up");
+            return self
+                .db
+                .run(async |c| outbox::mark_failed(c, mail, error, None, now()).await)
+                .await;
+        }
         let (text, html) = match &mail.token_salt {
             Some(salt) => {
                 let token = self.seal.open(salt);
@@ -86,7 +103,7 @@ impl MailWorker {
                 tracing::info!(id = mail.id, kind = %mail.kind, "mail sent");
                 return self
                     .db
-                    .run(async |c| outbox::mark_sent(c, mail.id, now).await)
+                    .run(async |c| outbox::mark_sent(c, mail, now).await)
                     .await;
             }
             Err(SendError::Permanent(error)) => (error, None),
@@ -105,7 +122,7 @@ impl MailWorker {
             }
         }
         self.db
-            .run(async |c| outbox::mark_failed(c, mail.id, &error, retry_at, now).await)
+            .run(async |c| outbox::mark_failed(c, mail, &error, retry_at, now).await)
             .await
     }
 

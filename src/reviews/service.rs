@@ -115,16 +115,23 @@ impl Reviews {
         let now = now();
         self.db
             .transaction(async |tx| {
+                // Checked before the lock, so that a customer who may not review cannot
+                // hold the product's row (a delivered order stays delivered).
+                if !repo::received(tx, user_id, product_id).await? {
+                    let exists = products::find_product(tx, product_id).await?.is_some();
+                    return Err(if exists {
+                        AppError::input(
+                            UserErrorCode::ReviewNotAllowed,
+                            "productId",
+                            "only customers with a delivered order of this product may review it",
+                        )
+                    } else {
+                        no_product()
+                    });
+                }
                 let rating = products::lock_rating(tx, product_id)
                     .await?
                     .ok_or_else(no_product)?;
-                if !repo::received(tx, user_id, product_id).await? {
-                    return Err(AppError::input(
-                        UserErrorCode::ReviewNotAllowed,
-                        "productId",
-                        "only customers with a delivered order of this product may review it",
-                    ));
-                }
                 let existing = repo::by_author(tx, user_id, &[product_id]).await?;
                 let (review, rating) = match existing.into_iter().next() {
                     Some(old) => {

@@ -198,6 +198,29 @@ impl TestApp {
         }
     }
 
+    /// The number a `SELECT COUNT(*) …` on the test's own database answers (for what the
+    /// API does not show: the rows behind the mail outbox, for one).
+    pub async fn count(&self, sql: &str) -> i64 {
+        if self.pg_schema.is_some() {
+            return self.query_postgres(sql).await[0].get::<_, i64>(0);
+        }
+        use diesel::{Connection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let path = self
+            .config
+            .database
+            .database_url
+            .trim_start_matches("sqlite://");
+        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite opens");
+        let sql = format!("SELECT ({sql}) AS n");
+        let rows: Vec<Count> = diesel::sql_query(sql).load(&mut conn).expect("query runs");
+        rows[0].n
+    }
+
     /// The server still answers /healthz. A fresh client: a refused request may have had
     /// its connection closed by the server, and a pooled one could be that connection.
     pub async fn assert_healthy(&self) {

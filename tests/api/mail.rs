@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use mini_ecommerce::config::{Config, Secret};
 
-use crate::helpers::{Backend, NO_POSTGRES, PASSWORD, TestApp};
+use crate::helpers::{Backend, NO_POSTGRES, PASSWORD, TestApp, wait_until};
 use crate::smtp_server::{Mail, SmtpServer};
 
 /// How long a test waits for a mail that should come (it comes in milliseconds).
@@ -149,6 +149,16 @@ mail_test!(
         assert_eq!(mail.from, "shop@example.com");
         assert_eq!(mail.subject().as_deref(), Some("Reset your password"));
         let first_token = reset_token(&mail);
+        // The database never held the token: not in the outbox, not in the resets.
+        let holding = format!(
+            "SELECT COUNT(*) FROM mail_outbox WHERE text_body LIKE '%{first_token}%'
+               OR html_body LIKE '%{first_token}%' OR token_salt = '{first_token}'"
+        );
+        assert_eq!(app.count(&holding).await, 0);
+        let stored =
+            format!("SELECT COUNT(*) FROM password_resets WHERE token_hash = '{first_token}'");
+        assert_eq!(app.count(&stored).await, 0);
+        assert_eq!(app.count("SELECT COUNT(*) FROM password_resets").await, 1);
 
         // A refused password leaves the token usable.
         let weak = reset(&app, &first_token, "short").await;
@@ -316,8 +326,13 @@ mail_test!(
         );
         // Far below what one SMTP attempt may take (15 s): the request did not wait for it.
         assert!(took < Duration::from_secs(5), "the request took {took:?}");
-        // Give the worker time to fail at least once, then bring the server back.
-        assert!(smtp.next_mail(Duration::from_millis(500)).await.is_none());
+        // The worker tried and failed (the outbox row says so), then the server comes back.
+        let failed = "SELECT COUNT(*) FROM mail_outbox
+            WHERE attempts >= 1 AND last_error IS NOT NULL AND sent_at IS NULL";
+        wait_until("a failed attempt is recorded", ARRIVES, async || {
+            app.count(failed).await == 1
+        })
+        .await;
         smtp.restart().await;
         let mail = next_mail(&smtp).await;
         assert_eq!(mail.to, ["ann@example.com"]);
