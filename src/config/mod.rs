@@ -201,7 +201,8 @@ pub struct MediaSettings {
 #[derive(Debug, Clone, Args)]
 pub struct MailSettings {
     /// SMTP server: `smtp://[user:password@]host[:port]` (port 587 by default; STARTTLS
-    /// when the server offers it, `?tls=required` to insist) or `smtps://…` (TLS from
+    /// when the server offers it, required with a password or `?tls=required`) or
+    /// `smtps://…` (TLS from
     /// the start, port 465). Unset: development writes mail to the log; production
     /// refuses to start unless MAIL_DISABLED=true.
     #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
