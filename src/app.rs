@@ -51,21 +51,8 @@ pub struct App {
     pub hasher: Hasher,
     pub handles: Handles,
     pub(crate) endpoint: GraphqlEndpoint,
-    /// What the mail worker needs; it starts with `serve`.
-    mail: Arc<MailSetup>,
-}
-
-/// The parts of the mail worker, made by `build` and started by `serve`.
-struct MailSetup {
-    /// A pool of its own: background work never takes a request's connection (nor
-    /// shows in the request pool's statement count).
-    db: Db,
-    transport: Arc<Transport>,
-    from: lettre::message::Mailbox,
-    queue: MailQueue,
-    seal: TokenSeal,
-    retry_base: Duration,
-    reset_ttl: Duration,
+    /// Made by `build`, started by `serve`.
+    mail: MailWorker,
 }
 
 impl App {
@@ -92,7 +79,7 @@ impl App {
                 Transport::Disabled => tracing::warn!("MAIL_DISABLED=true: no mail is sent"),
                 Transport::Smtp(_) => {}
             }
-            MailSetup {
+            MailWorker {
                 db: Db::connect(&database.database_url, 1).await?,
                 transport: Arc::new(transport),
                 from: settings
@@ -164,7 +151,7 @@ impl App {
             hasher,
             handles,
             endpoint,
-            mail: Arc::new(mail),
+            mail,
         })
     }
 
@@ -227,17 +214,7 @@ impl App {
             header_timeout: std::time::Duration::from_secs(server.http_header_timeout_secs),
             max_connections,
         };
-        let mail = &self.mail;
-        let worker = MailWorker {
-            db: mail.db.clone(),
-            transport: mail.transport.clone(),
-            from: mail.from.clone(),
-            queue: mail.queue.clone(),
-            seal: mail.seal.clone(),
-            retry_base: mail.retry_base,
-            reset_ttl: mail.reset_ttl,
-        }
-        .spawn();
+        let worker = self.mail.clone().spawn();
         let served = crate::server::serve(self.router(), listener, limits, shutdown).await;
         worker.abort();
         served

@@ -139,10 +139,7 @@ impl Accounts {
                     ))
                     .execute(c)
                     .await)?;
-                let to = Recipient {
-                    email: &user.email,
-                    first_name: &user.first_name,
-                };
+                let to = Recipient::of(&user);
                 let mail =
                     templates::password_reset(&to, &reset.url, reset.ttl_secs.div_ceil(60), salt);
                 outbox::queue(tx, &mail, now).await?;

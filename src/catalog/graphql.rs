@@ -108,7 +108,7 @@ impl Product {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<crate::reviews::graphql::ReviewConnection> {
-        crate::reviews::graphql::product_reviews(ctx, self.0.id, (first, after, last, before)).await
+        crate::reviews::graphql::product_reviews(ctx, &self.0, (first, after, last, before)).await
     }
     /// The viewer's own review of this product, whatever its status; null for
     /// anonymous visitors and admins.

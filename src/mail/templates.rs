@@ -58,6 +58,15 @@ pub(crate) struct Recipient<'a> {
     pub first_name: &'a str,
 }
 
+impl<'a> Recipient<'a> {
+    pub(crate) fn of(user: &'a crate::accounts::model::UserRow) -> Self {
+        Recipient {
+            email: &user.email,
+            first_name: &user.first_name,
+        }
+    }
+}
+
 /// The reset mail: its link holds the token's placeholder, filled in when sent.
 /// `url` is PASSWORD_RESET_URL (with `{token}`).
 pub(crate) fn password_reset(

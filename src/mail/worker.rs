@@ -20,7 +20,10 @@ const POLL: Duration = Duration::from_secs(1);
 const MAX_ATTEMPTS: i32 = 20;
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
+#[derive(Clone)]
 pub(crate) struct MailWorker {
+    /// A pool of its own: background work never takes a request's connection (nor
+    /// shows in the request pool's statement count).
     pub db: Db,
     pub transport: Arc<Transport>,
     pub from: Mailbox,

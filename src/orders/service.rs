@@ -130,10 +130,7 @@ async fn queue_news(tx: &mut Conn<'_>, order: &OrderRow, news: OrderNews) -> App
     let customer = crate::accounts::repo::find_user(tx, order.user_id)
         .await?
         .ok_or_else(|| AppError::internal("order without its customer"))?;
-    let to = Recipient {
-        email: &customer.email,
-        first_name: &customer.first_name,
-    };
+    let to = Recipient::of(&customer);
     let mail = templates::order_news(&to, &order.order_number, news);
     outbox::queue(tx, &mail, now()).await?;
     Ok(())
@@ -224,10 +221,7 @@ async fn place_in(
             unit_price_cents: item.unit_price_cents,
         })
         .collect();
-    let to = Recipient {
-        email: &customer.email,
-        first_name: &customer.first_name,
-    };
+    let to = Recipient::of(customer);
     let mail = templates::order_placed(&to, &order.order_number, total_cents, &lines, &address);
     outbox::queue(tx, &mail, now).await?;
     Ok((order, moved))

@@ -85,15 +85,21 @@ pub(crate) async fn review_node(ctx: &Context<'_>, id: i64) -> Result<Option<Rev
     Ok(visible.then_some(Review(review)))
 }
 
-/// `totalCount` of `ReviewConnection`, counted only when asked for.
+/// `totalCount` of `ReviewConnection`, counted only when asked for and not known.
 pub(crate) struct ReviewConnectionFields {
     scope: ReviewScope,
+    /// The count when the caller has it already (a product's published reviews are its
+    /// `review_count`).
+    known_count: Option<i64>,
 }
 
 #[Object]
 impl ReviewConnectionFields {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let count = reviews_room(ctx).count(self.scope).await?;
+        let count = match self.known_count {
+            Some(count) => count,
+            None => reviews_room(ctx).count(self.scope).await?,
+        };
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 }
@@ -104,6 +110,7 @@ pub(crate) type ReviewConnection = Connection<Cursor, Review, ReviewConnectionFi
 async fn review_connection(
     ctx: &Context<'_>,
     scope: ReviewScope,
+    known_count: Option<i64>,
     (first, after, last, before): PageArgs,
 ) -> async_graphql::Result<ReviewConnection> {
     let page = page_of(first, after, last, before)?.try_map_key(time_key)?;
@@ -112,7 +119,7 @@ async fn review_connection(
     let mut connection = Connection::with_additional_fields(
         page.has_previous_page,
         page.has_next_page,
-        ReviewConnectionFields { scope },
+        ReviewConnectionFields { scope, known_count },
     );
     connection.edges.extend(page.rows.into_iter().map(|row| {
         let cursor = Cursor::new(row.id, time_to_micros(row.created_at));
@@ -124,16 +131,17 @@ async fn review_connection(
 /// `Product.reviews`: published reviews, newest first; admins also see hidden ones.
 pub(crate) async fn product_reviews(
     ctx: &Context<'_>,
-    product_id: i64,
+    product: &ProductRow,
     page: PageArgs,
 ) -> async_graphql::Result<ReviewConnection> {
     let viewer = catalog_reader(ctx, true).await?;
     let with_hidden = viewer.is_some_and(|v| v.role() == Role::Admin);
     let scope = ReviewScope::Product {
-        id: product_id,
+        id: product.id,
         with_hidden,
     };
-    review_connection(ctx, scope, page).await
+    let known_count = (!with_hidden).then_some(i64::from(product.review_count));
+    review_connection(ctx, scope, known_count, page).await
 }
 
 /// `Product.myReview`: the viewer's own review, whatever its status; a page of
@@ -245,6 +253,7 @@ impl ReviewsQuery {
         review_connection(
             ctx,
             ReviewScope::Shop { status },
+            None,
             (first, after, last, before),
         )
         .await

@@ -77,6 +77,40 @@ async fn lock_review(tx: &mut Conn<'_>, id: i64) -> AppResult<Option<(ReviewRow,
     Ok(repo::find(tx, id).await?.map(|review| (review, rating)))
 }
 
+/// Writes a customer's review of a product in the caller's transaction, with the
+/// product's aggregate: a new review (published), or a rewrite of theirs (same id and
+/// status). Who may write is the caller's to check. `None` when there is no such
+/// product.
+pub(crate) async fn write_in(
+    tx: &mut Conn<'_>,
+    user_id: i64,
+    product_id: i64,
+    content: &ReviewContent,
+    now: chrono::NaiveDateTime,
+) -> AppResult<Option<Reviewed>> {
+    let Some(rating) = products::lock_rating(tx, product_id).await? else {
+        return Ok(None);
+    };
+    let existing = repo::by_author(tx, user_id, &[product_id]).await?;
+    let (review, rating) = match existing.into_iter().next() {
+        Some(old) => {
+            let review = repo::rewrite(tx, old.id, content, now).await?;
+            let rating = if old.is_published() {
+                rating.with(old.rating, -1).with(review.rating, 1)
+            } else {
+                rating
+            };
+            (review, rating)
+        }
+        None => {
+            let review = repo::insert(tx, product_id, user_id, content, now).await?;
+            (review, rating.with(content.rating, 1))
+        }
+    };
+    let product = products::set_rating(tx, product_id, rating).await?;
+    Ok(Some(Reviewed { review, product }))
+}
+
 impl Reviews {
     pub(crate) fn new(db: Db) -> Self {
         Reviews { db }
@@ -129,27 +163,9 @@ impl Reviews {
                         no_product()
                     });
                 }
-                let rating = products::lock_rating(tx, product_id)
+                write_in(tx, user_id, product_id, &content, now)
                     .await?
-                    .ok_or_else(no_product)?;
-                let existing = repo::by_author(tx, user_id, &[product_id]).await?;
-                let (review, rating) = match existing.into_iter().next() {
-                    Some(old) => {
-                        let review = repo::rewrite(tx, old.id, &content, now).await?;
-                        let rating = if old.is_published() {
-                            rating.with(old.rating, -1).with(review.rating, 1)
-                        } else {
-                            rating
-                        };
-                        (review, rating)
-                    }
-                    None => {
-                        let review = repo::insert(tx, product_id, user_id, &content, now).await?;
-                        (review, rating.with(content.rating, 1))
-                    }
-                };
-                let product = products::set_rating(tx, product_id, rating).await?;
-                Ok(Reviewed { review, product })
+                    .ok_or_else(no_product)
             })
             .await
     }
