@@ -29,6 +29,7 @@ use crate::catalog::facet_cache::FacetCache;
 use crate::catalog::images::Images;
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::events::EventLog;
 use crate::graphql::documents::checked_schema;
 use crate::graphql::http::{GraphqlEndpoint, TransportLimits, graphql_get, graphql_post};
 use crate::graphql::schema::Handles;
@@ -39,7 +40,12 @@ use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::orders::Orders;
 use crate::orders::events::OrderEvents;
+use crate::orders::service::OrderRoom;
+use crate::promotions::Promotions;
 use crate::reviews::Reviews;
+use crate::webhooks::Webhooks;
+use crate::webhooks::delivery::{DeliveryQueue, WebhookWorker};
+use crate::webhooks::target::TargetPolicy;
 use crate::wishlist::Wishlist;
 
 /// The assembled application: the settings, the database, every room's handle and the
@@ -51,8 +57,11 @@ pub struct App {
     pub hasher: Hasher,
     pub handles: Handles,
     pub(crate) endpoint: GraphqlEndpoint,
-    /// Made by `build`, started by `serve`.
+    /// Made by `build`, started by `serve`: the background work of this process.
     mail: MailWorker,
+    webhooks: WebhookWorker,
+    /// The orders room on a pool of its own, for the expiry sweeper.
+    sweeper: Option<Orders>,
 }
 
 impl App {
@@ -120,6 +129,37 @@ impl App {
         )
         .await
         .map_err(|e| anyhow::anyhow!("opening the catalog change channel: {e:?}"))?;
+        let checkout = &config.checkout;
+        let policy = TargetPolicy {
+            allow_private: !config.is_production() || checkout.webhook_allow_private_networks,
+        };
+        let deliveries = DeliveryQueue::default();
+        let webhooks = WebhookWorker::new(
+            Db::connect(&database.database_url, 1).await?,
+            deliveries.clone(),
+            policy,
+            Duration::from_secs(checkout.webhook_retry_base_secs),
+            checkout.webhook_max_attempts,
+        )
+        .context("building the webhook client")?;
+        let payment_timeout = match checkout.order_payment_timeout_secs {
+            0 => None,
+            secs => Some(chrono::TimeDelta::seconds(secs as i64)),
+        };
+        let room = OrderRoom {
+            events: events.clone(),
+            facets: facets.clone(),
+            mail: mail.queue.clone(),
+            deliveries,
+            payment_timeout,
+        };
+        let sweeper = match payment_timeout {
+            Some(_) => Some(Orders::new(
+                Db::connect(&database.database_url, 1).await?,
+                room.clone(),
+            )),
+            None => None,
+        };
         let media = &config.media;
         let handles = Handles {
             catalog: Catalog::new(
@@ -131,7 +171,10 @@ impl App {
             wishlist: Wishlist::new(db.clone()),
             addresses: Addresses::new(db.clone()),
             reviews: Reviews::new(db.clone()),
-            orders: Orders::new(db.clone(), events, facets, mail.queue.clone()),
+            orders: Orders::new(db.clone(), room),
+            promotions: Promotions::new(db.clone()),
+            events: EventLog::new(db.clone(), events),
+            webhooks: Webhooks::new(db.clone(), policy),
             accounts,
         };
         let endpoint = GraphqlEndpoint {
@@ -152,6 +195,8 @@ impl App {
             handles,
             endpoint,
             mail,
+            webhooks,
+            sweeper,
         })
     }
 
@@ -214,9 +259,14 @@ impl App {
             header_timeout: std::time::Duration::from_secs(server.http_header_timeout_secs),
             max_connections,
         };
-        let worker = self.mail.clone().spawn();
+        let mut background = vec![self.mail.clone().spawn(), self.webhooks.clone().spawn()];
+        if let Some(orders) = self.sweeper.clone() {
+            background.push(crate::orders::expiry::spawn(orders));
+        }
         let served = crate::server::serve(self.router(), listener, limits, shutdown).await;
-        worker.abort();
+        for task in background {
+            task.abort();
+        }
         served
     }
 }

@@ -39,6 +39,12 @@ pub enum UserErrorCode {
     WishlistFull,
     AddressLimit,
     ReviewNotAllowed,
+    CouponInvalid,
+    CouponExpired,
+    CouponUsageLimit,
+    CouponMinSubtotal,
+    CodeTaken,
+    InvalidUrl,
 }
 
 /// An expected, user-correctable failure of a mutation.

@@ -13,8 +13,12 @@
 //!   orders ─> addresses (copies an address into the order),
 //!   catalog ─> cart (archived products and variants leave carts), cart ─> catalog
 //!   (reads products and variants), wishlist ─> catalog (reads products), reviews ─>
-//!   catalog (keeps the products' rating aggregates) and orders (who received what), all ─>
-//!   accounts::model
+//!   catalog (keeps the products' rating aggregates) and orders (who received what),
+//!   orders ─> promotions (takes and gives back coupon uses), orders ─> events (appends
+//!   to the log), events ─> webhooks (an event's deliveries), promotions ─> cart (the
+//!   subtotal a coupon needs), all ─> accounts::model
+//!   webhooks::payload speaks global IDs (`graphql::ids`): a webhook body is an edge of
+//!   its own.
 //! ```
 //!
 //! The import circles are the schema's own: `User.orders` and `Order.customer`
@@ -53,12 +57,17 @@ pub mod config;
 pub mod db;
 /// The request error type and its two exits (startup errors are anyhow's).
 pub mod error;
+/// The order event log: every committed change of an order, in commit order; its
+/// readers and live subscribers (handle: `EventLog`).
+pub mod events;
 /// The GraphQL edge: schema assembly, transport, scalars, ids, cursors, limits, guards.
 pub mod graphql;
 /// Mail from the outbox over SMTP: password resets and order mails.
 pub mod mail;
 /// Orders, payments and the status flow (handle: `Orders`).
 pub mod orders;
+/// Coupons: admins' settings, the cart's code, the uses orders take (handle: `Promotions`).
+pub mod promotions;
 /// Random tokens.
 pub mod random;
 /// Customers' reviews of products, and their moderation (handle: `Reviews`).
@@ -69,5 +78,7 @@ pub mod runtime;
 pub mod seed;
 /// Accepting and serving HTTP connections: header deadline, connection cap, shutdown.
 pub mod server;
+/// Outgoing webhooks: endpoints, the deliveries outbox and its worker (handle: `Webhooks`).
+pub mod webhooks;
 /// The customers' wishlists (handle: `Wishlist`).
 pub mod wishlist;

@@ -535,6 +535,10 @@ async fn seed_order(
             created_at: placed_at,
             updated_at: placed_at,
             address: None,
+            subtotal_cents: 0,
+            discount_cents: 0,
+            coupon_code: None,
+            payment_due_at: None,
         },
     )
     .await?;

@@ -11,6 +11,8 @@ use crate::graphql::ids::{NodeKind, cart_id, encode_id, id_of_kind};
 use crate::graphql::payload::split;
 use crate::graphql::scalars::{DateTime, Decimal};
 use crate::graphql::viewer::require_role;
+use crate::promotions::Promotions;
+use crate::promotions::service::AppliedCoupon;
 
 /// The cart room's handle (`Cart` here is the GraphQL object).
 fn cart_room<'a>(ctx: &Context<'a>) -> &'a super::Cart {
@@ -57,11 +59,41 @@ pub(crate) async fn cart_item_node(
     Ok(cart_room(ctx).line(viewer.id, id).await?.map(CartItem))
 }
 
-/// The signed-in customer's cart, priced at current prices.
-/// A customer's cart: its lines, and whose it is (for its stable id).
+/// A customer's cart, priced at current prices: its lines, whose it is (for its stable
+/// id), and its coupon (read when a field needs it).
 pub(crate) struct Cart {
     user_id: i64,
     lines: Vec<CartLine>,
+    coupon: tokio::sync::OnceCell<Option<AppliedCoupon>>,
+}
+
+impl Cart {
+    fn new(user_id: i64, lines: Vec<CartLine>) -> Self {
+        Cart {
+            user_id,
+            lines,
+            coupon: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn subtotal_cents(&self) -> i64 {
+        self.lines.iter().map(CartLine::line_total_cents).sum()
+    }
+
+    async fn coupon(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&AppliedCoupon>> {
+        let coupon = self
+            .coupon
+            .get_or_try_init(|| ctx.data_unchecked::<Promotions>().of_cart(self.user_id))
+            .await?;
+        Ok(coupon.as_ref())
+    }
+
+    async fn discount_cents(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(self
+            .coupon(ctx)
+            .await?
+            .map_or(0, |c| c.discount_now(self.subtotal_cents())))
+    }
 }
 
 #[Object]
@@ -77,7 +109,21 @@ impl Cart {
         self.lines.iter().map(|l| l.item.quantity).sum()
     }
     async fn subtotal(&self) -> Decimal {
-        Decimal::Cents(self.lines.iter().map(CartLine::line_total_cents).sum())
+        Decimal::Cents(self.subtotal_cents())
+    }
+    /// The coupon code applied to this cart, if any.
+    async fn coupon_code(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.coupon(ctx).await?.map(|c| c.coupon.code.clone()))
+    }
+    /// What the applied coupon takes off the subtotal now; 0.00 without one.
+    async fn discount(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        Ok(Decimal::Cents(self.discount_cents(ctx).await?))
+    }
+    /// subtotal - discount.
+    async fn total(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        Ok(Decimal::Cents(
+            self.subtotal_cents() - self.discount_cents(ctx).await?,
+        ))
     }
 }
 
@@ -91,7 +137,7 @@ pub(crate) struct CartPayload {
 
 impl CartPayload {
     /// The cart as it now is, the changed line (by id) and any user error.
-    async fn build(
+    pub(crate) async fn build(
         ctx: &Context<'_>,
         user_id: i64,
         result: Result<Option<i64>, AppError>,
@@ -104,7 +150,7 @@ impl CartPayload {
         let (cart, cart_item) = if ahead.field("cart").exists() {
             let lines = cart_room(ctx).lines(user_id).await?;
             let item = changed.and_then(|id| lines.iter().find(|l| l.item.id == id).cloned());
-            (Cart { user_id, lines }, item)
+            (Cart::new(user_id, lines), item)
         } else {
             let item = match changed {
                 Some(id) if ahead.field("cartItem").exists() => {
@@ -114,7 +160,7 @@ impl CartPayload {
             };
             // Not selected, so never resolved: an empty cart stands in.
             let lines = Vec::new();
-            (Cart { user_id, lines }, item)
+            (Cart::new(user_id, lines), item)
         };
         Ok(CartPayload {
             cart,
@@ -154,10 +200,7 @@ impl CartQuery {
     async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
         let customer = require_role(ctx, Role::Customer).await?;
         let lines = cart_room(ctx).lines(customer.id).await?;
-        Ok(Cart {
-            user_id: customer.id,
-            lines,
-        })
+        Ok(Cart::new(customer.id, lines))
     }
 }
 

@@ -100,6 +100,19 @@ pub(crate) fn check_price(price: PriceInput) -> AppResult<i64> {
     }
 }
 
+/// Queues the `PRODUCT_OUT_OF_STOCK` webhook deliveries of a variant whose stock has just
+/// reached 0, in the transaction that took the last unit.
+pub(crate) async fn sold_out(
+    tx: &mut crate::db::Conn<'_>,
+    variant: &variants::model::VariantRow,
+    now: chrono::NaiveDateTime,
+) -> AppResult<()> {
+    let data =
+        crate::webhooks::payload::out_of_stock_data(variant.product_id, variant.id, &variant.sku);
+    crate::webhooks::repo::queue_out_of_stock(tx, &data, now).await?;
+    Ok(())
+}
+
 pub(crate) fn check_stock(stock: i32) -> AppResult<i32> {
     if stock < 0 {
         return Err(invalid("stock", "stock must not be negative"));
@@ -365,7 +378,10 @@ impl Catalog {
                         updated_at: Some(now),
                         ..Default::default()
                     };
-                    variants::repo::update_variant(tx, variant.id, &changes).await?;
+                    let row = variants::repo::update_variant(tx, variant.id, &changes).await?;
+                    if variant.stock > 0 && row.stock == 0 {
+                        sold_out(tx, &row, now).await?;
+                    }
                     variants::service::refresh_product(tx, id).await?;
                 }
                 let changes = ProductChanges {
@@ -449,9 +465,12 @@ impl Catalog {
                 if delta == i32::MIN {
                     return Err(too_few());
                 }
-                variants::repo::move_stock(tx, variant.id, delta, now)
+                let moved = variants::repo::move_stock(tx, variant.id, delta, now)
                     .await?
                     .ok_or_else(too_few)?;
+                if variant.stock > 0 && moved.stock == 0 {
+                    sold_out(tx, &moved, now).await?;
+                }
                 repo::find_product(tx, product_id)
                     .await?
                     .ok_or_else(|| not_found("productId"))

@@ -1,4 +1,4 @@
-//! Every setting, in groups (server, database, auth, limits, media, mail): read from flags,
+//! Every setting, in groups (server, database, auth, limits, media, mail, checkout): read from flags,
 //! then the environment (and `.env`), then defaults. Each value is checked by its parser
 //! and the rest by [`Config::validate`], once at start, so a bad value stops the server
 //! with its name. Secrets are [`Secret`]s: no `Debug` or log line prints them.
@@ -32,6 +32,8 @@ pub struct Config {
     pub media: MediaSettings,
     #[command(flatten)]
     pub mail: MailSettings,
+    #[command(flatten)]
+    pub checkout: CheckoutSettings,
 }
 
 /// Listening, connections and what the HTTP edge allows.
@@ -233,6 +235,24 @@ pub struct MailSettings {
     /// How long a password reset token is valid, in seconds.
     #[arg(long, env = "PASSWORD_RESET_TTL_SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600), global = true)]
     pub password_reset_ttl_secs: u64,
+}
+
+/// Unpaid-order expiry and outgoing webhooks.
+#[derive(Debug, Clone, Args)]
+pub struct CheckoutSettings {
+    /// Seconds a card order may stay unpaid before it is cancelled (0: never).
+    #[arg(long, env = "ORDER_PAYMENT_TIMEOUT_SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(0..=30 * 24 * 3600), global = true)]
+    pub order_payment_timeout_secs: u64,
+    /// Seconds before the first retry of a webhook delivery; each retry waits twice as long.
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub webhook_retry_base_secs: u64,
+    /// Attempts before a webhook delivery is FAILED.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=30), global = true)]
+    pub webhook_max_attempts: u32,
+    /// Production: let webhooks reach loopback, private, link-local and multicast
+    /// addresses (refused by default, so that a webhook cannot probe the internal network).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private_networks: bool,
 }
 
 /// A secret setting: its `Debug` never shows it, so a logged or printed `Config` cannot

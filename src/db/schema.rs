@@ -78,6 +78,11 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         address -> Nullable<Text>,
+        subtotal_cents -> BigInt,
+        discount_cents -> BigInt,
+        coupon_code -> Nullable<Text>,
+        cancellation_reason -> Nullable<Text>,
+        payment_due_at -> Nullable<Timestamp>,
     }
 }
 
@@ -186,6 +191,80 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    coupons (id) {
+        id -> BigInt,
+        code -> Text,
+        discount_type -> Text,
+        value_hundredths -> BigInt,
+        min_subtotal_cents -> Nullable<BigInt>,
+        starts_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        usage_limit -> Nullable<Integer>,
+        per_customer_limit -> Nullable<Integer>,
+        usage_count -> Integer,
+        is_active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cart_coupons (user_id) {
+        user_id -> BigInt,
+        coupon_id -> BigInt,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_event_head (id) {
+        id -> Integer,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_events (position) {
+        position -> BigInt,
+        order_id -> BigInt,
+        user_id -> BigInt,
+        event_type -> Text,
+        status -> Text,
+        payment_status -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        url -> Text,
+        secret -> Text,
+        on_order_event -> Bool,
+        on_out_of_stock -> Bool,
+        is_active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        topic -> Text,
+        data -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_response_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(cart_items -> users (user_id));
@@ -260,6 +339,9 @@ diesel::joinable!(wishlist_items -> products (product_id));
 diesel::joinable!(product_categories -> products (product_id));
 diesel::joinable!(category_products -> categories (category_id));
 diesel::joinable!(category_products -> products (product_id));
+diesel::joinable!(cart_coupons -> coupons (coupon_id));
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -281,4 +363,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     reviews,
     mail_outbox,
     password_resets,
+    coupons,
+    cart_coupons,
+    order_event_head,
+    order_events,
+    webhooks,
+    webhook_deliveries,
 );

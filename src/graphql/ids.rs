@@ -20,10 +20,14 @@ pub(crate) enum NodeKind {
     WishlistItem,
     Address,
     Review,
+    Coupon,
+    OrderEvent,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 11] = [
+    const ALL: [NodeKind; 15] = [
         NodeKind::User,
         NodeKind::Product,
         NodeKind::CartItem,
@@ -35,6 +39,10 @@ impl NodeKind {
         NodeKind::WishlistItem,
         NodeKind::Address,
         NodeKind::Review,
+        NodeKind::Coupon,
+        NodeKind::OrderEvent,
+        NodeKind::Webhook,
+        NodeKind::WebhookDelivery,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -50,6 +58,10 @@ impl NodeKind {
             NodeKind::WishlistItem => "WishlistItem",
             NodeKind::Address => "Address",
             NodeKind::Review => "Review",
+            NodeKind::Coupon => "Coupon",
+            NodeKind::OrderEvent => "OrderEvent",
+            NodeKind::Webhook => "Webhook",
+            NodeKind::WebhookDelivery => "WebhookDelivery",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The DataLoaders of an operation: products, variants, categories, order lines,
-//! payments, customers, the viewer's wishlist and reviews. Each is made on first use, so that an operation pays only for
+//! orders, their events and payments, customers, the viewer's wishlist and reviews. Each is made on first use, so that an operation pays only for
 //! the loaders its fields need (a catalog page needs none).
 
 use std::sync::OnceLock;
@@ -13,7 +13,9 @@ use crate::catalog::categories::graphql::{
 use crate::catalog::loader::ProductLoader;
 use crate::catalog::variants::graphql::{VariantLoader, VariantsOfProductLoader};
 use crate::db::Db;
-use crate::orders::loaders::{OrderItemsLoader, PaymentLoader, UserLoader};
+use crate::orders::loaders::{
+    OrderEventsLoader, OrderItemsLoader, OrderLoader, PaymentLoader, UserLoader,
+};
 use crate::reviews::graphql::OwnReviewsLoader;
 use crate::wishlist::graphql::WishlistedLoader;
 
@@ -34,6 +36,8 @@ pub(crate) struct Loaders {
     category_ancestors: OnceLock<CachedLoader<CategoryAncestorsLoader>>,
     product_categories: OnceLock<CachedLoader<ProductCategoriesLoader>>,
     order_items: OnceLock<CachedLoader<OrderItemsLoader>>,
+    orders: OnceLock<CachedLoader<OrderLoader>>,
+    order_events: OnceLock<CachedLoader<OrderEventsLoader>>,
     payments: OnceLock<CachedLoader<PaymentLoader>>,
     users: OnceLock<CachedLoader<UserLoader>>,
     /// The viewer's: an operation (or a WebSocket connection) has one viewer.
@@ -59,6 +63,8 @@ pub(crate) fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
         category_ancestors: OnceLock::new(),
         product_categories: OnceLock::new(),
         order_items: OnceLock::new(),
+        orders: OnceLock::new(),
+        order_events: OnceLock::new(),
         payments: OnceLock::new(),
         users: OnceLock::new(),
         wishlisted: OnceLock::new(),
@@ -108,6 +114,12 @@ impl Loaders {
     }
     pub(crate) fn order_items(&self) -> &CachedLoader<OrderItemsLoader> {
         self.get(&self.order_items, OrderItemsLoader)
+    }
+    pub(crate) fn orders(&self) -> &CachedLoader<OrderLoader> {
+        self.get(&self.orders, OrderLoader)
+    }
+    pub(crate) fn order_events(&self) -> &CachedLoader<OrderEventsLoader> {
+        self.get(&self.order_events, OrderEventsLoader)
     }
     pub(crate) fn payments(&self) -> &CachedLoader<PaymentLoader> {
         self.get(&self.payments, PaymentLoader)

@@ -9,11 +9,14 @@ use crate::catalog::categories::graphql::{Category, category_node};
 use crate::catalog::graphql::{Product, product_node};
 use crate::catalog::variants::graphql::{ProductVariant, variant_node};
 use crate::error::AppError;
+use crate::events::graphql::{OrderEvent, order_event_node};
 use crate::graphql::ids::{NodeKind, decode_id};
 use crate::orders::graphql::{
     Order, OrderItem, Payment, order_item_node, order_node, payment_node,
 };
+use crate::promotions::graphql::{Coupon, coupon_node};
 use crate::reviews::graphql::{Review, review_node};
+use crate::webhooks::graphql::{Webhook, WebhookDelivery, delivery_node, webhook_node};
 use crate::wishlist::graphql::{WishlistItem, wishlist_item_node};
 
 /// An object with a globally unique, opaque ID (Relay Global Object Identification).
@@ -31,6 +34,10 @@ pub(crate) enum Node {
     WishlistItem(WishlistItem),
     Address(Address),
     Review(Review),
+    Coupon(Coupon),
+    OrderEvent(OrderEvent),
+    Webhook(Webhook),
+    WebhookDelivery(WebhookDelivery),
 }
 
 /// Most IDs one `nodes` call resolves.
@@ -56,6 +63,10 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
             .map(Node::WishlistItem),
         NodeKind::Address => address_node(ctx, number).await?.map(Node::Address),
         NodeKind::Review => review_node(ctx, number).await?.map(Node::Review),
+        NodeKind::Coupon => coupon_node(ctx, number).await?.map(Node::Coupon),
+        NodeKind::OrderEvent => order_event_node(ctx, number).await?.map(Node::OrderEvent),
+        NodeKind::Webhook => webhook_node(ctx, number).await?.map(Node::Webhook),
+        NodeKind::WebhookDelivery => delivery_node(ctx, number).await?.map(Node::WebhookDelivery),
     })
 }
 

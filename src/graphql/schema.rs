@@ -13,11 +13,17 @@ use crate::catalog::categories::graphql::{CategoryMutation, CategoryQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery, CatalogVisibility};
 use crate::catalog::variants::graphql::VariantMutation;
 use crate::config::Config;
+use crate::events::EventLog;
+use crate::events::graphql::{EventsQuery, EventsSubscription};
 use crate::graphql::node::NodeQuery;
 use crate::orders::Orders;
 use crate::orders::graphql::{OrdersMutation, OrdersQuery, OrdersSubscription};
+use crate::promotions::Promotions;
+use crate::promotions::graphql::{CouponsMutation, CouponsQuery};
 use crate::reviews::Reviews;
 use crate::reviews::graphql::{ReviewMutation, ReviewsQuery};
+use crate::webhooks::Webhooks;
+use crate::webhooks::graphql::{WebhooksMutation, WebhooksQuery};
 use crate::wishlist::Wishlist;
 use crate::wishlist::graphql::{WishlistMutation, WishlistQuery};
 
@@ -31,6 +37,9 @@ pub(crate) struct Query(
     OrdersQuery,
     WishlistQuery,
     ReviewsQuery,
+    CouponsQuery,
+    EventsQuery,
+    WebhooksQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,10 +53,12 @@ pub(crate) struct Mutation(
     WishlistMutation,
     AddressMutation,
     ReviewMutation,
+    CouponsMutation,
+    WebhooksMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub(crate) struct Subscription(OrdersSubscription);
+pub(crate) struct Subscription(OrdersSubscription, EventsSubscription);
 
 pub(crate) type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -63,6 +74,9 @@ pub struct Handles {
     pub(crate) wishlist: Wishlist,
     pub(crate) addresses: Addresses,
     pub(crate) reviews: Reviews,
+    pub(crate) promotions: Promotions,
+    pub(crate) events: EventLog,
+    pub(crate) webhooks: Webhooks,
 }
 
 /// The schema with the limits of `config`; `handles` are absent only for printing the
@@ -102,7 +116,10 @@ pub(crate) fn build_schema_with_depth(
             .data(handles.orders.clone())
             .data(handles.wishlist.clone())
             .data(handles.addresses.clone())
-            .data(handles.reviews.clone());
+            .data(handles.reviews.clone())
+            .data(handles.promotions.clone())
+            .data(handles.events.clone())
+            .data(handles.webhooks.clone());
     }
     builder.finish()
 }

@@ -9,7 +9,8 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::Orders;
 use super::model::{
-    OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod, PaymentRow, PaymentStatus,
+    CancellationReason, OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod,
+    PaymentRow, PaymentStatus,
 };
 use super::service::Checkout;
 use crate::accounts::graphql::User;
@@ -20,6 +21,7 @@ use crate::catalog::variants::graphql::{ProductVariant, load_variant};
 use crate::db::keyset::PageOf;
 use crate::db::time_to_micros;
 use crate::error::{AppError, UserError};
+use crate::events::graphql::OrderEvent;
 use crate::graphql::ids::{NodeKind, encode_id, id_of_kind};
 use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{Cursor, page_of, time_key};
@@ -50,6 +52,32 @@ impl Order {
     }
     async fn total_amount(&self) -> Decimal {
         Decimal::Cents(self.0.total_cents)
+    }
+    /// Sum of the line subtotals.
+    async fn subtotal(&self) -> Decimal {
+        Decimal::Cents(self.0.subtotal_cents)
+    }
+    async fn discount_amount(&self) -> Decimal {
+        Decimal::Cents(self.0.discount_cents)
+    }
+    async fn coupon_code(&self) -> Option<&str> {
+        self.0.coupon_code.as_deref()
+    }
+    async fn cancellation_reason(&self) -> Option<CancellationReason> {
+        self.0.cancellation_reason
+    }
+    /// When an unpaid card order is cancelled if still unpaid; null otherwise.
+    async fn payment_due_at(&self) -> Option<DateTime> {
+        self.0.payment_due_at.map(DateTime)
+    }
+    /// This order's events, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderEvent>> {
+        let events = loaders(ctx).order_events().load_one(self.0.id).await?;
+        Ok(events
+            .unwrap_or_default()
+            .into_iter()
+            .map(OrderEvent)
+            .collect())
     }
     async fn shipping_address(&self) -> &str {
         &self.0.shipping_address

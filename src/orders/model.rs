@@ -69,6 +69,20 @@ crate::db::db_text_enum!(PaymentStatus {
     Refunded => "REFUNDED",
 });
 
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
+pub(crate) enum CancellationReason {
+    Customer,
+    Admin,
+    /// A card order left unpaid past the server's payment timeout.
+    PaymentTimeout,
+}
+
+crate::db::db_text_enum!(CancellationReason {
+    Customer => "CUSTOMER",
+    Admin => "ADMIN",
+    PaymentTimeout => "PAYMENT_TIMEOUT",
+});
+
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = orders)]
 pub(crate) struct OrderRow {
@@ -83,6 +97,14 @@ pub(crate) struct OrderRow {
     pub updated_at: NaiveDateTime,
     /// The structured address, as JSON of a `PostalAddress`, when the order has one.
     pub address: Option<String>,
+    /// The lines' sum; `total_cents` is this less `discount_cents`.
+    pub subtotal_cents: i64,
+    pub discount_cents: i64,
+    /// The code of the coupon whose use the order holds (until it is cancelled).
+    pub coupon_code: Option<String>,
+    pub cancellation_reason: Option<CancellationReason>,
+    /// When an unpaid card order is cancelled if still unpaid.
+    pub payment_due_at: Option<NaiveDateTime>,
 }
 
 impl OrderRow {
@@ -108,6 +130,10 @@ pub(crate) struct NewOrder<'a> {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub address: Option<&'a str>,
+    pub subtotal_cents: i64,
+    pub discount_cents: i64,
+    pub coupon_code: Option<&'a str>,
+    pub payment_due_at: Option<NaiveDateTime>,
 }
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]

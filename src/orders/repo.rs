@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{
-    NewOrder, NewOrderItem, OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod,
-    PaymentRow, PaymentStatus,
+    CancellationReason, NewOrder, NewOrderItem, OrderItemRow, OrderListFilter, OrderRow,
+    OrderStatus, PaymentMethod, PaymentRow, PaymentStatus,
 };
 use crate::db::Conn;
 use crate::db::fixed_sql::FixedSql;
@@ -22,6 +22,14 @@ pub(crate) async fn find_order(conn: &mut Conn<'_>, id: i64) -> QueryResult<Opti
         .first(c)
         .await
         .optional())
+}
+
+pub(crate) async fn orders_by_ids(conn: &mut Conn<'_>, ids: &[i64]) -> QueryResult<Vec<OrderRow>> {
+    db_run!(conn, c => orders::table
+        .filter(orders::id.eq_any(ids))
+        .select(OrderRow::as_select())
+        .load(c)
+        .await)
 }
 
 pub(crate) async fn find_by_idempotency_key(
@@ -73,7 +81,10 @@ pub(crate) async fn set_total(
     total_cents: i64,
 ) -> QueryResult<OrderRow> {
     db_run!(conn, c => diesel::update(orders::table.find(order_id))
-        .set(orders::total_cents.eq(total_cents))
+        .set((
+            orders::total_cents.eq(total_cents),
+            orders::subtotal_cents.eq(total_cents),
+        ))
         .returning(OrderRow::as_returning())
         .get_result(c)
         .await)
@@ -119,6 +130,78 @@ pub(crate) async fn move_status(
     .get_result(c)
     .await
     .optional())
+}
+
+/// Cancels an order if it is still in one of `from`, saying why: of two racing
+/// cancellations (or a cancellation and another change), exactly one wins.
+pub(crate) async fn cancel(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+    from: &[OrderStatus],
+    reason: CancellationReason,
+    now: NaiveDateTime,
+) -> QueryResult<Option<OrderRow>> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    db_run!(conn, c => diesel::update(
+        orders::table
+            .find(order_id)
+            .filter(orders::status.eq_any(&from))
+    )
+    .set((
+        orders::status.eq(OrderStatus::Cancelled.as_str()),
+        orders::cancellation_reason.eq(reason.as_str()),
+        orders::updated_at.eq(now),
+    ))
+    .returning(OrderRow::as_returning())
+    .get_result(c)
+    .await
+    .optional())
+}
+
+/// The order, locked for the rest of the transaction (PostgreSQL; SQLite's write
+/// transactions run one at a time): a payment and the expiry sweeper take it before they
+/// look at the payment, as a cancellation does, so that they see each other's outcome.
+pub(crate) async fn lock_order(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+) -> QueryResult<Option<OrderRow>> {
+    db_run!(conn,
+        sqlite c => orders::table
+            .find(order_id)
+            .select(OrderRow::as_select())
+            .first(c)
+            .await
+            .optional(),
+        postgres c => orders::table
+            .find(order_id)
+            .select(OrderRow::as_select())
+            .for_no_key_update()
+            .first(c)
+            .await
+            .optional()
+    )
+}
+
+/// Card orders still pending whose payment is due by `now`, soonest first (paid ones
+/// among them are left alone by the sweeper).
+pub(crate) async fn overdue(
+    conn: &mut Conn<'_>,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    db_run!(conn, c => orders::table
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .filter(orders::payment_due_at.le(now))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            payments::table
+                .filter(payments::order_id.eq(orders::id))
+                .filter(payments::status.eq(PaymentStatus::Paid.as_str())),
+        )))
+        .select(orders::id)
+        .order(orders::payment_due_at.asc())
+        .limit(limit)
+        .load(c)
+        .await)
 }
 
 /// Sets the payment of an order to `to` if it is in one of `from`.

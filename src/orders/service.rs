@@ -2,12 +2,12 @@
 
 use rand::Rng;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 
 use super::events::OrderEvents;
 use super::model::{
-    NewOrder, NewOrderItem, OrderItemRow, OrderListFilter, OrderRow, OrderStatus, PaymentMethod,
-    PaymentRow, PaymentStatus,
+    CancellationReason, NewOrder, NewOrderItem, OrderItemRow, OrderListFilter, OrderRow,
+    OrderStatus, PaymentMethod, PaymentRow, PaymentStatus,
 };
 use super::repo;
 use crate::accounts::model::{Role, UserRow};
@@ -19,12 +19,18 @@ use crate::catalog::facet_cache::FacetCache;
 use crate::db::keyset::Page;
 use crate::db::{Conn, Db, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserError, UserErrorCode};
+use crate::events::event_of;
+use crate::events::log::{self as event_log, OrderEventType};
 use crate::mail::templates::{self, MailLine, OrderNews, Recipient};
 use crate::mail::{MailQueue, outbox};
+use crate::promotions::service as coupons;
+use crate::webhooks::delivery::DeliveryQueue;
 
 /// The orders room: orders, their lines and payments (the `orders`, `order_items` and
-/// `payments` tables), and the events that announce their changes. Stock belongs to the
-/// catalog: placing and cancelling an order ask it, in the order's transaction.
+/// `payments` tables), and the events of their changes (appended to the event log in
+/// the change's transaction, announced after it). Stock belongs to the catalog and
+/// coupon uses to promotions: placing and cancelling an order ask them, in the order's
+/// transaction.
 #[derive(Clone)]
 pub(crate) struct Orders {
     db: Db,
@@ -33,6 +39,20 @@ pub(crate) struct Orders {
     facets: FacetCache,
     /// Woken after a commit that queued an order mail.
     mail: MailQueue,
+    /// Woken after a commit that queued webhook deliveries.
+    deliveries: DeliveryQueue,
+    /// How long a card order may stay unpaid (`None`: for ever).
+    payment_timeout: Option<TimeDelta>,
+}
+
+/// What an order room is built with besides its pool.
+#[derive(Clone)]
+pub(crate) struct OrderRoom {
+    pub events: OrderEvents,
+    pub facets: FacetCache,
+    pub mail: MailQueue,
+    pub deliveries: DeliveryQueue,
+    pub payment_timeout: Option<TimeDelta>,
 }
 
 pub(crate) const MAX_ADDRESS_CHARS: usize = 500;
@@ -142,6 +162,7 @@ async fn place_in(
     destination: &Destination,
     method: PaymentMethod,
     key: Option<&str>,
+    payment_timeout: Option<TimeDelta>,
 ) -> AppResult<(OrderRow, StockMoved)> {
     let now = now();
     let user_id = customer.id;
@@ -167,7 +188,7 @@ async fn place_in(
     // Product, then variant order: every writer of a product's stock locks the same way.
     lines.sort_by_key(|line| (line.product_id, line.variant_id));
     let mut items = Vec::with_capacity(lines.len());
-    let mut total_cents: i64 = 0;
+    let mut subtotal_cents: i64 = 0;
     let mut moved = StockMoved::default();
     for line in &lines {
         // The conditional UPDATEs take the stock and read the snapshot; only when they
@@ -183,10 +204,20 @@ async fn place_in(
         else {
             return Err(refused_line(tx, line).await);
         };
-        total_cents += variant.price_cents * i64::from(line.quantity);
-        moved.crossed_zero |= variant.stock == 0;
+        subtotal_cents += variant.price_cents * i64::from(line.quantity);
+        if variant.stock == 0 {
+            moved.crossed_zero = true;
+            catalog::service::sold_out(tx, &variant, now).await?;
+        }
         items.push((product, variant, line.quantity));
     }
+    let coupon = coupons::take_for_order(tx, user_id, subtotal_cents, now).await?;
+    let discount_cents = coupon.as_ref().map_or(0, |c| c.discount_cents);
+    let total_cents = subtotal_cents - discount_cents;
+    let payment_due_at = match (method, payment_timeout) {
+        (PaymentMethod::Card, Some(timeout)) => Some(now + timeout),
+        _ => None,
+    };
     let order_number = new_order_number();
     let order = repo::insert_order(
         tx,
@@ -201,6 +232,10 @@ async fn place_in(
             created_at: now,
             updated_at: now,
             address: snapshot.as_deref(),
+            subtotal_cents,
+            discount_cents,
+            coupon_code: coupon.as_ref().map(|c| c.code.as_str()),
+            payment_due_at,
         },
     )
     .await?;
@@ -224,6 +259,8 @@ async fn place_in(
     let to = Recipient::of(customer);
     let mail = templates::order_placed(&to, &order.order_number, total_cents, &lines, &address);
     outbox::queue(tx, &mail, now).await?;
+    let placed = event_of(&order, OrderEventType::Placed, PaymentStatus::Pending, now);
+    event_log::append(tx, &placed).await?;
     Ok((order, moved))
 }
 
@@ -264,15 +301,19 @@ async fn refused_line(tx: &mut Conn<'_>, line: &cart::model::CartItemRow) -> App
     AppError::User(UserError::on_cart_line(code, line.id, message))
 }
 
-/// Cancels a PENDING or CONFIRMED order: every unit goes back to stock exactly once (the
-/// status change is conditional, so of two racing cancels one does nothing), and the
-/// payment becomes REFUNDED if it was paid, FAILED otherwise.
-async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<(OrderRow, StockMoved)> {
+/// Cancels an order still in one of `from` (PENDING or CONFIRMED): every unit goes back
+/// to stock and the coupon use back to the coupon, exactly once (the status change is
+/// conditional, so of two racing cancels one does nothing), and the payment becomes
+/// REFUNDED if it was paid, FAILED otherwise. Events: CANCELLED, and REFUNDED after it
+/// when a payment was refunded.
+async fn cancel_in(
+    tx: &mut Conn<'_>,
+    order: &OrderRow,
+    from: &[OrderStatus],
+    reason: CancellationReason,
+) -> AppResult<(OrderRow, StockMoved)> {
     let now = now();
-    let cancellable = [OrderStatus::Pending, OrderStatus::Confirmed];
-    let Some(cancelled) =
-        repo::move_status(tx, order.id, &cancellable, OrderStatus::Cancelled, now).await?
-    else {
+    let Some(cancelled) = repo::cancel(tx, order.id, from, reason, now).await? else {
         let current = repo::find_order(tx, order.id)
             .await?
             .unwrap_or_else(|| order.clone());
@@ -291,6 +332,9 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<(OrderRow, 
         let back = catalog::variants::repo::move_stock(tx, variant_id, item.quantity, now).await?;
         moved.crossed_zero |= back.is_some_and(|v| v.stock == item.quantity);
     }
+    if let Some(code) = &cancelled.coupon_code {
+        coupons::give_back(tx, code).await?;
+    }
     let refunded = repo::move_payment(
         tx,
         order.id,
@@ -305,16 +349,41 @@ async fn cancel_in(tx: &mut Conn<'_>, order: &OrderRow) -> AppResult<(OrderRow, 
         repo::move_payment(tx, order.id, &open, PaymentStatus::Failed, None, now).await?;
     }
     queue_news(tx, &cancelled, OrderNews::Cancelled).await?;
+    let event = |kind, payment| event_of(&cancelled, kind, payment, now);
+    if refunded.is_some() {
+        event_log::append(tx, &event(OrderEventType::Cancelled, PaymentStatus::Paid)).await?;
+        event_log::append(
+            tx,
+            &event(OrderEventType::Refunded, PaymentStatus::Refunded),
+        )
+        .await?;
+    } else {
+        event_log::append(tx, &event(OrderEventType::Cancelled, PaymentStatus::Failed)).await?;
+    }
     Ok((cancelled, moved))
 }
 
+/// The status of an order's payment, read in the caller's transaction.
+async fn payment_status(tx: &mut Conn<'_>, order_id: i64) -> AppResult<PaymentStatus> {
+    let payment = repo::payments_of(tx, &[order_id]).await?;
+    payment
+        .first()
+        .map(PaymentRow::status)
+        .ok_or_else(|| AppError::internal("order without its payment"))
+}
+
+/// How many overdue orders one sweep cancels at most (the next sweep takes the rest).
+const SWEEP_BATCH: i64 = 50;
+
 impl Orders {
-    pub(crate) fn new(db: Db, events: OrderEvents, facets: FacetCache, mail: MailQueue) -> Self {
+    pub(crate) fn new(db: Db, room: OrderRoom) -> Self {
         Orders {
             db,
-            events,
-            facets,
-            mail,
+            events: room.events,
+            facets: room.facets,
+            mail: room.mail,
+            deliveries: room.deliveries,
+            payment_timeout: room.payment_timeout,
         }
     }
 
@@ -417,8 +486,15 @@ impl Orders {
                 {
                     return Ok((existing, None));
                 }
-                let placed =
-                    place_in(tx, customer, &destination, checkout.payment_method, key).await?;
+                let placed = place_in(
+                    tx,
+                    customer,
+                    &destination,
+                    checkout.payment_method,
+                    key,
+                    self.payment_timeout,
+                )
+                .await?;
                 Ok((placed.0, Some(placed.1)))
             })
             .await;
@@ -450,6 +526,7 @@ impl Orders {
     /// leave this room.
     async fn announce(&self, order: &OrderRow) {
         self.mail.queued();
+        self.deliveries.queued();
         self.events.publish(order.id, order.user_id).await;
     }
 
@@ -490,7 +567,12 @@ impl Orders {
                 let order = visible_order(tx, viewer, order_id)
                     .await?
                     .ok_or_else(order_not_found)?;
-                cancel_in(tx, &order).await
+                let reason = match viewer.role() {
+                    Role::Admin => CancellationReason::Admin,
+                    _ => CancellationReason::Customer,
+                };
+                let cancellable = [OrderStatus::Pending, OrderStatus::Confirmed];
+                cancel_in(tx, &order, &cancellable, reason).await
             })
             .await;
         self.cancelled(cancelled).await
@@ -516,7 +598,7 @@ impl Orders {
                     return Err(invalid_transition(&order, to));
                 }
                 if to == OrderStatus::Cancelled {
-                    return cancel_in(tx, &order).await;
+                    return cancel_in(tx, &order, &[from], CancellationReason::Admin).await;
                 }
                 let now = now();
                 if to == OrderStatus::Confirmed && order.payment_method() == PaymentMethod::Card {
@@ -538,11 +620,19 @@ impl Orders {
                     let open = [PaymentStatus::Pending, PaymentStatus::Failed];
                     repo::move_payment(tx, order.id, &open, PaymentStatus::Paid, None, now).await?;
                 }
-                match to {
-                    OrderStatus::Shipped => queue_news(tx, &moved, OrderNews::Shipped).await?,
-                    OrderStatus::Delivered => queue_news(tx, &moved, OrderNews::Delivered).await?,
-                    _ => {}
-                }
+                let event_type = match to {
+                    OrderStatus::Shipped => {
+                        queue_news(tx, &moved, OrderNews::Shipped).await?;
+                        OrderEventType::Shipped
+                    }
+                    OrderStatus::Delivered => {
+                        queue_news(tx, &moved, OrderNews::Delivered).await?;
+                        OrderEventType::Delivered
+                    }
+                    _ => OrderEventType::Confirmed,
+                };
+                let payment = payment_status(tx, order.id).await?;
+                event_log::append(tx, &event_of(&moved, event_type, payment, now)).await?;
                 Ok((moved, StockMoved::default()))
             })
             .await;
@@ -563,7 +653,12 @@ impl Orders {
         let outcome = self
             .db
             .transaction(async |tx| {
-                let order = visible_order(tx, viewer, order_id)
+                visible_order(tx, viewer, order_id)
+                    .await?
+                    .ok_or_else(order_not_found)?;
+                // Locked first: a cancellation or the expiry sweeper racing this payment
+                // either has committed (and we see it) or waits for us.
+                let order = repo::lock_order(tx, order_id)
                     .await?
                     .ok_or_else(order_not_found)?;
                 let status = order.status();
@@ -586,6 +681,13 @@ impl Orders {
                 if token != TOKEN_VISA {
                     repo::move_payment(tx, order.id, &payable, PaymentStatus::Failed, None, now)
                         .await?;
+                    let failed = event_of(
+                        &order,
+                        OrderEventType::PaymentFailed,
+                        PaymentStatus::Failed,
+                        now,
+                    );
+                    event_log::append(tx, &failed).await?;
                     // Committed on purpose: the declined attempt is part of the record.
                     return Ok(Err(order));
                 }
@@ -600,7 +702,17 @@ impl Orders {
                 )
                 .await?
                 {
-                    Some(_) => Ok(Ok(repo::touch_order(tx, order.id, now).await?)),
+                    Some(_) => {
+                        let paid = repo::touch_order(tx, order.id, now).await?;
+                        let event = event_of(
+                            &paid,
+                            OrderEventType::PaymentSucceeded,
+                            PaymentStatus::Paid,
+                            now,
+                        );
+                        event_log::append(tx, &event).await?;
+                        Ok(Ok(paid))
+                    }
                     // Someone paid between our read and our write.
                     None => Err(AppError::input(
                         UserErrorCode::AlreadyPaid,
@@ -622,5 +734,39 @@ impl Orders {
                 ))
             }
         }
+    }
+
+    /// Cancels the card orders left unpaid past their `paymentDueAt` (PAYMENT_TIMEOUT);
+    /// returns how many. Each in a transaction of its own, behind the order's row lock:
+    /// an order paid meanwhile, or cancelled by another process's sweep, is left alone.
+    pub(crate) async fn expire_overdue(&self) -> AppResult<usize> {
+        let now = now();
+        let due = self
+            .db
+            .run(async |c| repo::overdue(c, now, SWEEP_BATCH).await)
+            .await?;
+        let mut expired = 0;
+        for order_id in due {
+            let cancelled = self
+                .db
+                .transaction(async |tx| {
+                    let Some(order) = repo::lock_order(tx, order_id).await? else {
+                        return Ok(None);
+                    };
+                    let paid = payment_status(tx, order_id).await? == PaymentStatus::Paid;
+                    if order.status() != OrderStatus::Pending || paid {
+                        return Ok(None);
+                    }
+                    let pending = [OrderStatus::Pending];
+                    let reason = CancellationReason::PaymentTimeout;
+                    cancel_in(tx, &order, &pending, reason).await.map(Some)
+                })
+                .await?;
+            if let Some(cancelled) = cancelled {
+                expired += 1;
+                self.cancelled(Ok(cancelled)).await?;
+            }
+        }
+        Ok(expired)
     }
 }

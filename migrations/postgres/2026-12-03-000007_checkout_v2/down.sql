@@ -1,0 +1,13 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE webhooks;
+DROP TABLE order_events;
+DROP TABLE order_event_head;
+DROP INDEX orders_payment_due_idx;
+DROP INDEX orders_coupon_user_idx;
+ALTER TABLE orders DROP COLUMN payment_due_at;
+ALTER TABLE orders DROP COLUMN cancellation_reason;
+ALTER TABLE orders DROP COLUMN coupon_code;
+ALTER TABLE orders DROP COLUMN discount_cents;
+ALTER TABLE orders DROP COLUMN subtotal_cents;
+DROP TABLE cart_coupons;
+DROP TABLE coupons;

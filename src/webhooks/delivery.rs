@@ -1,0 +1,222 @@
+//! The webhook worker: a task in every server process that sends the deliveries the
+//! outbox holds, signed, and records each attempt.
+
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, TimeDelta};
+use tokio::sync::Notify;
+
+use super::model::DeliveryStatus;
+use super::payload::{body, signature};
+use super::repo::{self, Claimed, Outcome};
+use super::target::{TargetPolicy, parse_url, resolver};
+use crate::db::{Db, now};
+use crate::error::AppResult;
+
+/// How long a receiver has to answer.
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries claimed at once, and sent concurrently: one slow receiver does not hold
+/// up the others for longer than its timeout.
+const BATCH: i64 = 20;
+/// How often the outbox is read when nothing wakes the worker.
+const POLL: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+
+/// Wakes this process's webhook worker after a commit that queued deliveries.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct DeliveryQueue {
+    wake: std::sync::Arc<Notify>,
+}
+
+impl DeliveryQueue {
+    pub(crate) fn queued(&self) {
+        self.wake.notify_one();
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct WebhookWorker {
+    /// A pool of its own, like the mail worker's.
+    pub db: Db,
+    pub client: reqwest::Client,
+    pub queue: DeliveryQueue,
+    pub policy: TargetPolicy,
+    pub retry_base: Duration,
+    pub max_attempts: u32,
+}
+
+impl WebhookWorker {
+    pub(crate) fn new(
+        db: Db,
+        queue: DeliveryQueue,
+        policy: TargetPolicy,
+        retry_base: Duration,
+        max_attempts: u32,
+    ) -> anyhow::Result<Self> {
+        let mut client = reqwest::Client::builder()
+            .timeout(ATTEMPT_TIMEOUT)
+            .connect_timeout(ATTEMPT_TIMEOUT)
+            // A redirect could lead anywhere, past the address checks.
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!(
+                "mini-ecommerce-webhooks/",
+                env!("CARGO_PKG_VERSION")
+            ));
+        if let Some(resolver) = resolver(policy) {
+            client = client.dns_resolver(resolver);
+        }
+        Ok(WebhookWorker {
+            db,
+            client: client.build()?,
+            queue,
+            policy,
+            retry_base,
+            max_attempts,
+        })
+    }
+
+    /// Runs until the process ends.
+    pub(crate) fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let claimed = match self.round().await {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        tracing::warn!(?error, "reading the webhook outbox failed");
+                        0
+                    }
+                };
+                if claimed < BATCH as usize {
+                    tokio::select! {
+                        () = self.queue.wake.notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
+            }
+        })
+    }
+
+    /// Claims a batch and sends it; returns how many it claimed.
+    async fn round(&self) -> AppResult<usize> {
+        let now = now();
+        // The batch is sent concurrently, each attempt cut off at ATTEMPT_TIMEOUT.
+        let lease = ATTEMPT_TIMEOUT * 3;
+        let lease_until = now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX);
+        let claimed = repo::claim(&self.db, now, lease_until, BATCH).await?;
+        let count = claimed.len();
+        let attempts = claimed.iter().map(|c| self.attempt(c));
+        for result in futures_util::future::join_all(attempts).await {
+            result?;
+        }
+        Ok(count)
+    }
+
+    async fn attempt(&self, claimed: &Claimed) -> AppResult<()> {
+        let delivery = &claimed.delivery;
+        let sent = self.send(claimed).await;
+        let (response_status, error) = match sent {
+            Ok(status) if (200..300).contains(&status) => (Some(i32::from(status)), None),
+            Ok(status) => (
+                Some(i32::from(status)),
+                Some(format!("the receiver answered {status}")),
+            ),
+            Err(error) => (None, Some(error)),
+        };
+        let now = now();
+        let outcome = match &error {
+            None => Outcome {
+                status: DeliveryStatus::Succeeded,
+                response_status,
+                error: None,
+                retry_at: None,
+            },
+            Some(error) if delivery.attempts >= self.max_attempts as i32 => {
+                tracing::warn!(id = delivery.id, attempts = delivery.attempts, %error, "webhook delivery failed for good");
+                Outcome {
+                    status: DeliveryStatus::Failed,
+                    response_status,
+                    error: Some(error),
+                    retry_at: None,
+                }
+            }
+            Some(error) => {
+                let retry_at = self.retry_at(now, delivery.attempts);
+                tracing::info!(id = delivery.id, attempts = delivery.attempts, %error, %retry_at, "webhook delivery will be retried");
+                Outcome {
+                    status: DeliveryStatus::Pending,
+                    response_status,
+                    error: Some(error),
+                    retry_at: Some(retry_at),
+                }
+            }
+        };
+        self.db
+            .run(async |c| repo::record(c, delivery, &outcome).await)
+            .await?;
+        Ok(())
+    }
+
+    /// One POST; the receiver's HTTP status, or why there was none.
+    async fn send(&self, claimed: &Claimed) -> Result<u16, String> {
+        let url = parse_url(&claimed.url)?;
+        // Again at every attempt: the name may point elsewhere by now (and an address
+        // literal never reaches the resolver).
+        self.policy.check(&url).await?;
+        let body = body(&claimed.delivery);
+        let timestamp = chrono::Utc::now().timestamp();
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header(
+                "x-shop-webhook-id",
+                crate::graphql::ids::encode_id(
+                    crate::graphql::ids::NodeKind::WebhookDelivery,
+                    claimed.delivery.id,
+                )
+                .0,
+            )
+            .header("x-shop-timestamp", timestamp.to_string())
+            .header(
+                "x-shop-signature",
+                signature(&claimed.secret, timestamp, &body),
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        Ok(response.status().as_u16())
+    }
+
+    /// When the next attempt is due after `attempts` failed ones: the base doubled each
+    /// time, at most six hours.
+    fn retry_at(&self, now: NaiveDateTime, attempts: i32) -> NaiveDateTime {
+        let doublings = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let wait = self
+            .retry_base
+            .saturating_mul(1 << doublings)
+            .min(MAX_BACKOFF);
+        now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX)
+    }
+}
+
+/// A transport error in a line, without the URL (which the delivery log already shows).
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut text = kind.to_owned();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
