@@ -10,10 +10,19 @@
   tools.py free-port                      print a free TCP port on 127.0.0.1
   tools.py cpu-watch SERVER_PID OUT       until SIGTERM, then CPU used meanwhile in %
                                           of one core: "server / postgres / wrk / other"
+  tools.py event-stream URL TOKEN N AFTER OUT
+                                          N WebSocket subscribers of orderEvents(after:
+                                          AFTER); writes "ready" to OUT once all are
+                                          subscribed, and on SIGTERM the events each
+                                          received, one count per line
 """
 
+import asyncio
+import base64
 import http.client
 import json
+import signal
+import struct
 import os
 import socket
 import sys
@@ -242,6 +251,89 @@ def cpu_watch(server_pid, out):
         f.write(f"{pct(used['server'])} / {pct(used['postgres'])} / {pct(used['wrk'])} / {pct(other)}\n")
 
 
+EVENTS = "subscription($a: String) { orderEvents(after: $a) { cursor } }"
+
+
+async def _read_frame(reader):
+    """One WebSocket frame from the server (never masked): (opcode, payload)."""
+    head = await reader.readexactly(2)
+    length = head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", await reader.readexactly(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", await reader.readexactly(8))[0]
+    return head[0] & 0x0F, await reader.readexactly(length)
+
+
+def _frame(opcode, payload):
+    """A client frame: always masked."""
+    mask = os.urandom(4)
+    size = len(payload)
+    if size < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
+    elif size < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def _subscriber(host, port, token, after, counts, index, subscribed):
+    reader, writer = await asyncio.open_connection(host, port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET /graphql/ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                  "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n").encode())
+    await reader.readuntil(b"\r\n\r\n")
+    send = lambda message: writer.write(_frame(1, json.dumps(message).encode()))
+    send({"type": "connection_init", "payload": {"authorization": "Bearer " + token}})
+    while json.loads((await _read_frame(reader))[1])["type"] != "connection_ack":
+        pass
+    send({"id": "1", "type": "subscribe",
+          "payload": {"query": EVENTS, "variables": {"a": after}}})
+    subscribed()
+    while True:
+        opcode, payload = await _read_frame(reader)
+        if opcode == 1:
+            if b'"next"' in payload:
+                counts[index] += 1
+            elif b'"ping"' in payload:
+                send({"type": "pong"})
+        elif opcode == 9:
+            writer.write(_frame(10, payload))
+        elif opcode == 8:
+            return
+
+
+def event_stream(url, token, n, after, out):
+    parts = urllib.parse.urlsplit(url)
+    n = int(n)
+    counts = [0] * n
+
+    async def run():
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        ready = [0]
+
+        def subscribed():
+            ready[0] += 1
+            if ready[0] == n:
+                # Subscribing is answered by nothing: give the server a moment to start
+                # the streams, then say so.
+                asyncio.get_running_loop().call_later(
+                    1.0, lambda: open(out, "w").write("ready\n"))
+
+        tasks = [asyncio.create_task(_subscriber(parts.hostname, parts.port, token, after,
+                                                 counts, i, subscribed)) for i in range(n)]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+
+    asyncio.run(run())
+    with open(out, "w") as f:
+        f.write("\n".join(str(c) for c in counts) + "\n")
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "walk":
@@ -258,6 +350,8 @@ def main(argv):
         free_port()
     elif cmd == "cpu-watch":
         cpu_watch(*args)
+    elif cmd == "event-stream":
+        event_stream(*args)
     else:
         sys.exit(__doc__)
 

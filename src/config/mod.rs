@@ -243,8 +243,9 @@ pub struct CheckoutSettings {
     /// Seconds a card order may stay unpaid before it is cancelled (0: never).
     #[arg(long, env = "ORDER_PAYMENT_TIMEOUT_SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(0..=30 * 24 * 3600), global = true)]
     pub order_payment_timeout_secs: u64,
-    /// Seconds before the first retry of a webhook delivery; each retry waits twice as long.
-    #[arg(long, env = "WEBHOOK_RETRY_BASE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    /// Seconds before the first retry of a webhook delivery; each retry waits twice as
+    /// long, at most 6 hours.
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub webhook_retry_base_secs: u64,
     /// Attempts before a webhook delivery is FAILED.
     #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=30), global = true)]

@@ -124,7 +124,7 @@ pub(crate) async fn append(conn: &mut Conn<'_>, event: &NewEvent) -> QueryResult
                 "INSERT INTO webhook_deliveries \
                    (webhook_id, topic, data, status, attempts, next_attempt_at, created_at) \
                  SELECT id, 'ORDER_EVENT', ? || ? || ?, 'PENDING', 0, ?, ? \
-                 FROM webhooks WHERE is_active AND on_order_event",
+                 FROM webhooks WHERE is_active AND on_order_event AND deleted_at IS NULL",
             )
             .bind::<Text, _>(data_head)
             .bind::<Text, _>(position.to_string())
@@ -156,7 +156,9 @@ pub(crate) async fn append(conn: &mut Conn<'_>, event: &NewEvent) -> QueryResult
                      (webhook_id, topic, data, status, attempts, next_attempt_at, created_at) \
                    SELECT webhooks.id, 'ORDER_EVENT', $7 || event.position::text || $8, \
                      'PENDING', 0, $6, $6 \
-                   FROM webhooks, event WHERE webhooks.is_active AND webhooks.on_order_event \
+                   FROM webhooks, event \
+                   WHERE webhooks.is_active AND webhooks.on_order_event \
+                     AND webhooks.deleted_at IS NULL \
                  ) \
                  SELECT position FROM event",
             )

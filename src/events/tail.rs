@@ -22,7 +22,7 @@ use tokio::sync::{Mutex, broadcast};
 
 use super::log::{self, EventFilter, EventRow};
 use crate::db::Db;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::orders::events::OrderEvents;
 
 /// Events read from the table at once.
@@ -64,9 +64,15 @@ impl EventTail {
         filter: EventFilter,
     ) -> AppResult<impl Stream<Item = EventRow> + use<>> {
         let live = self.join().await?;
+        let head = self.db.run(async |c| log::head(c).await).await?;
         let last = match after {
+            // A cursor of another log (a restored database, another shop) would skip
+            // every event up to it.
+            Some(position) if position > head => {
+                return Err(AppError::bad_input("the cursor is ahead of the event log"));
+            }
             Some(position) => position,
-            None => self.db.run(async |c| log::head(c).await).await?,
+            None => head,
         };
         let state = Subscriber {
             db: self.db.clone(),

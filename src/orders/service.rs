@@ -747,7 +747,7 @@ impl Orders {
             .await?;
         let mut expired = 0;
         for order_id in due {
-            let cancelled = self
+            let cancelled: AppResult<Option<(OrderRow, StockMoved)>> = self
                 .db
                 .transaction(async |tx| {
                     let Some(order) = repo::lock_order(tx, order_id).await? else {
@@ -761,10 +761,15 @@ impl Orders {
                     let reason = CancellationReason::PaymentTimeout;
                     cancel_in(tx, &order, &pending, reason).await.map(Some)
                 })
-                .await?;
-            if let Some(cancelled) = cancelled {
-                expired += 1;
-                self.cancelled(Ok(cancelled)).await?;
+                .await;
+            match cancelled {
+                Ok(Some(cancelled)) => {
+                    expired += 1;
+                    self.cancelled(Ok(cancelled)).await?;
+                }
+                Ok(None) => {}
+                // One order that cannot be cancelled must not hold up the others.
+                Err(error) => tracing::warn!(order_id, ?error, "expiring an unpaid order failed"),
             }
         }
         Ok(expired)

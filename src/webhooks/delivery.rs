@@ -1,10 +1,11 @@
 //! The webhook worker: a task in every server process that sends the deliveries the
 //! outbox holds, signed, and records each attempt.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use super::model::DeliveryStatus;
 use super::payload::{body, signature};
@@ -15,11 +16,13 @@ use crate::error::AppResult;
 
 /// How long a receiver has to answer.
 pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Deliveries claimed at once, and sent concurrently: one slow receiver does not hold
-/// up the others for longer than its timeout.
+/// Deliveries claimed at once.
 const BATCH: i64 = 20;
+/// Attempts in flight at once in one process.
+const IN_FLIGHT: usize = 32;
 /// How often the outbox is read when nothing wakes the worker.
 const POLL: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 
 /// Wakes this process's webhook worker after a commit that queued deliveries.
@@ -76,18 +79,44 @@ impl WebhookWorker {
         })
     }
 
-    /// Runs until the process ends.
+    /// Runs until the process ends: claims due deliveries while it has room for them
+    /// and sends each on a task of its own, so that a slow receiver holds only its own
+    /// attempts.
     pub(crate) fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(IN_FLIGHT));
             loop {
-                let claimed = match self.round().await {
+                let room = slots.available_permits().min(BATCH as usize);
+                if room == 0 {
+                    // Every slot is taken: wait for one to come free.
+                    drop(slots.acquire().await);
+                    continue;
+                }
+                let claimed = match self.claim(room as i64).await {
                     Ok(claimed) => claimed,
                     Err(error) => {
                         tracing::warn!(?error, "reading the webhook outbox failed");
-                        0
+                        Vec::new()
                     }
                 };
-                if claimed < BATCH as usize {
+                let full = claimed.len() == room;
+                for delivery in claimed {
+                    let Ok(slot) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let worker = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = worker.attempt(&delivery).await {
+                            tracing::warn!(
+                                ?error,
+                                id = delivery.delivery.id,
+                                "recording a webhook attempt failed"
+                            );
+                        }
+                        drop(slot);
+                    });
+                }
+                if !full {
                     tokio::select! {
                         () = self.queue.wake.notified() => {}
                         () = tokio::time::sleep(POLL) => {}
@@ -97,24 +126,21 @@ impl WebhookWorker {
         })
     }
 
-    /// Claims a batch and sends it; returns how many it claimed.
-    async fn round(&self) -> AppResult<usize> {
+    /// Claims up to `limit` due deliveries, leased for as long as an attempt may take.
+    async fn claim(&self, limit: i64) -> AppResult<Vec<Claimed>> {
         let now = now();
-        // The batch is sent concurrently, each attempt cut off at ATTEMPT_TIMEOUT.
-        let lease = ATTEMPT_TIMEOUT * 3;
+        // An attempt is cut off at twice ATTEMPT_TIMEOUT (lookups and the request).
+        let lease = ATTEMPT_TIMEOUT * 4;
         let lease_until = now + TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX);
-        let claimed = repo::claim(&self.db, now, lease_until, BATCH).await?;
-        let count = claimed.len();
-        let attempts = claimed.iter().map(|c| self.attempt(c));
-        for result in futures_util::future::join_all(attempts).await {
-            result?;
-        }
-        Ok(count)
+        repo::claim(&self.db, now, lease_until, limit).await
     }
 
     async fn attempt(&self, claimed: &Claimed) -> AppResult<()> {
         let delivery = &claimed.delivery;
-        let sent = self.send(claimed).await;
+        // The request has its own timeout; this one also covers the name lookups.
+        let sent = tokio::time::timeout(ATTEMPT_TIMEOUT * 2, self.send(claimed))
+            .await
+            .unwrap_or_else(|_| Err("timed out".to_owned()));
         let (response_status, error) = match sent {
             Ok(status) if (200..300).contains(&status) => (Some(i32::from(status)), None),
             Ok(status) => (

@@ -59,13 +59,47 @@ pub(crate) async fn update(
         .optional())
 }
 
-pub(crate) async fn delete(conn: &mut Conn<'_>, id: i64) -> QueryResult<usize> {
-    db_run!(conn, c => diesel::delete(webhooks::table.find(id)).execute(c).await)
+/// Deletes a webhook: its row stays, marked (see the migration), and its pending
+/// deliveries are given up. Deliveries a concurrent change still writes for it are given
+/// up when claimed.
+pub(crate) async fn delete(conn: &mut Conn<'_>, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    let deleted = db_run!(conn, c => diesel::update(
+        webhooks::table.find(id).filter(webhooks::deleted_at.is_null())
+    )
+    .set((
+        webhooks::deleted_at.eq(now),
+        webhooks::is_active.eq(false),
+        webhooks::updated_at.eq(now),
+    ))
+    .execute(c)
+    .await)?;
+    if deleted > 0 {
+        give_up_pending(conn, &[id]).await?;
+    }
+    Ok(deleted)
+}
+
+/// Marks the pending deliveries of deleted webhooks FAILED.
+async fn give_up_pending(conn: &mut Conn<'_>, webhook_ids: &[i64]) -> QueryResult<usize> {
+    db_run!(conn, c => diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::webhook_id.eq_any(webhook_ids))
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+    )
+    .set((
+        webhook_deliveries::status.eq(DeliveryStatus::Failed.as_str()),
+        webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+        webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+        webhook_deliveries::last_error.eq("the webhook was deleted"),
+    ))
+    .execute(c)
+    .await)
 }
 
 pub(crate) async fn find(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<WebhookRow>> {
     db_run!(conn, c => webhooks::table
         .find(id)
+        .filter(webhooks::deleted_at.is_null())
         .select(WebhookRow::as_select())
         .first(c)
         .await
@@ -74,6 +108,7 @@ pub(crate) async fn find(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Web
 
 pub(crate) async fn all(conn: &mut Conn<'_>) -> QueryResult<Vec<WebhookRow>> {
     db_run!(conn, c => webhooks::table
+        .filter(webhooks::deleted_at.is_null())
         .select(WebhookRow::as_select())
         .order(webhooks::id.asc())
         .load(c)
@@ -93,7 +128,7 @@ pub(crate) async fn queue_out_of_stock(
             "INSERT INTO webhook_deliveries \
                (webhook_id, topic, data, status, attempts, next_attempt_at, created_at) \
              SELECT id, 'PRODUCT_OUT_OF_STOCK', ?, 'PENDING', 0, ?, ? \
-             FROM webhooks WHERE is_active AND on_out_of_stock",
+             FROM webhooks WHERE is_active AND on_out_of_stock AND deleted_at IS NULL",
         )
         .bind::<Text, _>(data)
         .bind::<Timestamp, _>(now)
@@ -104,7 +139,7 @@ pub(crate) async fn queue_out_of_stock(
             "INSERT INTO webhook_deliveries \
                (webhook_id, topic, data, status, attempts, next_attempt_at, created_at) \
              SELECT id, 'PRODUCT_OUT_OF_STOCK', $1, 'PENDING', 0, $2, $2 \
-             FROM webhooks WHERE is_active AND on_out_of_stock",
+             FROM webhooks WHERE is_active AND on_out_of_stock AND deleted_at IS NULL",
         )
         .bind::<Text, _>(data)
         .bind::<Timestamp, _>(now))
@@ -206,9 +241,18 @@ pub(crate) async fn claim(
         let hook_ids: Vec<i64> = claimed.iter().map(|d| d.webhook_id).collect();
         let hooks: Vec<(i64, String, String)> = db_run!(tx, c => webhooks::table
             .filter(webhooks::id.eq_any(&hook_ids))
+            .filter(webhooks::deleted_at.is_null())
             .select((webhooks::id, webhooks::url, webhooks::secret))
             .load(c)
             .await)?;
+        let gone: Vec<i64> = hook_ids
+            .iter()
+            .copied()
+            .filter(|id| !hooks.iter().any(|h| h.0 == *id))
+            .collect();
+        if !gone.is_empty() {
+            give_up_pending(tx, &gone).await?;
+        }
         let mut claimed: Vec<Claimed> = claimed
             .into_iter()
             .filter_map(|delivery| {

@@ -128,7 +128,11 @@ impl Webhooks {
 
     pub(crate) async fn delete(&self, id: Option<i64>) -> AppResult<i64> {
         let id = id.ok_or_else(not_found)?;
-        let deleted = self.db.run(async |c| repo::delete(c, id).await).await?;
+        let now = now();
+        let deleted = self
+            .db
+            .transaction(async |tx| AppResult::Ok(repo::delete(tx, id, now).await?))
+            .await?;
         if deleted == 0 {
             return Err(not_found());
         }

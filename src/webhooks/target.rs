@@ -38,6 +38,12 @@ pub(crate) fn parse_url(text: &str) -> Result<Url, String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the URL must not hold credentials".to_owned());
     }
+    // What is stored is the normalised form, which percent-encoding may lengthen.
+    if url.as_str().len() > MAX_URL_CHARS {
+        return Err(format!(
+            "the URL must be at most {MAX_URL_CHARS} characters"
+        ));
+    }
     Ok(url)
 }
 
@@ -51,10 +57,12 @@ impl TargetPolicy {
         let port = url.port_or_known_default().unwrap_or(80);
         let addrs = resolve(host, port).await?;
         match addrs.iter().find(|a| !is_public(a.ip())) {
-            Some(private) => Err(format!(
-                "{host} resolves to {}, which is not a public address",
-                private.ip()
-            )),
+            // Which address is not said: registering would otherwise tell an admin
+            // account what internal names resolve to.
+            Some(private) => {
+                tracing::info!(host, address = %private.ip(), "webhook target refused: not a public address");
+                Err(format!("{host} does not resolve to public addresses only"))
+            }
             None => Ok(()),
         }
     }
@@ -99,6 +107,7 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
             let first = v6.segments()[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
+                || (first & 0xff00) == 0 // ::/8: IPv4-compatible and other reserved forms
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link-local

@@ -585,3 +585,54 @@ backend_test!(
         assert_eq!(request.header("x-shop-webhook-id"), delivery["id"]);
     }
 );
+
+backend_test!(
+    deleting_a_webhook_gives_up_its_deliveries,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let receiver = Receiver::start().await;
+        receiver.hold();
+        let hook = register(&app, &admin, &receiver.url(), json!(["ORDER_EVENT"])).await;
+        let lamp = app.product(&admin, "Lamp", "1.00", 100).await;
+        let ann = app.customer("ann@example.com").await;
+        // The first delivery is in flight (held), the second waits its turn.
+        app.order(&ann, &lamp, 1, json!({ "shippingAddress": "Home" }))
+            .await;
+        receiver.wait_for(1, Duration::from_secs(20)).await;
+        app.order(&ann, &lamp, 1, json!({ "shippingAddress": "Home" }))
+            .await;
+        let body = app.gql(DELETE, json!({ "id": hook }), Some(&admin)).await;
+        assert_eq!(
+            body["data"]["deleteWebhook"]["deletedWebhookId"], hook,
+            "{body}"
+        );
+        // Orders go on; the deleted webhook gets no more deliveries.
+        app.order(&ann, &lamp, 1, json!({ "shippingAddress": "Home" }))
+            .await;
+        receiver.release();
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM webhook_deliveries").await,
+            2
+        );
+        let given_up = app
+            .count("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'FAILED'")
+            .await;
+        assert_eq!(given_up, 2, "the deleted webhook's deliveries are given up");
+        let body = app
+            .gql("{ webhooks { id } }", json!({}), Some(&admin))
+            .await;
+        assert_eq!(body["data"]["webhooks"], json!([]), "{body}");
+        let body = app
+            .gql(
+                UPDATE,
+                json!({ "input": { "id": hook, "isActive": true } }),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            user_error_code(&body, "updateWebhook"),
+            "NOT_FOUND",
+            "{body}"
+        );
+    }
+);

@@ -63,7 +63,9 @@ CREATE INDEX order_events_order_idx ON order_events (order_id, position);
 CREATE INDEX order_events_user_idx ON order_events (user_id, position);
 
 -- Outgoing webhooks and their deliveries (an outbox: a delivery is written in the
--- transaction of the event it reports, and sent by a worker after the commit).
+-- transaction of the event it reports, and sent by a worker after the commit). A
+-- deleted webhook keeps its row (deleted_at): a delete would take a lock that every
+-- delivery insert, and so every order change, would wait for; and ids are never reused.
 CREATE TABLE webhooks (
     id INTEGER PRIMARY KEY,
     url TEXT NOT NULL,
@@ -72,12 +74,13 @@ CREATE TABLE webhooks (
     on_out_of_stock BOOLEAN NOT NULL,
     is_active BOOLEAN NOT NULL,
     created_at TIMESTAMP NOT NULL,
-    updated_at TIMESTAMP NOT NULL
+    updated_at TIMESTAMP NOT NULL,
+    deleted_at TIMESTAMP
 );
 
 CREATE TABLE webhook_deliveries (
     id INTEGER PRIMARY KEY,
-    webhook_id BIGINT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    webhook_id BIGINT NOT NULL REFERENCES webhooks (id),
     topic TEXT NOT NULL CHECK (topic IN ('ORDER_EVENT', 'PRODUCT_OUT_OF_STOCK')),
     -- The body's "data" object, as JSON; the body is composed from this row alone.
     data TEXT NOT NULL,
