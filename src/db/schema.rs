@@ -225,7 +225,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    order_events (position) {
+    order_events (id) {
+        id -> BigInt,
+        /// NULL on PostgreSQL until the transaction commits (a trigger numbers it); every
+        /// row another transaction can read has one.
         position -> BigInt,
         order_id -> BigInt,
         user_id -> BigInt,
@@ -255,6 +258,7 @@ diesel::table! {
         id -> BigInt,
         webhook_id -> BigInt,
         topic -> Text,
+        event_id -> Nullable<BigInt>,
         data -> Text,
         status -> Text,
         attempts -> Integer,

@@ -9,28 +9,36 @@
 //! when its transaction commits, so a transaction that took 42 may commit before the one
 //! that took 41, and a reader in between would see 42, move on, and never see 41.
 //!
-//! So positions come from a counter row, `order_event_head`, that every transaction
-//! writing events updates as its *last* statement (the same statement inserts the events,
-//! see [`append`]). The row lock taken by that UPDATE is held until the transaction ends:
+//! So positions come from a counter row, `order_event_head`, and are taken at *commit*:
+//! on PostgreSQL a transaction inserts its events without a position, and a deferred
+//! constraint trigger (`order_event_number`, in the migration) numbers each one while the
+//! transaction commits, by updating the counter. The row lock that UPDATE takes is held
+//! until the commit is done:
 //!
-//! - a second writer waits at the counter until the first has committed (or rolled back)
-//!   and then reads the committed value: positions are handed out in commit order, with
-//!   no gaps (a rollback gives its positions back);
+//! - a second committer waits at the counter until the first has committed (or rolled
+//!   back) and then reads the committed value: positions are handed out in commit order,
+//!   with no gaps;
 //! - PostgreSQL makes a transaction visible before it releases its locks, so whoever can
 //!   see position *p* can see every position below it: the visible log is always a prefix
-//!   `1..=k`, and `k` is the counter's committed value.
+//!   `1..=k`, and `k` is the counter's committed value. A row without a position is never
+//!   visible to anyone but its own transaction.
 //!
-//! The price is that event-writing transactions queue at the counter for the length of
-//! their commit (one WAL flush), so the log takes about one order change per flush. On
-//! this project's machines a flush is about 0.12 ms (`pg_test_fsync`), far above what
-//! checkout itself sustains. Alternatives read the snapshot's `xmin` to hide events of
+//! The price is that event-writing commits queue at the counter for the length of a commit
+//! (the trigger and one WAL flush, about 0.12 ms on this project's machines by
+//! `pg_test_fsync`), not for the length of a transaction: a first version took the number
+//! with the transaction's last statement, and then the lock was also held across the
+//! client's round trip to send COMMIT — on a busy two-core machine that queue halved
+//! checkout (bench/RESULTS.md). Alternatives: reading the snapshot's `xmin` to hide events of
 //! transactions still in flight (no queueing, but every transaction in the whole cluster,
 //! of any database, then delays the log, and a client that has just placed an order may
-//! not yet see its event), or number events after commit in a background pass (a second
-//! write per event and a delay before any reader sees them).
+//! not yet see its event), or numbering events in a background pass (a second write per
+//! event and a delay before any reader sees them).
 //!
-//! SQLite runs one write transaction at a time, so there the counter is commit order by
-//! construction; the code is the same.
+//! A webhook delivery of an event is written in the same transaction with `"cursor":""`
+//! in its data; the trigger fills the cursor in, so no reader ever sees it empty.
+//!
+//! SQLite runs one write transaction at a time, so there the counter is read and moved as
+//! the event is appended, which is commit order by construction.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -94,21 +102,19 @@ pub(crate) struct NewEvent {
 }
 
 /// Appends `event` in the caller's transaction, and one `ORDER_EVENT` delivery per
-/// active webhook that wants it; returns the event's position. Call it as the
-/// transaction's last write: from here to the commit, every other event writer waits
-/// (see the module doc).
-pub(crate) async fn append(conn: &mut Conn<'_>, event: &NewEvent) -> QueryResult<i64> {
+/// active webhook that wants it. Its position is given at commit (see the module doc).
+pub(crate) async fn append(conn: &mut Conn<'_>, event: &NewEvent) -> QueryResult<()> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
     let (data_head, data_tail) = &event.webhook_data;
     db_run!(conn,
         sqlite c => {
-            // In-process: three statements cost no round trips.
+            // In-process: several statements cost no round trips.
             let position: i64 = diesel::update(order_event_head::table.find(1))
                 .set(order_event_head::position.eq(order_event_head::position + 1))
                 .returning(order_event_head::position)
                 .get_result(c)
                 .await?;
-            diesel::insert_into(order_events::table)
+            let id: i64 = diesel::insert_into(order_events::table)
                 .values((
                     order_events::position.eq(position),
                     order_events::order_id.eq(event.order_id),
@@ -118,14 +124,16 @@ pub(crate) async fn append(conn: &mut Conn<'_>, event: &NewEvent) -> QueryResult
                     order_events::payment_status.eq(event.payment_status.as_str()),
                     order_events::occurred_at.eq(event.occurred_at),
                 ))
-                .execute(c)
+                .returning(order_events::id)
+                .get_result(c)
                 .await?;
             diesel::sql_query(
                 "INSERT INTO webhook_deliveries \
-                   (webhook_id, topic, data, status, attempts, next_attempt_at, created_at) \
-                 SELECT id, 'ORDER_EVENT', ? || ? || ?, 'PENDING', 0, ?, ? \
+                   (webhook_id, topic, event_id, data, status, attempts, next_attempt_at, created_at) \
+                 SELECT id, 'ORDER_EVENT', ?, ? || ? || ?, 'PENDING', 0, ?, ? \
                  FROM webhooks WHERE is_active AND on_order_event AND deleted_at IS NULL",
             )
+            .bind::<BigInt, _>(id)
             .bind::<Text, _>(data_head)
             .bind::<Text, _>(position.to_string())
             .bind::<Text, _>(data_tail)
@@ -133,34 +141,24 @@ pub(crate) async fn append(conn: &mut Conn<'_>, event: &NewEvent) -> QueryResult
             .bind::<Timestamp, _>(event.occurred_at)
             .execute(c)
             .await?;
-            Ok(position)
+            Ok(())
         },
         postgres c => {
-            // One round trip: the counter, the event and its deliveries.
-            #[derive(QueryableByName)]
-            struct Appended {
-                #[diesel(sql_type = BigInt)]
-                position: i64,
-            }
-            let appended: Appended = FixedSql(diesel::sql_query(
-                "WITH head AS ( \
-                   UPDATE order_event_head SET position = position + 1 WHERE id = 1 \
-                   RETURNING position \
-                 ), event AS ( \
+            // One round trip: the event and its deliveries (the cursor left empty for
+            // the commit trigger to fill in).
+            FixedSql(diesel::sql_query(
+                "WITH event AS ( \
                    INSERT INTO order_events \
-                     (position, order_id, user_id, event_type, status, payment_status, occurred_at) \
-                   SELECT position, $1, $2, $3, $4, $5, $6 FROM head \
-                   RETURNING position \
-                 ), deliveries AS ( \
-                   INSERT INTO webhook_deliveries \
-                     (webhook_id, topic, data, status, attempts, next_attempt_at, created_at) \
-                   SELECT webhooks.id, 'ORDER_EVENT', $7 || event.position::text || $8, \
-                     'PENDING', 0, $6, $6 \
-                   FROM webhooks, event \
-                   WHERE webhooks.is_active AND webhooks.on_order_event \
-                     AND webhooks.deleted_at IS NULL \
+                     (order_id, user_id, event_type, status, payment_status, occurred_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) \
+                   RETURNING id \
                  ) \
-                 SELECT position FROM event",
+                 INSERT INTO webhook_deliveries \
+                   (webhook_id, topic, event_id, data, status, attempts, next_attempt_at, created_at) \
+                 SELECT webhooks.id, 'ORDER_EVENT', event.id, $7 || $8, 'PENDING', 0, $6, $6 \
+                 FROM webhooks, event \
+                 WHERE webhooks.is_active AND webhooks.on_order_event \
+                   AND webhooks.deleted_at IS NULL",
             )
             .bind::<BigInt, _>(event.order_id)
             .bind::<BigInt, _>(event.user_id)
@@ -170,9 +168,9 @@ pub(crate) async fn append(conn: &mut Conn<'_>, event: &NewEvent) -> QueryResult
             .bind::<Timestamp, _>(event.occurred_at)
             .bind::<Text, _>(data_head)
             .bind::<Text, _>(data_tail))
-            .get_result(c)
+            .execute(c)
             .await?;
-            Ok(appended.position)
+            Ok(())
         }
     )
 }
@@ -241,7 +239,7 @@ pub(crate) async fn of_orders(
 
 pub(crate) async fn find(conn: &mut Conn<'_>, position: i64) -> QueryResult<Option<EventRow>> {
     db_run!(conn, c => order_events::table
-        .find(position)
+        .filter(order_events::position.eq(position))
         .select(EventRow::as_select())
         .first(c)
         .await

@@ -75,6 +75,28 @@ pub(crate) async fn insert_items(
     )
 }
 
+/// Sets an order's discount and total, and its payment's amount to the total (the
+/// coupon changed while the order was being placed).
+pub(crate) async fn set_discount(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+    discount_cents: i64,
+    total_cents: i64,
+) -> QueryResult<OrderRow> {
+    db_run!(conn, c => diesel::update(payments::table.filter(payments::order_id.eq(order_id)))
+        .set(payments::amount_cents.eq(total_cents))
+        .execute(c)
+        .await)?;
+    db_run!(conn, c => diesel::update(orders::table.find(order_id))
+        .set((
+            orders::discount_cents.eq(discount_cents),
+            orders::total_cents.eq(total_cents),
+        ))
+        .returning(OrderRow::as_returning())
+        .get_result(c)
+        .await)
+}
+
 pub(crate) async fn set_total(
     conn: &mut Conn<'_>,
     order_id: i64,

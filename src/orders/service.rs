@@ -211,7 +211,7 @@ async fn place_in(
         }
         items.push((product, variant, line.quantity));
     }
-    let coupon = coupons::take_for_order(tx, user_id, subtotal_cents, now).await?;
+    let coupon = coupons::check_for_order(tx, user_id, subtotal_cents, now).await?;
     let discount_cents = coupon.as_ref().map_or(0, |c| c.discount_cents);
     let total_cents = subtotal_cents - discount_cents;
     let payment_due_at = match (method, payment_timeout) {
@@ -234,7 +234,7 @@ async fn place_in(
             address: snapshot.as_deref(),
             subtotal_cents,
             discount_cents,
-            coupon_code: coupon.as_ref().map(|c| c.code.as_str()),
+            coupon_code: coupon.as_ref().map(|c| c.code()),
             payment_due_at,
         },
     )
@@ -247,6 +247,17 @@ async fn place_in(
         .collect();
     repo::insert_items(tx, &new_items).await?;
     repo::insert_payment(tx, order.id, total_cents, method, now).await?;
+    let order = match &coupon {
+        Some(checked) => {
+            let discount = coupons::take_use(tx, user_id, checked, subtotal_cents, now).await?;
+            if discount == discount_cents {
+                order
+            } else {
+                repo::set_discount(tx, order.id, discount, subtotal_cents - discount).await?
+            }
+        }
+        None => order,
+    };
     let lines: Vec<MailLine<'_>> = new_items
         .iter()
         .map(|item| MailLine {
@@ -257,7 +268,13 @@ async fn place_in(
         })
         .collect();
     let to = Recipient::of(customer);
-    let mail = templates::order_placed(&to, &order.order_number, total_cents, &lines, &address);
+    let mail = templates::order_placed(
+        &to,
+        &order.order_number,
+        order.total_cents,
+        &lines,
+        &address,
+    );
     outbox::queue(tx, &mail, now).await?;
     let placed = event_of(&order, OrderEventType::Placed, PaymentStatus::Pending, now);
     event_log::append(tx, &placed).await?;

@@ -241,16 +241,26 @@ impl Promotions {
     }
 }
 
-/// The coupon an order carries, and what it took off.
+/// The coupon an order carries: as it was when checked, and what it takes off.
 pub(crate) struct CouponUse {
-    pub code: String,
+    coupon: CouponRow,
     pub discount_cents: i64,
 }
 
-/// Takes the cart's coupon off and one use of it for the order being placed in `tx`, if
-/// it still applies to `subtotal_cents`; its user error (the order fails, the transaction
-/// rolls back) when it does not. No coupon on the cart: `None`.
-pub(crate) async fn take_for_order(
+impl CouponUse {
+    pub(crate) fn code(&self) -> &str {
+        &self.coupon.code
+    }
+}
+
+fn refused(code: UserErrorCode, coupon: &str) -> AppError {
+    AppError::user(code, refusal_message(code, coupon))
+}
+
+/// Takes the cart's coupon off and checks it for the order being placed in `tx`: its
+/// user error when it does not apply (the order fails, the transaction rolls back). No
+/// coupon on the cart: `None`. The use itself is taken later, by [`take_use`].
+pub(crate) async fn check_for_order(
     tx: &mut Conn<'_>,
     user_id: i64,
     subtotal_cents: i64,
@@ -259,11 +269,40 @@ pub(crate) async fn take_for_order(
     let Some(coupon_id) = repo::take_off(tx, user_id).await? else {
         return Ok(None);
     };
-    let refused =
-        |code: UserErrorCode, coupon: &str| AppError::user(code, refusal_message(code, coupon));
-    let Some(coupon) = repo::take_use(tx, coupon_id, now).await? else {
-        // Say why, in the contract's order; the rollback undoes nothing we did.
-        let coupon = repo::find(tx, coupon_id)
+    let coupon = repo::find(tx, coupon_id)
+        .await?
+        .ok_or_else(|| AppError::internal("cart coupon without its coupon"))?;
+    // A customer's checkouts run one at a time (each takes the cart's rows), so no other
+    // use of theirs can commit between this count and the order's.
+    let own_uses = match coupon.per_customer_limit {
+        Some(_) => repo::uses_by(tx, &coupon.code, user_id).await?,
+        None => 0,
+    };
+    if let Some(why) = coupon.refusal(now, subtotal_cents, own_uses) {
+        return Err(refused(why, &coupon.code));
+    }
+    Ok(Some(CouponUse {
+        discount_cents: coupon.discount_of(subtotal_cents),
+        coupon,
+    }))
+}
+
+/// Takes the use an order checked by [`check_for_order`] holds: one conditional
+/// UPDATE, so that of N concurrent orders at most the limit's worth get one. Call it as
+/// late in the transaction as possible: the coupon's row lock queues every other order
+/// with this code until the commit (a popular code would otherwise serialize whole
+/// checkouts). Returns the discount as the coupon now gives it: an admin may have changed
+/// the coupon since the check, and then its rules are checked again.
+pub(crate) async fn take_use(
+    tx: &mut Conn<'_>,
+    user_id: i64,
+    checked: &CouponUse,
+    subtotal_cents: i64,
+    now: NaiveDateTime,
+) -> AppResult<i64> {
+    let Some(coupon) = repo::take_use(tx, checked.coupon.id, now).await? else {
+        // Say why, in the contract's order; the rollback undoes the rest.
+        let coupon = repo::find(tx, checked.coupon.id)
             .await?
             .ok_or_else(|| AppError::internal("cart coupon without its coupon"))?;
         let why = coupon
@@ -271,23 +310,21 @@ pub(crate) async fn take_for_order(
             .unwrap_or(UserErrorCode::CouponUsageLimit);
         return Err(refused(why, &coupon.code));
     };
-    // After the row lock: a concurrent order of this customer has committed or not.
-    let own_uses = match coupon.per_customer_limit {
-        Some(_) => repo::uses_by(tx, &coupon.code, user_id).await?,
-        None => 0,
-    };
-    // The rules as they stood before this use (which usage_count already counts).
-    let before = CouponRow {
-        usage_count: coupon.usage_count - 1,
-        ..coupon.clone()
-    };
-    if let Some(why) = before.refusal(now, subtotal_cents, own_uses) {
-        return Err(refused(why, &coupon.code));
+    if coupon.updated_at != checked.coupon.updated_at {
+        let own_uses = match coupon.per_customer_limit {
+            Some(_) => repo::uses_by(tx, &coupon.code, user_id).await?,
+            None => 0,
+        };
+        // The rules as they stood before this use (which usage_count already counts).
+        let before = CouponRow {
+            usage_count: coupon.usage_count - 1,
+            ..coupon.clone()
+        };
+        if let Some(why) = before.refusal(now, subtotal_cents, own_uses) {
+            return Err(refused(why, &coupon.code));
+        }
     }
-    Ok(Some(CouponUse {
-        discount_cents: coupon.discount_of(subtotal_cents),
-        code: coupon.code,
-    }))
+    Ok(coupon.discount_of(subtotal_cents))
 }
 
 /// Gives back the use a cancelled order held (of the coupon with `code`).

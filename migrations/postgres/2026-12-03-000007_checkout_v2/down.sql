@@ -1,4 +1,6 @@
 DROP TABLE webhook_deliveries;
+DROP TRIGGER order_event_number ON order_events;
+DROP FUNCTION order_event_number();
 DROP TABLE webhooks;
 DROP TABLE order_events;
 DROP TABLE order_event_head;

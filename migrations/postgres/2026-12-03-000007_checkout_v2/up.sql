@@ -42,9 +42,10 @@ CREATE INDEX orders_coupon_user_idx ON orders (coupon_code, user_id) WHERE coupo
 CREATE INDEX orders_payment_due_idx ON orders (payment_due_at)
     WHERE status = 'PENDING' AND payment_due_at IS NOT NULL;
 
--- The order event log. position is assigned from order_event_head, whose one row every
--- event-writing transaction updates as its last write: the row lock orders those
--- transactions, so positions follow commit order (see src/events/log.rs).
+-- The order event log. A transaction appends events without a position; at its COMMIT
+-- a deferred trigger numbers them from order_event_head, whose one row it updates: the
+-- row lock orders the committing transactions, so positions follow commit order, and it
+-- is held only while the commit itself runs (see src/events/log.rs).
 CREATE TABLE order_event_head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     position BIGINT NOT NULL
@@ -52,7 +53,9 @@ CREATE TABLE order_event_head (
 INSERT INTO order_event_head (id, position) VALUES (1, 0);
 
 CREATE TABLE order_events (
-    position BIGINT PRIMARY KEY,
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- Set at commit; no committed event is without one.
+    position BIGINT UNIQUE,
     order_id BIGINT NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
     user_id BIGINT NOT NULL,
     event_type TEXT NOT NULL,
@@ -83,6 +86,8 @@ CREATE TABLE webhook_deliveries (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     webhook_id BIGINT NOT NULL REFERENCES webhooks (id),
     topic TEXT NOT NULL CHECK (topic IN ('ORDER_EVENT', 'PRODUCT_OUT_OF_STOCK')),
+    -- The event an ORDER_EVENT delivery reports.
+    event_id BIGINT REFERENCES order_events (id) ON DELETE CASCADE,
     -- The body's "data" object, as JSON; the body is composed from this row alone.
     data TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('PENDING', 'SUCCEEDED', 'FAILED')),
@@ -96,3 +101,23 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at)
     WHERE status = 'PENDING';
 CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, id);
+CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (event_id)
+    WHERE event_id IS NOT NULL;
+
+-- Numbers an event as its transaction commits, and puts its cursor into the data of the
+-- deliveries that report it (written with "cursor":"" until then).
+CREATE FUNCTION order_event_number() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    assigned BIGINT;
+BEGIN
+    UPDATE order_event_head SET position = position + 1 WHERE id = 1
+        RETURNING position INTO assigned;
+    UPDATE order_events SET position = assigned WHERE id = NEW.id;
+    UPDATE webhook_deliveries
+        SET data = replace(data, '"cursor":""', '"cursor":"' || assigned || '"')
+        WHERE event_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER order_event_number AFTER INSERT ON order_events
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION order_event_number();

@@ -41,9 +41,8 @@ CREATE INDEX orders_coupon_user_idx ON orders (coupon_code, user_id) WHERE coupo
 CREATE INDEX orders_payment_due_idx ON orders (payment_due_at)
     WHERE status = 'PENDING' AND payment_due_at IS NOT NULL;
 
--- The order event log. position is assigned from order_event_head, whose one row every
--- event-writing transaction updates as its last write: the row lock orders those
--- transactions, so positions follow commit order (see src/events/log.rs).
+-- The order event log. SQLite runs one write transaction at a time, so the position an
+-- event takes from order_event_head as it is appended is its commit order already.
 CREATE TABLE order_event_head (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     position BIGINT NOT NULL
@@ -51,7 +50,8 @@ CREATE TABLE order_event_head (
 INSERT INTO order_event_head (id, position) VALUES (1, 0);
 
 CREATE TABLE order_events (
-    position INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    position BIGINT NOT NULL UNIQUE,
     order_id BIGINT NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
     user_id BIGINT NOT NULL,
     event_type TEXT NOT NULL,
@@ -82,6 +82,8 @@ CREATE TABLE webhook_deliveries (
     id INTEGER PRIMARY KEY,
     webhook_id BIGINT NOT NULL REFERENCES webhooks (id),
     topic TEXT NOT NULL CHECK (topic IN ('ORDER_EVENT', 'PRODUCT_OUT_OF_STOCK')),
+    -- The event an ORDER_EVENT delivery reports.
+    event_id BIGINT REFERENCES order_events (id) ON DELETE CASCADE,
     -- The body's "data" object, as JSON; the body is composed from this row alone.
     data TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('PENDING', 'SUCCEEDED', 'FAILED')),
