@@ -66,6 +66,8 @@ pub mod graphql;
 pub mod mail;
 /// Orders, payments and the status flow (handle: `Orders`).
 pub mod orders;
+/// What the outbox workers share: the retry schedule.
+pub mod outbox;
 /// Coupons: admins' settings, the cart's code, the uses orders take (handle: `Promotions`).
 pub mod promotions;
 /// Random tokens.

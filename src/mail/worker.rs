@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDateTime, TimeDelta};
+use chrono::TimeDelta;
 use lettre::message::Mailbox;
 
 use super::outbox::{self, MailKind, MailQueue, OutboxRow};
@@ -36,6 +36,13 @@ pub(crate) struct MailWorker {
 }
 
 impl MailWorker {
+    fn backoff(&self) -> crate::outbox::Backoff {
+        crate::outbox::Backoff {
+            base: self.retry_base,
+            max: MAX_BACKOFF,
+        }
+    }
+
     /// Runs until the process ends.
     pub(crate) fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
@@ -112,7 +119,7 @@ impl MailWorker {
             Err(SendError::Permanent(error)) => (error, None),
             Err(SendError::Transient(error)) if mail.attempts >= MAX_ATTEMPTS => (error, None),
             Err(SendError::Transient(error)) => {
-                let retry_at = self.retry_at(now, mail.attempts);
+                let retry_at = self.backoff().retry_at(now, mail.attempts);
                 (error, Some(retry_at))
             }
         };
@@ -127,18 +134,5 @@ impl MailWorker {
         self.db
             .run(async |c| outbox::mark_failed(c, mail, &error, retry_at, now).await)
             .await
-    }
-
-    /// When the next attempt is due after `attempts` failed ones: the base doubled each
-    /// time, at most an hour.
-    fn retry_at(&self, now: NaiveDateTime, attempts: i32) -> NaiveDateTime {
-        let doublings = u32::try_from(attempts.saturating_sub(1))
-            .unwrap_or(0)
-            .min(20);
-        let wait = self
-            .retry_base
-            .saturating_mul(1 << doublings)
-            .min(MAX_BACKOFF);
-        now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX)
     }
 }

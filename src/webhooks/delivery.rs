@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDateTime, TimeDelta};
+use chrono::TimeDelta;
 use tokio::sync::{Notify, Semaphore};
 
 use super::model::DeliveryStatus;
@@ -49,6 +49,13 @@ pub(crate) struct WebhookWorker {
 }
 
 impl WebhookWorker {
+    fn backoff(&self) -> crate::outbox::Backoff {
+        crate::outbox::Backoff {
+            base: self.retry_base,
+            max: MAX_BACKOFF,
+        }
+    }
+
     pub(crate) fn new(
         db: Db,
         queue: DeliveryQueue,
@@ -167,7 +174,7 @@ impl WebhookWorker {
                 }
             }
             Some(error) => {
-                let retry_at = self.retry_at(now, delivery.attempts);
+                let retry_at = self.backoff().retry_at(now, delivery.attempts);
                 tracing::info!(id = delivery.id, attempts = delivery.attempts, %error, %retry_at, "webhook delivery will be retried");
                 Outcome {
                     status: DeliveryStatus::Pending,
@@ -213,19 +220,6 @@ impl WebhookWorker {
             .await
             .map_err(|e| describe(&e))?;
         Ok(response.status().as_u16())
-    }
-
-    /// When the next attempt is due after `attempts` failed ones: the base doubled each
-    /// time, at most six hours.
-    fn retry_at(&self, now: NaiveDateTime, attempts: i32) -> NaiveDateTime {
-        let doublings = u32::try_from(attempts.saturating_sub(1))
-            .unwrap_or(0)
-            .min(20);
-        let wait = self
-            .retry_base
-            .saturating_mul(1 << doublings)
-            .min(MAX_BACKOFF);
-        now + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX)
     }
 }
 
