@@ -15,7 +15,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::accounts::password_reset::ResetMail;
 use crate::accounts::passwords::Hasher;
@@ -43,6 +42,8 @@ use crate::orders::events::OrderEvents;
 use crate::orders::service::OrderRoom;
 use crate::promotions::Promotions;
 use crate::reviews::Reviews;
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::scrape::Scrape;
 use crate::webhooks::Webhooks;
 use crate::webhooks::delivery::{DeliveryQueue, WebhookWorker};
 use crate::webhooks::target::TargetPolicy;
@@ -62,6 +63,9 @@ pub struct App {
     webhooks: WebhookWorker,
     /// The orders room on a pool of its own, for the expiry sweeper.
     sweeper: Option<Orders>,
+    /// The recorder, when METRICS_ENABLED, and every pool a scrape reports on.
+    metrics: Option<Metrics>,
+    pools: Vec<Db>,
 }
 
 impl App {
@@ -70,8 +74,15 @@ impl App {
         config.validate()?;
         let secret = config.resolve_jwt_secret()?;
         let database = &config.database;
+        // Before the pools: their connections look up their statement histogram once.
+        let metrics = if config.telemetry.metrics_enabled {
+            Some(crate::telemetry::metrics::install()?)
+        } else {
+            None
+        };
         db::run_migrations(&database.database_url).await?;
-        let db = Db::connect(&database.database_url, database.db_pool_size).await?;
+        let db = Db::connect(&database.database_url, database.db_pool_size, "requests").await?;
+        let mut pools = vec![db.clone()];
         let hasher = {
             let cost = config.auth.bcrypt_cost;
             tokio::task::spawn_blocking(move || Hasher::new(cost))
@@ -88,8 +99,10 @@ impl App {
                 Transport::Disabled => tracing::warn!("MAIL_DISABLED=true: no mail is sent"),
                 Transport::Smtp(_) => {}
             }
+            let db = Db::connect(&database.database_url, 1, "mail").await?;
+            pools.push(db.clone());
             MailWorker {
-                db: Db::connect(&database.database_url, 1).await?,
+                db,
                 transport: Arc::new(transport),
                 from: settings
                     .mail_from
@@ -106,7 +119,11 @@ impl App {
             db.clone(),
             hasher.clone(),
             TokenKeys::new(&secret),
-            RateLimits::new(auth.rate_limit_per_address, auth.rate_limit_login_failures),
+            RateLimits::new(
+                db.clone(),
+                auth.rate_limit_per_address,
+                auth.rate_limit_login_failures,
+            ),
             SessionTtls {
                 access_secs: auth.access_token_ttl_secs,
                 refresh_secs: auth.refresh_token_ttl_secs,
@@ -134,8 +151,10 @@ impl App {
             allow_private: !config.is_production() || checkout.webhook_allow_private_networks,
         };
         let deliveries = DeliveryQueue::default();
+        let webhook_db = Db::connect(&database.database_url, 1, "webhooks").await?;
+        pools.push(webhook_db.clone());
         let webhooks = WebhookWorker::new(
-            Db::connect(&database.database_url, 1).await?,
+            webhook_db,
             deliveries.clone(),
             policy,
             Duration::from_secs(checkout.webhook_retry_base_secs),
@@ -154,10 +173,11 @@ impl App {
             payment_timeout,
         };
         let sweeper = match payment_timeout {
-            Some(_) => Some(Orders::new(
-                Db::connect(&database.database_url, 1).await?,
-                room.clone(),
-            )),
+            Some(_) => {
+                let db = Db::connect(&database.database_url, 1, "expiry").await?;
+                pools.push(db.clone());
+                Some(Orders::new(db, room.clone()))
+            }
             None => None,
         };
         let media = &config.media;
@@ -197,7 +217,29 @@ impl App {
             mail,
             webhooks,
             sweeper,
+            metrics,
+            pools,
         })
+    }
+
+    /// `/metrics` for a router, when metrics are on and `public` (BIND_ADDR's router)
+    /// may serve them: not when METRICS_BIND_ADDR takes them elsewhere, nor in
+    /// production without METRICS_TOKEN.
+    fn scrape(&self, public: bool) -> Option<Router> {
+        let metrics = self.metrics.clone()?;
+        let telemetry = &self.config.telemetry;
+        if public
+            && (telemetry.metrics_bind_addr.is_some()
+                || (self.config.is_production() && telemetry.metrics_token.is_none()))
+        {
+            return None;
+        }
+        let scrape = Scrape::new(
+            metrics,
+            self.pools.clone(),
+            telemetry.metrics_token.as_ref(),
+        );
+        Some(scrape.router())
     }
 
     pub fn router(&self) -> Router {
@@ -223,6 +265,9 @@ impl App {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(move || readyz(db)))
             .nest_service("/media", media_service(&config.media.media_dir));
+        if let Some(scrape) = self.scrape(true) {
+            router = router.merge(scrape);
+        }
         for (name, value) in security_headers {
             router = router.layer(SetResponseHeaderLayer::if_not_present(
                 HeaderName::from_static(name),
@@ -236,7 +281,9 @@ impl App {
         // GraphQL endpoint also bounds the whole body (`graphql::http`).
         router
             .layer(RequestBodyTimeoutLayer::new(BODY_IDLE_TIMEOUT))
-            .layer(TraceLayer::new_for_http())
+            .layer(axum::middleware::from_fn(
+                crate::telemetry::request::observe,
+            ))
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets requests in flight end.
@@ -259,7 +306,33 @@ impl App {
             header_timeout: std::time::Duration::from_secs(server.http_header_timeout_secs),
             max_connections,
         };
+        let telemetry = &self.config.telemetry;
+        if self.metrics.is_some()
+            && self.config.is_production()
+            && telemetry.metrics_token.is_none()
+            && telemetry.metrics_bind_addr.is_none()
+        {
+            tracing::warn!(
+                "/metrics is not served: production needs METRICS_TOKEN or METRICS_BIND_ADDR"
+            );
+        }
         let mut background = vec![self.mail.clone().spawn(), self.webhooks.clone().spawn()];
+        if let Some(addr) = self.config.telemetry.metrics_bind_addr
+            && let Some(scrape) = self.scrape(false)
+        {
+            let private = TcpListener::bind(addr).await.map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("METRICS_BIND_ADDR: cannot listen on {addr}: {e}"),
+                )
+            })?;
+            tracing::info!("metrics at http://{addr}/metrics");
+            background.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(private, scrape).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            }));
+        }
         if let Some(orders) = self.sweeper.clone() {
             background.push(crate::orders::expiry::spawn(orders));
         }
@@ -316,15 +389,18 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     })
 }
 
-/// Forgets recovered rate-limit keys once a minute, for as long as the limits live.
+/// Forgets recovered rate-limit keys once a minute, for as long as the limits live
+/// (every process does it; a row deleted twice is deleted once).
 fn spawn_pruning(limits: std::sync::Weak<RateLimits>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match limits.upgrade() {
-                Some(limits) => limits.prune(),
-                None => return,
+            let Some(limits) = limits.upgrade() else {
+                return;
+            };
+            if let Err(error) = limits.prune().await {
+                tracing::warn!(?error, "forgetting old rate-limit keys failed");
             }
         }
     });

@@ -80,6 +80,8 @@ pub mod runtime;
 pub mod seed;
 /// Accepting and serving HTTP connections: header deadline, connection cap, shutdown.
 pub mod server;
+/// Logs, Prometheus metrics and OpenTelemetry traces; the request id.
+pub mod telemetry;
 /// Outgoing webhooks: endpoints, the deliveries outbox and its worker (handle: `Webhooks`).
 pub mod webhooks;
 /// The customers' wishlists (handle: `Wishlist`).

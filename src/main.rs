@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand};
 use mini_ecommerce::app::{App, shutdown_signal};
 use mini_ecommerce::cli;
 use mini_ecommerce::config::Config;
-use tracing_subscriber::EnvFilter;
 
 /// mimalloc rather than the system allocator: GraphQL execution allocates many small,
 /// short-lived values per request, and glibc's malloc/free took about a tenth of the
@@ -64,12 +63,6 @@ fn main() -> ExitCode {
     // A missing .env is normal; settings then come from the environment alone.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
-        )
-        .init();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime
         .enable_all()
@@ -84,7 +77,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    // The trace exporter sends on the runtime, so the subscriber is set up inside it;
+    // the guard is dropped after `run`, while the runtime's workers still run, so that
+    // the last spans are sent.
+    let telemetry = match runtime
+        .block_on(async { mini_ecommerce::telemetry::logging::init(&cli.config.telemetry) })
+    {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    drop(telemetry);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // `{:#}`: the error and its causes on one line.

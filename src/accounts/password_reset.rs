@@ -108,12 +108,12 @@ impl Accounts {
         email: &str,
     ) -> AppResult<()> {
         let started = tokio::time::Instant::now();
-        self.limits.check_address(client)?;
+        self.limits.check_address(client).await?;
         let email = normalize_email(email, "email")?;
-        self.limits.check_email(&email)?;
+        self.limits.check_email(&email).await?;
         // Every request counts against the email's allowance, so that nobody can fill
         // a mailbox with reset mails.
-        self.limits.record_failure(&email)?;
+        self.limits.record_failure(&email).await?;
         let reset = &self.reset;
         let now = now();
         let queued = self
@@ -161,7 +161,7 @@ impl Accounts {
         token: &str,
         new_password: &str,
     ) -> AppResult<Session> {
-        self.limits.check_address(client)?;
+        self.limits.check_address(client).await?;
         let token_hash = hash_token(token.trim());
         let found = self
             .db

@@ -202,7 +202,7 @@ impl Accounts {
         client: Option<IpAddr>,
         input: Registration,
     ) -> AppResult<Session> {
-        self.limits.check_address(client)?;
+        self.limits.check_address(client).await?;
         let email = normalize_email(&input.email, "email")?;
         let first_name = check_name(&input.first_name, "firstName")?;
         let last_name = check_name(&input.last_name, "lastName")?;
@@ -254,7 +254,7 @@ impl Accounts {
         email: &str,
         password: &str,
     ) -> AppResult<Session> {
-        self.limits.check_address(client)?;
+        self.limits.check_address(client).await?;
         let invalid = || {
             AppError::user(
                 UserErrorCode::InvalidCredentials,
@@ -262,7 +262,7 @@ impl Accounts {
             )
         };
         let email = email.trim().to_lowercase();
-        self.limits.check_email(&email)?;
+        self.limits.check_email(&email).await?;
         let user = if email.len() <= MAX_EMAIL_LEN {
             // The connection goes back to the pool before hashing: a burst of logins queued
             // on bcrypt must not hold connections that other requests need.
@@ -280,7 +280,7 @@ impl Accounts {
         let user = match user {
             Some(user) if matches => user,
             _ => {
-                self.limits.record_failure(&email)?;
+                self.limits.record_failure(&email).await?;
                 return Err(invalid());
             }
         };
@@ -303,7 +303,7 @@ impl Accounts {
         client: Option<IpAddr>,
         refresh_token: &str,
     ) -> AppResult<Session> {
-        self.limits.check_address(client)?;
+        self.limits.check_address(client).await?;
         let invalid = || {
             AppError::input(
                 UserErrorCode::InvalidToken,
@@ -437,14 +437,14 @@ impl Accounts {
         current: &str,
         new: &str,
     ) -> AppResult<Session> {
-        self.limits.check_address(client)?;
-        self.limits.check_email(&user.email)?;
+        self.limits.check_address(client).await?;
+        self.limits.check_email(&user.email).await?;
         if !self
             .hasher
             .verify(current, Some(&user.password_hash))
             .await?
         {
-            self.limits.record_failure(&user.email)?;
+            self.limits.record_failure(&user.email).await?;
             return Err(AppError::input(
                 UserErrorCode::InvalidCredentials,
                 "currentPassword",

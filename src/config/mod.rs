@@ -1,4 +1,5 @@
-//! Every setting, in groups (server, database, auth, limits, media, mail, checkout): read from flags,
+//! Every setting, in groups (server, database, auth, limits, media, mail, checkout,
+//! telemetry): read from flags,
 //! then the environment (and `.env`), then defaults. Each value is checked by its parser
 //! and the rest by [`Config::validate`], once at start, so a bad value stops the server
 //! with its name. Secrets are [`Secret`]s: no `Debug` or log line prints them.
@@ -34,6 +35,8 @@ pub struct Config {
     pub mail: MailSettings,
     #[command(flatten)]
     pub checkout: CheckoutSettings,
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
 }
 
 /// Listening, connections and what the HTTP edge allows.
@@ -256,6 +259,52 @@ pub struct CheckoutSettings {
     pub webhook_allow_private_networks: bool,
 }
 
+/// How the server is watched: logs, metrics and traces.
+#[derive(Debug, Clone, Args)]
+pub struct TelemetrySettings {
+    /// `text` (for people) or `json` (one object per line, for log collectors).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// Prometheus metrics at /metrics.
+    #[arg(long, env = "METRICS_ENABLED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub metrics_enabled: bool,
+    /// Bearer token that /metrics requires. In production /metrics is not served on
+    /// BIND_ADDR without one.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<Secret>,
+    /// A second, private address that serves only /metrics; /metrics then leaves BIND_ADDR.
+    #[arg(long, env = "METRICS_BIND_ADDR", global = true)]
+    pub metrics_bind_addr: Option<SocketAddr>,
+    /// OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`) that receives traces; unset: no
+    /// tracing.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// The service name traces carry.
+    #[arg(
+        long,
+        env = "OTEL_SERVICE_NAME",
+        default_value = "mini-ecommerce",
+        global = true
+    )]
+    pub otel_service_name: String,
+    /// Share of new traces that are kept (0..=1); a request that arrives with a
+    /// `traceparent` follows its caller's decision.
+    #[arg(long, env = "TRACE_SAMPLE_RATIO", default_value_t = 1.0, global = true)]
+    pub trace_sample_ratio: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// A secret setting: its `Debug` never shows it, so a logged or printed `Config` cannot
 /// leak it; `expose` is the one way to the text.
 #[derive(Clone)]
@@ -300,6 +349,9 @@ impl std::error::Error for ConfigError {}
 /// The shortest HMAC secret accepted: 256 bits, the strength of HS256.
 pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
+/// The shortest metrics token accepted: 128 bits of a random token's text.
+const MIN_METRICS_TOKEN_BYTES: usize = 16;
+
 impl Config {
     /// Defaults only (no flags); environment variables still apply.
     pub fn from_env() -> Self {
@@ -315,6 +367,7 @@ impl Config {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.check_jwt_secret()?;
         self.check_mail()?;
+        self.check_telemetry()?;
         for origin in &self.server.cors_origins {
             let plausible = origin == "*"
                 || ((origin.starts_with("https://") || origin.starts_with("http://"))
@@ -363,6 +416,32 @@ impl Config {
                 "SMTP_URL is required when APP_ENV=production (or set MAIL_DISABLED=true)"
                     .to_owned(),
             ));
+        }
+        Ok(())
+    }
+
+    /// The trace collector is a URL and the sample ratio a share; a metrics token is long
+    /// enough not to be guessed.
+    fn check_telemetry(&self) -> Result<(), ConfigError> {
+        let telemetry = &self.telemetry;
+        if let Some(endpoint) = &telemetry.otel_exporter_otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT: {endpoint:?} is not a URL such as http://127.0.0.1:4318"
+            )));
+        }
+        if !(0.0..=1.0).contains(&telemetry.trace_sample_ratio) {
+            return Err(ConfigError(
+                "TRACE_SAMPLE_RATIO must be between 0 and 1".to_owned(),
+            ));
+        }
+        if let Some(token) = &telemetry.metrics_token
+            && token.expose().len() < MIN_METRICS_TOKEN_BYTES
+        {
+            return Err(ConfigError(format!(
+                "METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_BYTES} bytes long"
+            )));
         }
         Ok(())
     }

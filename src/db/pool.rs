@@ -30,6 +30,9 @@ pub struct Db {
     pool: DbPool,
     statements: StatementCounter,
     health: Arc<health::Health>,
+    /// What the pool serves (`requests`, `mail`, …): its label in /metrics.
+    name: &'static str,
+    size: u32,
 }
 
 #[derive(Clone)]
@@ -38,28 +41,106 @@ enum DbPool {
     Postgres(Pool<AsyncPgConnection>),
 }
 
-/// Counts the SQL statements every pooled connection starts (cheap: one atomic add), and
-/// keeps the text of each statement a connection prepares for reuse (rare: once per
-/// statement and connection; a set, so reconnections do not grow it). Tests use them to
-/// prove that a page of orders costs a fixed number of queries and that hot statements stay
-/// prepared.
-#[derive(Clone, Default)]
+/// Watches the SQL statements every pooled connection runs. It counts them (one atomic
+/// add) and keeps the text of each statement a connection prepares for reuse (rare: once
+/// per statement and connection; a set, so reconnections do not grow it): tests use
+/// them to prove that a page of orders costs a fixed number of queries and that hot
+/// statements stay prepared. With metrics on it times each statement into the pool's
+/// histogram; with traces on it opens a span per statement (its text without values).
+/// Each connection has its own copy (the shared parts are behind `Arc`s).
+#[derive(Clone)]
 pub(crate) struct StatementCounter {
     started: Arc<AtomicU64>,
     prepared: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    backend: &'static str,
+    latency: Option<metrics::Histogram>,
+    /// This connection's statement in flight: when it started, and its span.
+    running: Option<(std::time::Instant, Option<tracing::Span>)>,
+    /// The span statements are children of, when the statements run outside the task
+    /// that asked for them (SQLite runs them on the blocking pool, where no span is
+    /// current); `None`: the span current when the statement starts.
+    parent: Option<SpanSlot>,
+}
+
+/// The span of the task a SQLite connection is checked out to, while it is.
+type SpanSlot = Arc<std::sync::Mutex<Option<tracing::Span>>>;
+
+/// Empties a connection's [`SpanSlot`] when its checkout ends: a span is closed (and
+/// exported) only once nothing holds it, and a pooled connection lives on.
+struct CheckoutSpan(SpanSlot);
+
+impl Drop for CheckoutSpan {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.take();
+        }
+    }
 }
 
 impl StatementCounter {
+    fn new(backend: Backend, pool: &'static str) -> Self {
+        StatementCounter {
+            started: Arc::default(),
+            prepared: Arc::default(),
+            backend: match backend {
+                Backend::Postgres => "postgresql",
+                Backend::Sqlite => "sqlite",
+            },
+            latency: crate::telemetry::metrics::enabled()
+                .then(|| crate::telemetry::metrics::statement_histogram(pool)),
+            running: None,
+            parent: None,
+        }
+    }
+
     pub(crate) fn get(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
+    }
+
+    /// The statement's span, under the span of the work that runs it; none for
+    /// statements outside any (the workers' polls would each start a trace).
+    fn statement_span(&self, query: &dyn diesel::connection::DebugQuery) -> Option<tracing::Span> {
+        let parent = match &self.parent {
+            Some(slot) => slot.lock().ok()?.as_ref()?.id()?,
+            None => tracing::Span::current().id()?,
+        };
+        // Diesel prints the values after the text; they are the client's data and stay out.
+        let text = query.to_string();
+        let text = text
+            .split_once(" -- binds: ")
+            .map_or(text.as_str(), |(sql, _)| sql);
+        let verb = text.split_whitespace().next().unwrap_or("SQL");
+        Some(tracing::info_span!(
+            target: crate::telemetry::TRACE_ONLY,
+            parent: parent,
+            "sql",
+            otel.name = verb.to_ascii_uppercase(),
+            otel.kind = "client",
+            db.system = self.backend,
+            db.statement = text,
+        ))
     }
 }
 
 impl Instrumentation for StatementCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         match event {
-            InstrumentationEvent::StartQuery { .. } => {
+            InstrumentationEvent::StartQuery { query, .. } => {
                 self.started.fetch_add(1, Ordering::Relaxed);
+                if self.latency.is_some() || crate::telemetry::traces_enabled() {
+                    let span = crate::telemetry::traces_enabled()
+                        .then(|| self.statement_span(query))
+                        .flatten();
+                    self.running = Some((std::time::Instant::now(), span));
+                }
+            }
+            InstrumentationEvent::FinishQuery { .. } => {
+                if let Some((started, span)) = self.running.take() {
+                    if let Some(latency) = &self.latency {
+                        latency.record(started.elapsed());
+                    }
+                    drop(span);
+                }
             }
             InstrumentationEvent::CacheQuery { sql, .. } => {
                 if let Ok(mut prepared) = self.prepared.lock()
@@ -71,6 +152,19 @@ impl Instrumentation for StatementCounter {
             _ => {}
         }
     }
+}
+
+/// A pool's state at one moment, for /metrics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolState {
+    pub name: &'static str,
+    pub connections: u32,
+    pub idle_connections: u32,
+    pub max_size: u32,
+    /// Checkouts so far that had to wait, that gave up, and how long they all waited.
+    pub waits: u64,
+    pub timeouts: u64,
+    pub wait_time: std::time::Duration,
 }
 
 /// The pool settings both backends share (see [`Db`]).
@@ -87,9 +181,14 @@ where
 }
 
 impl Db {
-    /// Opens a pool; SQLite creates the file (and its folder) on first use.
-    pub(crate) async fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
-        let statements = StatementCounter::default();
+    /// Opens a pool of `pool_size` connections for `name` (`requests`, or the
+    /// background worker it serves); SQLite creates the file (and its folder) on first use.
+    pub(crate) async fn connect(
+        url: &str,
+        pool_size: u32,
+        name: &'static str,
+    ) -> anyhow::Result<Self> {
+        let statements = StatementCounter::new(Backend::from_url(url), name);
         let health = Arc::new(health::Health::default());
         let failures = health::ConnectFailures(health.clone());
         let pool = match Backend::from_url(url) {
@@ -167,7 +266,25 @@ impl Db {
             pool,
             statements,
             health,
+            name,
+            size: pool_size,
         })
+    }
+
+    pub(crate) fn pool_state(&self) -> PoolState {
+        let state = match &self.pool {
+            DbPool::Sqlite(pool) => pool.state(),
+            DbPool::Postgres(pool) => pool.state(),
+        };
+        PoolState {
+            name: self.name,
+            connections: state.connections,
+            idle_connections: state.idle_connections,
+            max_size: self.size,
+            waits: state.statistics.get_waited,
+            timeouts: state.statistics.get_timed_out,
+            wait_time: state.statistics.get_wait_time,
+        }
     }
 
     /// Statements started so far on this pool's connections.
@@ -193,7 +310,24 @@ impl Db {
         E: Into<AppError>,
     {
         let mut pooled = self.get().await?;
+        let _span = self.lend_span(&mut pooled);
         f(&mut pooled.conn()).await.map_err(Into::into)
+    }
+
+    /// While traces are on, tells a SQLite connection the span of the task it is checked
+    /// out to: its statements run on the blocking pool, where no span is current.
+    fn lend_span(&self, pooled: &mut PooledConn) -> Option<CheckoutSpan> {
+        let PooledConn::Sqlite(conn) = pooled else {
+            return None;
+        };
+        if !crate::telemetry::traces_enabled() {
+            return None;
+        }
+        let slot = Arc::new(std::sync::Mutex::new(Some(tracing::Span::current())));
+        let mut statements = self.statements.clone();
+        statements.parent = Some(slot.clone());
+        conn.set_instrumentation(statements);
+        Some(CheckoutSpan(slot))
     }
 
     /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back
@@ -208,7 +342,9 @@ impl Db {
         R: Send,
         E: From<diesel::result::Error> + From<AppError> + Send,
     {
-        match self.get().await? {
+        let mut pooled = self.get().await?;
+        let _span = self.lend_span(&mut pooled);
+        match pooled {
             PooledConn::Sqlite(mut pc) => {
                 let pc: &mut SqliteConn = &mut pc;
                 pc.immediate_transaction(async move |c: &mut SqliteConn| {

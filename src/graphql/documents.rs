@@ -12,10 +12,13 @@
 //! same things.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection,
+};
 use async_graphql::{Data, Executor, Request, Response, ServerError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -26,8 +29,11 @@ use crate::graphql::limits::{
     TextLimits, check_aliases, check_document_text, check_document_text_values,
     check_expanded_size, check_variable_text, with_code,
 };
+use crate::graphql::measure::CostSlot;
 use crate::graphql::null_propagation::{OutputTypes, propagate_nulls, selected_operation};
-use crate::graphql::schema::{AppSchema, Handles, build_schema, build_schema_with_depth};
+use crate::graphql::schema::{AppSchema, Handles, build_schema_with};
+use crate::telemetry::metrics::{self, OperationLabels, Outcome};
+use crate::telemetry::traces_enabled;
 
 /// The longest error message a response carries: a message may quote the client's text
 /// (a syntax error its line, a validation error a name), which must not come back
@@ -43,11 +49,22 @@ pub(crate) const INTROSPECTION_MAX_DEPTH: usize = 20;
 /// The schema behind the document checks; what the HTTP and WebSocket endpoints execute.
 #[derive(Clone)]
 pub(crate) struct CheckedSchema {
-    schema: AppSchema,
-    /// The same schema with the introspection depth; `None` when introspection is off.
-    introspection: Option<AppSchema>,
+    plain: Schemas,
+    /// The same with the cost-counting extension (`graphql::measure`), for requests that
+    /// ask for their cost and for all while traces are on; made on first use.
+    measured: Arc<OnceLock<Schemas>>,
+    build_measured: Arc<dyn Fn() -> Schemas + Send + Sync>,
+    max_complexity: usize,
     documents: Arc<Documents>,
     types: Arc<OutputTypes>,
+}
+
+/// The ordinary schema and, when introspection is on, the same with the depth that
+/// introspection queries need.
+#[derive(Clone)]
+pub(crate) struct Schemas {
+    pub schema: AppSchema,
+    pub introspection: Option<AppSchema>,
 }
 
 /// What documents may be and how many parsed ones are kept.
@@ -59,13 +76,8 @@ pub(crate) struct DocumentLimits {
     pub cache_size: usize,
 }
 
-/// The schemas the server executes: the ordinary one, and when introspection is on, the
-/// same with the depth that introspection queries need.
+/// The schemas the server executes, with the limits of `config`.
 pub(crate) fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchema {
-    let introspection = config.introspection_enabled().then(|| {
-        let depth = config.limits.max_query_depth.max(INTROSPECTION_MAX_DEPTH);
-        build_schema_with_depth(config, Some(handles), depth)
-    });
     let limits = DocumentLimits {
         text: TextLimits {
             max_bytes: config.limits.max_query_bytes,
@@ -74,19 +86,46 @@ pub(crate) fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchem
         max_aliases: config.limits.max_aliases,
         cache_size: config.limits.apq_cache_size,
     };
-    CheckedSchema::new(build_schema(config, Some(handles)), introspection, limits)
+    let max_complexity = config.limits.max_query_complexity;
+    let (config, handles) = (config.clone(), handles.clone());
+    let build = move |measured| {
+        let introspection = config.introspection_enabled().then(|| {
+            let depth = config.limits.max_query_depth.max(INTROSPECTION_MAX_DEPTH);
+            build_schema_with(&config, Some(&handles), depth, measured)
+        });
+        let schema = build_schema_with(
+            &config,
+            Some(&handles),
+            config.limits.max_query_depth,
+            measured,
+        );
+        Schemas {
+            schema,
+            introspection,
+        }
+    };
+    // While traces are on every request is measured (its root fields get spans).
+    let plain = build(traces_enabled());
+    CheckedSchema::new(plain, Arc::new(move || build(true)), max_complexity, limits)
 }
 
 impl CheckedSchema {
     pub(crate) fn new(
-        schema: AppSchema,
-        introspection: Option<AppSchema>,
+        plain: Schemas,
+        build_measured: Arc<dyn Fn() -> Schemas + Send + Sync>,
+        max_complexity: usize,
         limits: DocumentLimits,
     ) -> Self {
-        let types = OutputTypes::from_sdl(&schema.sdl());
+        let types = OutputTypes::from_sdl(&plain.schema.sdl());
+        let measured = Arc::new(OnceLock::new());
+        if traces_enabled() {
+            let _ = measured.set(plain.clone());
+        }
         CheckedSchema {
-            schema,
-            introspection,
+            plain,
+            measured,
+            build_measured,
+            max_complexity,
             documents: Arc::new(Documents {
                 cache: NonZeroUsize::new(limits.cache_size).map(|size| {
                     Mutex::new(DocumentCache {
@@ -106,34 +145,100 @@ impl CheckedSchema {
         reason = "the refusal is the response itself, made once per request; Prepared is as large"
     )]
     pub(crate) fn prepare(&self, mut request: Request) -> Result<Prepared, Response> {
-        let document = self
+        let checked = self
             .documents
             .document_of(&mut request)
-            .map_err(finish_error)?;
-        check_variable_text(&request.variables).map_err(finish_error)?;
+            .and_then(|document| check_variable_text(&request.variables).map(|()| document));
+        let document = match checked {
+            Ok(document) => document,
+            Err(error) => {
+                let response = finish_error(error);
+                // A document that did not parse has no name of its own to label.
+                let name = match request.operation_name.as_deref() {
+                    Some(name) => metrics::operation_name_label(Some(name), false),
+                    None => metrics::OTHER.clone(),
+                };
+                let labels = OperationLabels {
+                    name,
+                    kind: "unknown",
+                };
+                metrics::operation(&labels, Outcome::Rejected, None);
+                metrics::errors(&response.errors);
+                return Err(response);
+            }
+        };
         request.set_parsed_query((*document).clone());
-        Ok(Prepared { request, document })
+        Ok(Prepared {
+            request,
+            document,
+            include_cost: false,
+        })
     }
 
     /// Executes a prepared request and finishes its response, in a span that names the
     /// operation, so that what it logs (an internal error, say) says which one it was.
     pub(crate) async fn run(&self, prepared: Prepared) -> Response {
+        let started = Instant::now();
         let span = operation_span(&prepared);
-        let Prepared { request, document } = prepared;
+        let kind = prepared.kind_label();
+        let Prepared {
+            mut request,
+            document,
+            include_cost,
+        } = prepared;
         let operation_name = request.operation_name.clone();
-        let schema = self.schema_for(&document, operation_name.as_deref());
+        let measured = include_cost || traces_enabled();
+        let cost = measured.then(CostSlot::default);
+        if let Some(cost) = &cost {
+            request.data.insert(cost.clone());
+        }
+        let schema = self.schema_for(&document, operation_name.as_deref(), measured);
         let mut response = schema.execute(request).instrument(span.clone()).await;
         if !response.errors.is_empty() {
             span.in_scope(|| log_field_errors(&response));
         }
         self.finish(&mut response, &document, operation_name.as_deref());
+        if let Some(cost) = cost.and_then(|slot| slot.get()) {
+            // As i64: OpenTelemetry has no unsigned integers (a u64 would arrive as text).
+            span.record("complexity", cost.complexity as i64);
+            span.record("depth", cost.depth as i64);
+            if include_cost {
+                response.extensions.insert(
+                    "cost".to_owned(),
+                    async_graphql::value!({
+                        "requestedQueryCost": cost.complexity,
+                        "maximumAvailable": self.max_complexity,
+                    }),
+                );
+            }
+        }
+        let outcome = outcome_of(&response);
+        let labels = OperationLabels {
+            name: metrics::operation_name_label(
+                operation_name_of(&document, operation_name.as_deref()),
+                outcome != Outcome::Rejected,
+            ),
+            kind,
+        };
+        metrics::operation(&labels, outcome, Some(started.elapsed()));
+        metrics::errors(&response.errors);
         response
     }
 
-    fn schema_for(&self, document: &ExecutableDocument, operation: Option<&str>) -> &AppSchema {
-        match &self.introspection {
+    fn schema_for(
+        &self,
+        document: &ExecutableDocument,
+        operation: Option<&str>,
+        measured: bool,
+    ) -> &AppSchema {
+        let schemas = if measured {
+            self.measured.get_or_init(|| (self.build_measured)())
+        } else {
+            &self.plain
+        };
+        match &schemas.introspection {
             Some(introspection) if is_introspection(document, operation) => introspection,
-            _ => &self.schema,
+            _ => &schemas.schema,
         }
     }
 
@@ -145,6 +250,39 @@ impl CheckedSchema {
     ) {
         propagate_nulls(response, document, operation, &self.types);
         finish_errors(&mut response.errors);
+    }
+}
+
+/// A request that failed before execution (parse, validation, limits) has no data and
+/// errors without a path.
+pub(crate) fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn outcome_of(response: &Response) -> Outcome {
+    if response.errors.is_empty() {
+        Outcome::Ok
+    } else if is_request_error(response) {
+        Outcome::Rejected
+    } else {
+        Outcome::Error
+    }
+}
+
+/// The name of the operation a request runs: the one it asks for, or the name of the
+/// document's only operation.
+fn operation_name_of<'a>(
+    document: &'a ExecutableDocument,
+    requested: Option<&'a str>,
+) -> Option<&'a str> {
+    match (requested, &document.operations) {
+        (Some(name), _) => Some(name),
+        (None, DocumentOperations::Multiple(operations)) if operations.len() == 1 => {
+            operations.keys().next().map(|name| name.as_str())
+        }
+        _ => None,
     }
 }
 
@@ -173,27 +311,36 @@ fn log_field_errors(response: &Response) {
     }
 }
 
-/// `graphql{operation=PlaceOrder kind=mutation}`: the name the client gave (the first 64
-/// characters; `-` for an anonymous operation) and the operation's type.
+/// `graphql{operation=PlaceOrder kind=mutation}`: the operation's name (the first 64
+/// characters; `-` for an anonymous operation) and type; its complexity and depth are
+/// recorded once validation has counted them (when the request is measured).
 fn operation_span(prepared: &Prepared) -> tracing::Span {
-    let name = prepared.request.operation_name.as_deref().unwrap_or("-");
+    let name = operation_name_of(
+        &prepared.document,
+        prepared.request.operation_name.as_deref(),
+    )
+    .unwrap_or("-");
     let name = name
         .char_indices()
         .nth(64)
         .map_or(name, |(end, _)| &name[..end]);
-    let kind = match prepared.operation_type() {
-        Some(OperationType::Query) => "query",
-        Some(OperationType::Mutation) => "mutation",
-        Some(OperationType::Subscription) => "subscription",
-        None => "unknown",
-    };
-    tracing::info_span!("graphql", operation = %name, kind)
+    let kind = prepared.kind_label();
+    tracing::info_span!(
+        "graphql",
+        otel.name = format!("{kind} {name}"),
+        operation = %name,
+        kind,
+        complexity = tracing::field::Empty,
+        depth = tracing::field::Empty,
+    )
 }
 
 /// A request whose document passed the checks, ready to run.
 pub(crate) struct Prepared {
     pub request: Request,
     document: Arc<ExecutableDocument>,
+    /// Whether the response carries `extensions.cost` (`x-include-query-cost: 1`).
+    pub include_cost: bool,
 }
 
 impl Prepared {
@@ -201,6 +348,15 @@ impl Prepared {
     /// document's operations: execution then reports that).
     pub(crate) fn operation_type(&self) -> Option<OperationType> {
         selected_operation(&self.document, self.request.operation_name.as_deref()).map(|(ty, _)| ty)
+    }
+
+    fn kind_label(&self) -> &'static str {
+        match self.operation_type() {
+            Some(OperationType::Query) => "query",
+            Some(OperationType::Mutation) => "mutation",
+            Some(OperationType::Subscription) => "subscription",
+            None => "unknown",
+        }
     }
 }
 
@@ -212,6 +368,9 @@ impl Executor for CheckedSchema {
         }
     }
 
+    /// Subscriptions (and any operation sent over the WebSocket): counted as open while
+    /// their stream lives; the operation is counted at its first response, and every
+    /// response's errors by code.
     fn execute_stream(
         &self,
         request: Request,
@@ -223,19 +382,40 @@ impl Executor for CheckedSchema {
                 Ok(prepared) => prepared,
                 Err(response) => return stream::once(async { response }).boxed(),
             };
+            let started = Instant::now();
             let span = operation_span(&prepared);
-            let Prepared { request, document } = prepared;
+            let kind = prepared.kind_label();
+            let open = (kind == "subscription").then(metrics::SubscriptionOpen::start);
+            let Prepared {
+                request, document, ..
+            } = prepared;
             let operation_name = request.operation_name.clone();
             let schema = this
-                .schema_for(&document, operation_name.as_deref())
+                .schema_for(&document, operation_name.as_deref(), traces_enabled())
                 .clone();
+            let mut first = true;
             let responses = schema
                 .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                 .map(move |mut response| {
+                    let _open = &open;
                     if !response.errors.is_empty() {
                         span.in_scope(|| log_field_errors(&response));
                     }
                     this.finish(&mut response, &document, operation_name.as_deref());
+                    if std::mem::take(&mut first) {
+                        let outcome = outcome_of(&response);
+                        let labels = OperationLabels {
+                            name: metrics::operation_name_label(
+                                operation_name_of(&document, operation_name.as_deref()),
+                                outcome != Outcome::Rejected,
+                            ),
+                            kind,
+                        };
+                        // A subscription's first event may come hours later: not a latency.
+                        let elapsed = (kind != "subscription").then(|| started.elapsed());
+                        metrics::operation(&labels, outcome, elapsed);
+                    }
+                    metrics::errors(&response.errors);
                     response
                 });
             responses.boxed()

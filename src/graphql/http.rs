@@ -2,9 +2,7 @@
 
 use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{
-    BatchRequest, BatchResponse, Executor, ParseRequestError, Request, Response as GqlResponse,
-};
+use async_graphql::{BatchRequest, BatchResponse, ParseRequestError, Request};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 
@@ -19,7 +17,7 @@ use futures_util::TryStreamExt;
 use crate::accounts::Accounts;
 use crate::accounts::model::Role;
 use crate::db::Db;
-use crate::graphql::documents::CheckedSchema;
+use crate::graphql::documents::{CheckedSchema, is_request_error};
 use crate::graphql::loaders::insert_loaders;
 use crate::graphql::viewer::{ClientAddr, RequestAuth};
 
@@ -254,6 +252,7 @@ pub(crate) async fn graphql_get(State(app): State<Arc<GraphqlEndpoint>>, parts: 
         return response;
     }
     add_request_data(&app, &parts, &mut prepared.request);
+    prepared.include_cost = wants_cost(&parts.headers);
     let response = app.schema.run(prepared).await;
     let mut response = respond(&parts.headers, BatchResponse::Single(response));
     // The same URL answers HTML or JSON by `Accept`: caches must keep them apart.
@@ -308,15 +307,28 @@ fn add_request_data(app: &GraphqlEndpoint, parts: &Parts, request: &mut Request)
     insert_loaders(&mut request.data, &app.db, true);
 }
 
+/// Whether the client asked for each response's cost (`x-include-query-cost: 1`, as
+/// Saleor's clients send it); other responses stay as small as they are.
+fn wants_cost(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-include-query-cost")
+        .is_some_and(|v| v.as_bytes() == b"1")
+}
+
 async fn execute(app: &GraphqlEndpoint, parts: &Parts, batch: BatchRequest) -> Response {
-    let with_data = |mut request: Request| {
+    let include_cost = wants_cost(&parts.headers);
+    let run = async |mut request: Request| {
         add_request_data(app, parts, &mut request);
-        request
+        match app.schema.prepare(request) {
+            Ok(mut prepared) => {
+                prepared.include_cost = include_cost;
+                app.schema.run(prepared).await
+            }
+            Err(response) => response,
+        }
     };
     let response = match batch {
-        BatchRequest::Single(request) => {
-            BatchResponse::Single(app.schema.execute(with_data(request)).await)
-        }
+        BatchRequest::Single(request) => BatchResponse::Single(run(request).await),
         BatchRequest::Batch(requests) => {
             if requests.is_empty() {
                 return BadRequest::message("a batch must hold at least one operation")
@@ -331,7 +343,7 @@ async fn execute(app: &GraphqlEndpoint, parts: &Parts, batch: BatchRequest) -> R
             }
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                responses.push(app.schema.execute(with_data(request)).await);
+                responses.push(run(request).await);
             }
             BatchResponse::Batch(responses)
         }
@@ -386,14 +398,6 @@ pub(crate) fn client_ip(
             .find(|hop| !trusted.contains(hop))
             .unwrap_or(peer),
     )
-}
-
-/// A request that failed before execution (parse, validation, limits) has no data and
-/// errors without a path.
-fn is_request_error(response: &GqlResponse) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// Serialises per the GraphQL-over-HTTP spec: `application/graphql-response+json` (with

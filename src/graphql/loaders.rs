@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Data};
+use futures_util::future::BoxFuture;
+use tracing::Instrument;
 
 use crate::catalog::categories::graphql::{
     CategoryAncestorsLoader, CategoryChildrenLoader, CategoryLoader, ProductCategoriesLoader,
@@ -17,6 +19,7 @@ use crate::orders::loaders::{
     OrderEventsLoader, OrderItemsLoader, OrderLoader, PaymentLoader, UserLoader,
 };
 use crate::reviews::graphql::OwnReviewsLoader;
+use crate::telemetry::{TRACE_ONLY, traces_enabled};
 use crate::wishlist::graphql::WishlistedLoader;
 
 /// A loader that remembers what it loaded (async-graphql's `DataLoader::new` does not).
@@ -72,6 +75,24 @@ pub(crate) fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
     });
 }
 
+/// Runs a batch on its own task: in a span of its own while traces are on (a batch
+/// serves many resolvers; its parent is the field whose load started it).
+fn spawn_batch<L>(batch: BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
+    if !traces_enabled() {
+        return tokio::spawn(batch);
+    }
+    let loader = std::any::type_name::<L>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("loader");
+    let span = tracing::info_span!(
+        target: TRACE_ONLY,
+        "dataloader",
+        otel.name = format!("dataloader {loader}"),
+    );
+    tokio::spawn(batch.instrument(span))
+}
+
 impl Loaders {
     fn get<'a, L: Loader<i64>>(
         &self,
@@ -81,7 +102,7 @@ impl Loaders {
         cell.get_or_init(|| {
             let loader = DataLoader::with_cache(
                 make(self.db.clone()),
-                tokio::spawn,
+                spawn_batch::<L>,
                 HashMapCache::default(),
             );
             if !self.cached {

@@ -17,6 +17,7 @@ pub(crate) mod http;
 pub(crate) mod ids;
 pub(crate) mod limits;
 pub(crate) mod loaders;
+pub(crate) mod measure;
 pub(crate) mod node;
 pub(crate) mod null_propagation;
 pub(crate) mod pagination;

@@ -82,23 +82,36 @@ pub struct Handles {
 /// The schema with the limits of `config`; `handles` are absent only for printing the
 /// SDL.
 pub(crate) fn build_schema(config: &Config, handles: Option<&Handles>) -> AppSchema {
-    build_schema_with_depth(config, handles, config.limits.max_query_depth)
+    build_schema_with(config, handles, config.limits.max_query_depth, false)
 }
 
-pub(crate) fn build_schema_with_depth(
+/// The schema with another depth limit (introspection's), and `measured` with the
+/// extension that counts an operation's cost and traces its root fields
+/// (`graphql::measure`).
+pub(crate) fn build_schema_with(
     config: &Config,
     handles: Option<&Handles>,
     max_depth: usize,
+    measured: bool,
 ) -> AppSchema {
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
-    )
-    .limit_depth(max_depth)
-    .limit_complexity(config.limits.max_query_complexity);
-    // No extensions: APQ and the alias limit are checked before execution, in
-    // `documents::CheckedSchema` (an extension would slow down every field).
+    );
+    let max_complexity = config.limits.max_query_complexity;
+    // No other extensions: APQ and the alias limit are checked before execution, in
+    // `documents::CheckedSchema` (an extension slows down every field).
+    builder = if measured {
+        builder.extension(crate::graphql::measure::Measure {
+            max_complexity,
+            max_depth,
+        })
+    } else {
+        builder
+            .limit_depth(max_depth)
+            .limit_complexity(max_complexity)
+    };
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();
     }

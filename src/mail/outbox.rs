@@ -204,3 +204,14 @@ pub(crate) async fn mark_failed(
         .await)?;
     Ok(())
 }
+
+/// Mails neither sent nor given up (for /metrics; the partial index of due mails
+/// covers exactly these).
+pub(crate) async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
+    db_run!(conn, c => mail_outbox::table
+        .filter(mail_outbox::sent_at.is_null())
+        .filter(mail_outbox::failed_at.is_null())
+        .count()
+        .get_result(c)
+        .await)
+}

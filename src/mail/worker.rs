@@ -1,5 +1,6 @@
 //! The mail worker: a task in every server process that sends what the outbox holds.
 
+use crate::telemetry::metrics;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,6 +89,7 @@ impl MailWorker {
             // Its link no longer works: sending it now would only confuse.
             let error = "the reset link expired before the mail could be sent";
             tracing::warn!(id = mail.id, error, "mail given up");
+            metrics::mail_failed(true);
             return self
                 .db
                 .run(async |c| outbox::mark_failed(c, mail, error, None, now()).await)
@@ -111,6 +113,7 @@ impl MailWorker {
         let (error, retry_at) = match sent {
             Ok(()) => {
                 tracing::info!(id = mail.id, kind = %mail.kind, "mail sent");
+                metrics::mail_sent();
                 return self
                     .db
                     .run(async |c| outbox::mark_sent(c, mail, now).await)
@@ -123,6 +126,7 @@ impl MailWorker {
                 (error, Some(retry_at))
             }
         };
+        metrics::mail_failed(retry_at.is_none());
         match retry_at {
             Some(at) => {
                 tracing::warn!(id = mail.id, kind = %mail.kind, attempts = mail.attempts, %error, retry_at = %at, "mail not sent, will retry")

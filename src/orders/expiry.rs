@@ -19,7 +19,10 @@ pub(crate) fn spawn(orders: Orders) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             match orders.expire_overdue().await {
                 Ok(0) => {}
-                Ok(expired) => tracing::info!(expired, "unpaid orders cancelled"),
+                Ok(expired) => {
+                    tracing::info!(expired, "unpaid orders cancelled");
+                    crate::telemetry::metrics::orders_expired(expired as u64);
+                }
                 Err(error) => tracing::warn!(?error, "sweeping unpaid orders failed"),
             }
         }

@@ -157,6 +157,11 @@ impl WebhookWorker {
             Err(error) => (None, Some(error)),
         };
         let now = now();
+        crate::telemetry::metrics::webhook_delivery(match &error {
+            None => "delivered",
+            Some(_) if delivery.attempts >= self.max_attempts as i32 => "failed",
+            Some(_) => "retry",
+        });
         let outcome = match &error {
             None => Outcome {
                 status: DeliveryStatus::Succeeded,

@@ -300,3 +300,13 @@ pub(crate) async fn record(
     .execute(c)
     .await)
 }
+
+/// Deliveries still to be made (for /metrics; counted from the partial index of
+/// pending ones).
+pub(crate) async fn pending_count(conn: &mut Conn<'_>) -> QueryResult<i64> {
+    db_run!(conn, c => webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .count()
+        .get_result(c)
+        .await)
+}

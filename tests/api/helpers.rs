@@ -266,12 +266,22 @@ impl TestApp {
         self.server_process_with(&[], None).await
     }
 
-    /// The same with extra environment variables and, when given, a limit of open files
-    /// (soft and hard) for the process.
+    /// The same with extra environment variables (over the test's defaults) and, when
+    /// given, a limit of open files (soft and hard) for the process.
     pub async fn server_process_with(
         &self,
         env: &[(&str, &str)],
         open_files: Option<u64>,
+    ) -> Process {
+        self.server_process_logging(env, open_files, None).await
+    }
+
+    /// The same, writing what the process logs (its standard output) to `log`.
+    pub async fn server_process_logging(
+        &self,
+        env: &[(&str, &str)],
+        open_files: Option<u64>,
+        log: Option<std::fs::File>,
     ) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -298,7 +308,6 @@ impl TestApp {
         }
         let child = command
             .arg("serve")
-            .envs(env.iter().copied())
             .env("DATABASE_URL", &self.config.database.database_url)
             .env("BIND_ADDR", addr.to_string())
             .env(
@@ -314,7 +323,8 @@ impl TestApp {
             .env("MEDIA_DIR", &self.config.media.media_dir)
             .env("DB_POOL_SIZE", "5")
             .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
+            .envs(env.iter().copied())
+            .stdout(log.map_or_else(std::process::Stdio::null, std::process::Stdio::from))
             .spawn()
             .expect("server binary starts");
         let mut process = Process { addr, child };

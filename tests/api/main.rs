@@ -23,6 +23,8 @@ mod reviews;
 mod smtp_server;
 mod storage;
 mod subscriptions;
+mod telemetry;
+mod traces;
 mod transport;
 mod webhook_receiver;
 mod webhooks;

@@ -222,3 +222,105 @@ async fn facets_follow_changes_made_through_another_process() {
     )
     .await;
 }
+
+async fn create_user(app: &TestApp, email: &str) {
+    app.state
+        .handles
+        .accounts
+        .create_admin(email, crate::helpers::PASSWORD)
+        .await
+        .expect("user created");
+}
+
+/// A login attempt for `email` with `password` at `addr`: the error code of the
+/// request (RATE_LIMITED), of the payload (INVALID_CREDENTIALS), or "OK".
+async fn sign_in(app: &TestApp, addr: std::net::SocketAddr, email: &str, password: &str) -> String {
+    let body = app
+        .gql_at(
+            addr,
+            crate::helpers::LOGIN,
+            json!({ "input": { "email": email, "password": password } }),
+            None,
+        )
+        .await;
+    if let Some(code) = body["errors"][0]["extensions"]["code"].as_str() {
+        return code.to_owned();
+    }
+    match body["data"]["login"]["userErrors"][0]["code"].as_str() {
+        Some(code) => code.to_owned(),
+        None => {
+            assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+            "OK".to_owned()
+        }
+    }
+}
+
+crate::helpers::backend_test!(
+    the_address_limit_is_shared_by_all_processes,
+    |app| async move {
+        let env = [
+            ("RATE_LIMIT_PER_ADDRESS", "5"),
+            ("RATE_LIMIT_LOGIN_FAILURES", "0"),
+        ];
+        let one = app.server_process_with(&env, None).await;
+        let two = app.server_process_with(&env, None).await;
+        // Made without HTTP: the test's own server shares the table, and its sign-ups count.
+        create_user(&app, "ann@example.com").await;
+        // Five attempts in all, alternating between the processes, then none from either.
+        let mut answers = Vec::new();
+        for attempt in 0..7 {
+            let addr = if attempt % 2 == 0 { one.addr } else { two.addr };
+            answers.push(sign_in(&app, addr, "ann@example.com", "wrong password!").await);
+        }
+        assert_eq!(
+            answers,
+            ["INVALID_CREDENTIALS"; 5]
+                .into_iter()
+                .chain(["RATE_LIMITED"; 2])
+                .collect::<Vec<_>>()
+        );
+        // Even the right password: the address is out of attempts everywhere.
+        assert_eq!(
+            sign_in(&app, one.addr, "ann@example.com", crate::helpers::PASSWORD).await,
+            "RATE_LIMITED"
+        );
+    }
+);
+
+crate::helpers::backend_test!(
+    an_email_locked_by_one_process_is_locked_in_all,
+    |app| async move {
+        let env = [
+            ("RATE_LIMIT_PER_ADDRESS", "0"),
+            ("RATE_LIMIT_LOGIN_FAILURES", "3"),
+        ];
+        let one = app.server_process_with(&env, None).await;
+        let two = app.server_process_with(&env, None).await;
+        create_user(&app, "bob@example.com").await;
+        create_user(&app, "cy@example.com").await;
+        // Concurrent failures from both processes: exactly three are allowed.
+        let attempts = (0..8).map(|i| {
+            let addr = if i % 2 == 0 { one.addr } else { two.addr };
+            sign_in(&app, addr, "bob@example.com", "wrong password!")
+        });
+        let mut answers = join_all(attempts).await;
+        answers.sort();
+        let expected: Vec<String> = ["INVALID_CREDENTIALS"; 3]
+            .into_iter()
+            .chain(["RATE_LIMITED"; 5])
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(answers, expected);
+        for addr in [one.addr, two.addr] {
+            assert_eq!(
+                sign_in(&app, addr, "bob@example.com", crate::helpers::PASSWORD).await,
+                "RATE_LIMITED"
+            );
+            // Another email is not touched.
+            assert_eq!(
+                sign_in(&app, addr, "cy@example.com", crate::helpers::PASSWORD).await,
+                "OK"
+            );
+        }
+    }
+);
