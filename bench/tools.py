@@ -15,6 +15,8 @@
                                           AFTER); writes "ready" to OUT once all are
                                           subscribed, and on SIGTERM the events each
                                           received, one count per line
+  tools.py otlp-sink PORT                 an OTLP/HTTP endpoint that takes every trace
+                                          export; on SIGTERM prints how many it got
 """
 
 import asyncio
@@ -334,6 +336,40 @@ def event_stream(url, token, n, after, out):
         f.write("\n".join(str(c) for c in counts) + "\n")
 
 
+def otlp_sink(port):
+    """An OTLP/HTTP endpoint that takes every export and answers an empty success, so
+    that traces cost the server what sending them costs. Prints its count on SIGTERM."""
+    import http.server
+    import signal
+    import threading
+
+    received = {"requests": 0, "bytes": 0}
+    lock = threading.Lock()
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            with lock:
+                received["requests"] += 1
+                received["bytes"] += len(body)
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Sink)
+
+    def stop(*_):
+        print(f"{received['requests']} exports, {received['bytes']:,} bytes", flush=True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    server.serve_forever()
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "walk":
@@ -352,6 +388,8 @@ def main(argv):
         cpu_watch(*args)
     elif cmd == "event-stream":
         event_stream(*args)
+    elif cmd == "otlp-sink":
+        otlp_sink(int(args[0]))
     else:
         sys.exit(__doc__)
 

@@ -327,6 +327,9 @@ impl App {
                 )
             })?;
             tracing::info!("metrics at http://{addr}/metrics");
+            let scrape = scrape.layer(axum::middleware::from_fn(
+                crate::telemetry::request::observe,
+            ));
             background.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(private, scrape).await {
                     tracing::error!(error = %e, "the metrics listener stopped");
@@ -358,9 +361,10 @@ fn media_service(media_dir: &std::path::Path) -> Router {
 /// The longest pause between two parts of a request body.
 const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Request headers a browser may send cross-origin: ours, and those Apollo Client,
-/// Relay and urql add (client awareness, CSRF prevention, operation names).
-const CORS_ALLOWED_HEADERS: [&str; 7] = [
+/// Request headers a browser may send cross-origin: ours, those Apollo Client, Relay
+/// and urql add (client awareness, CSRF prevention, operation names), and W3C trace
+/// context.
+const CORS_ALLOWED_HEADERS: [&str; 11] = [
     "content-type",
     "authorization",
     "accept",
@@ -368,6 +372,11 @@ const CORS_ALLOWED_HEADERS: [&str; 7] = [
     "apollographql-client-version",
     "apollo-require-preflight",
     "x-apollo-operation-name",
+    // Ours: asking for the cost, and the browser's own trace and request id.
+    "x-include-query-cost",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
 ];
 
 /// CORS for the configured origins (none: no CORS headers, same-origin only). Never
@@ -379,6 +388,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
         .allow_headers(CORS_ALLOWED_HEADERS.map(HeaderName::from_static))
+        // So that browser code can quote the id of a request that went wrong.
+        .expose_headers([crate::telemetry::request::REQUEST_ID])
         .max_age(std::time::Duration::from_secs(600));
     Some(if origins.iter().any(|o| o == "*") {
         layer.allow_origin(AllowOrigin::any())

@@ -205,8 +205,9 @@ impl RateLimits {
                 if taken.is_some() {
                     return Ok(None);
                 }
-                // Refused: the row exists and is a full window ahead.
-                let current: Tat = db_run!(c,
+                // Refused: the row is a full window ahead (unless a prune took it since;
+                // then the wait is one interval).
+                let current: Option<Tat> = db_run!(c,
                     sqlite c => diesel::sql_query("SELECT tat FROM rate_limits WHERE key = ?")
                         .bind::<Text, _>(key)
                         .get_result(c)
@@ -215,8 +216,12 @@ impl RateLimits {
                         .bind::<Text, _>(key)
                         .get_result(c)
                         .await,
-                )?;
-                Ok::<_, diesel::result::Error>(Some(current.tat.max(now) + interval - window - now))
+                )
+                .optional()?;
+                let wait = current.map_or(interval, |current| {
+                    current.tat.max(now) + interval - window - now
+                });
+                Ok::<_, diesel::result::Error>(Some(wait))
             })
             .await
     }

@@ -294,7 +294,8 @@ pub struct TelemetrySettings {
     )]
     pub otel_service_name: String,
     /// Share of new traces that are kept (0..=1); a request that arrives with a
-    /// `traceparent` follows its caller's decision.
+    /// `traceparent` keeps its caller's trace id and is kept or not by it (the
+    /// caller's own sampling flag is not followed).
     #[arg(long, env = "TRACE_SAMPLE_RATIO", default_value_t = 1.0, global = true)]
     pub trace_sample_ratio: f64,
 }

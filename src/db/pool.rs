@@ -54,25 +54,32 @@ pub(crate) struct StatementCounter {
     prepared: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     backend: &'static str,
     latency: Option<metrics::Histogram>,
-    /// This connection's statement in flight: when it started, and its span.
-    running: Option<(std::time::Instant, Option<tracing::Span>)>,
-    /// The span statements are children of, when the statements run outside the task
-    /// that asked for them (SQLite runs them on the blocking pool, where no span is
-    /// current); `None`: the span current when the statement starts.
-    parent: Option<SpanSlot>,
+    /// When this connection's statement in flight started (with metrics on).
+    running: Option<std::time::Instant>,
+    /// While traces are on: the span of the work this connection is checked out to,
+    /// and the span of its statement in flight.
+    trace: Option<TraceSlot>,
 }
 
-/// The span of the task a SQLite connection is checked out to, while it is.
-type SpanSlot = Arc<std::sync::Mutex<Option<tracing::Span>>>;
+/// See [`StatementCounter::trace`]. The parent is taken at checkout because SQLite runs
+/// statements on the blocking pool, where no span is current.
+#[derive(Default)]
+struct CheckoutTrace {
+    parent: Option<tracing::Span>,
+    statement: Option<tracing::Span>,
+}
 
-/// Empties a connection's [`SpanSlot`] when its checkout ends: a span is closed (and
-/// exported) only once nothing holds it, and a pooled connection lives on.
-struct CheckoutSpan(SpanSlot);
+type TraceSlot = Arc<std::sync::Mutex<CheckoutTrace>>;
+
+/// Empties a connection's [`TraceSlot`] when its checkout ends: a span is closed (and
+/// exported) only once nothing holds it, and a pooled connection lives on; a statement
+/// whose future was dropped never sees its end.
+pub(super) struct CheckoutSpan(TraceSlot);
 
 impl Drop for CheckoutSpan {
     fn drop(&mut self) {
         if let Ok(mut slot) = self.0.lock() {
-            slot.take();
+            *slot = CheckoutTrace::default();
         }
     }
 }
@@ -89,7 +96,7 @@ impl StatementCounter {
             latency: crate::telemetry::metrics::enabled()
                 .then(|| crate::telemetry::metrics::statement_histogram(pool)),
             running: None,
-            parent: None,
+            trace: None,
         }
     }
 
@@ -97,29 +104,60 @@ impl StatementCounter {
         self.started.load(Ordering::Relaxed)
     }
 
-    /// The statement's span, under the span of the work that runs it; none for
-    /// statements outside any (the workers' polls would each start a trace).
-    fn statement_span(&self, query: &dyn diesel::connection::DebugQuery) -> Option<tracing::Span> {
-        let parent = match &self.parent {
-            Some(slot) => slot.lock().ok()?.as_ref()?.id()?,
-            None => tracing::Span::current().id()?,
+    /// Opens the statement's span under the checkout's; none outside a traced checkout.
+    fn start_span(&self, query: &dyn diesel::connection::DebugQuery) {
+        let Some(slot) = &self.trace else {
+            return;
         };
-        // Diesel prints the values after the text; they are the client's data and stay out.
-        let text = query.to_string();
-        let text = text
-            .split_once(" -- binds: ")
-            .map_or(text.as_str(), |(sql, _)| sql);
+        let Ok(mut slot) = slot.lock() else {
+            return;
+        };
+        let Some(parent) = slot.parent.as_ref().and_then(tracing::Span::id) else {
+            return;
+        };
+        let text = statement_text(query);
         let verb = text.split_whitespace().next().unwrap_or("SQL");
-        Some(tracing::info_span!(
+        slot.statement = Some(tracing::info_span!(
             target: crate::telemetry::TRACE_ONLY,
             parent: parent,
             "sql",
             otel.name = verb.to_ascii_uppercase(),
             otel.kind = "client",
             db.system = self.backend,
-            db.statement = text,
-        ))
+            db.statement = text.as_str(),
+        ));
     }
+
+    fn end_span(&self) {
+        if let Some(slot) = &self.trace
+            && let Ok(mut slot) = slot.lock()
+        {
+            slot.statement = None;
+        }
+    }
+}
+
+/// A statement's SQL without its values: diesel prints them after the text, and they
+/// are the client's data. The printing stops at the marker, so the values are never
+/// even formatted.
+fn statement_text(query: &dyn diesel::connection::DebugQuery) -> String {
+    const BINDS: &str = " -- binds: ";
+    struct UntilBinds(String);
+    impl std::fmt::Write for UntilBinds {
+        fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+            self.0.push_str(piece);
+            match self.0.find(BINDS) {
+                Some(at) => {
+                    self.0.truncate(at);
+                    Err(std::fmt::Error)
+                }
+                None => Ok(()),
+            }
+        }
+    }
+    let mut text = UntilBinds(String::new());
+    let _ = std::fmt::write(&mut text, format_args!("{query}"));
+    text.0
 }
 
 impl Instrumentation for StatementCounter {
@@ -127,20 +165,18 @@ impl Instrumentation for StatementCounter {
         match event {
             InstrumentationEvent::StartQuery { query, .. } => {
                 self.started.fetch_add(1, Ordering::Relaxed);
-                if self.latency.is_some() || crate::telemetry::traces_enabled() {
-                    let span = crate::telemetry::traces_enabled()
-                        .then(|| self.statement_span(query))
-                        .flatten();
-                    self.running = Some((std::time::Instant::now(), span));
+                if self.latency.is_some() {
+                    self.running = Some(std::time::Instant::now());
+                }
+                if crate::telemetry::traces_enabled() {
+                    self.start_span(query);
                 }
             }
             InstrumentationEvent::FinishQuery { .. } => {
-                if let Some((started, span)) = self.running.take() {
-                    if let Some(latency) = &self.latency {
-                        latency.record(started.elapsed());
-                    }
-                    drop(span);
+                if let (Some(started), Some(latency)) = (self.running.take(), &self.latency) {
+                    latency.record(started.elapsed());
                 }
+                self.end_span();
             }
             InstrumentationEvent::CacheQuery { sql, .. } => {
                 if let Ok(mut prepared) = self.prepared.lock()
@@ -314,19 +350,22 @@ impl Db {
         f(&mut pooled.conn()).await.map_err(Into::into)
     }
 
-    /// While traces are on, tells a SQLite connection the span of the task it is checked
-    /// out to: its statements run on the blocking pool, where no span is current.
+    /// While the current request is traced, gives the connection a slot for the spans
+    /// of its statements, under the current span, for as long as the checkout lasts.
     fn lend_span(&self, pooled: &mut PooledConn) -> Option<CheckoutSpan> {
-        let PooledConn::Sqlite(conn) = pooled else {
-            return None;
-        };
-        if !crate::telemetry::traces_enabled() {
+        if !crate::telemetry::traces_enabled() || !crate::telemetry::traces::current_is_sampled() {
             return None;
         }
-        let slot = Arc::new(std::sync::Mutex::new(Some(tracing::Span::current())));
+        let slot = Arc::new(std::sync::Mutex::new(CheckoutTrace {
+            parent: Some(tracing::Span::current()),
+            statement: None,
+        }));
         let mut statements = self.statements.clone();
-        statements.parent = Some(slot.clone());
-        conn.set_instrumentation(statements);
+        statements.trace = Some(slot.clone());
+        match pooled {
+            PooledConn::Sqlite(conn) => conn.set_instrumentation(statements),
+            PooledConn::Postgres(conn) => conn.set_instrumentation(statements),
+        }
         Some(CheckoutSpan(slot))
     }
 

@@ -325,14 +325,18 @@ fn operation_span(prepared: &Prepared) -> tracing::Span {
         .nth(64)
         .map_or(name, |(end, _)| &name[..end]);
     let kind = prepared.kind_label();
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "graphql",
-        otel.name = format!("{kind} {name}"),
+        otel.name = tracing::field::Empty,
         operation = %name,
         kind,
         complexity = tracing::field::Empty,
         depth = tracing::field::Empty,
-    )
+    );
+    if traces_enabled() {
+        span.record("otel.name", format!("{kind} {name}"));
+    }
+    span
 }
 
 /// A request whose document passed the checks, ready to run.
@@ -368,9 +372,8 @@ impl Executor for CheckedSchema {
         }
     }
 
-    /// Subscriptions (and any operation sent over the WebSocket): counted as open while
-    /// their stream lives; the operation is counted at its first response, and every
-    /// response's errors by code.
+    /// Subscriptions (and any operation sent over the WebSocket): see
+    /// [`StreamOperation`]; every response's errors are counted by code.
     fn execute_stream(
         &self,
         request: Request,
@@ -382,10 +385,8 @@ impl Executor for CheckedSchema {
                 Ok(prepared) => prepared,
                 Err(response) => return stream::once(async { response }).boxed(),
             };
-            let started = Instant::now();
             let span = operation_span(&prepared);
             let kind = prepared.kind_label();
-            let open = (kind == "subscription").then(metrics::SubscriptionOpen::start);
             let Prepared {
                 request, document, ..
             } = prepared;
@@ -393,35 +394,69 @@ impl Executor for CheckedSchema {
             let schema = this
                 .schema_for(&document, operation_name.as_deref(), traces_enabled())
                 .clone();
-            let mut first = true;
-            let responses = schema
-                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                .map(move |mut response| {
-                    let _open = &open;
-                    if !response.errors.is_empty() {
-                        span.in_scope(|| log_field_errors(&response));
-                    }
-                    this.finish(&mut response, &document, operation_name.as_deref());
-                    if std::mem::take(&mut first) {
-                        let outcome = outcome_of(&response);
-                        let labels = OperationLabels {
-                            name: metrics::operation_name_label(
-                                operation_name_of(&document, operation_name.as_deref()),
-                                outcome != Outcome::Rejected,
-                            ),
-                            kind,
-                        };
-                        // A subscription's first event may come hours later: not a latency.
-                        let elapsed = (kind != "subscription").then(|| started.elapsed());
-                        metrics::operation(&labels, outcome, elapsed);
-                    }
-                    metrics::errors(&response.errors);
-                    response
-                });
+            let mut counted = StreamOperation {
+                document: document.clone(),
+                operation_name: operation_name.clone(),
+                kind,
+                started: Instant::now(),
+                counted: false,
+                _open: (kind == "subscription").then(metrics::SubscriptionOpen::start),
+            };
+            let mut responses =
+                schema.execute_stream_with_session_data(request, session_data.unwrap_or_default());
+            // Polled inside the operation's span: what its resolvers log and query is the
+            // operation's.
+            let in_span = span.clone();
+            let responses = stream::poll_fn(move |cx| {
+                let _entered = in_span.enter();
+                responses.poll_next_unpin(cx)
+            });
+            let responses = responses.map(move |mut response| {
+                if !response.errors.is_empty() {
+                    span.in_scope(|| log_field_errors(&response));
+                }
+                this.finish(&mut response, &document, operation_name.as_deref());
+                counted.count(outcome_of(&response));
+                metrics::errors(&response.errors);
+                response
+            });
             responses.boxed()
         })
         .flatten()
         .boxed()
+    }
+}
+
+/// An operation over the WebSocket, for the metrics: open (a subscription) while its
+/// stream lives, counted once, at its first response or, if it sent none, when it ends.
+struct StreamOperation {
+    document: Arc<ExecutableDocument>,
+    operation_name: Option<String>,
+    kind: &'static str,
+    started: Instant,
+    counted: bool,
+    _open: Option<metrics::SubscriptionOpen>,
+}
+
+impl StreamOperation {
+    fn count(&mut self, outcome: Outcome) {
+        if std::mem::replace(&mut self.counted, true) {
+            return;
+        }
+        let name = operation_name_of(&self.document, self.operation_name.as_deref());
+        let labels = OperationLabels {
+            name: metrics::operation_name_label(name, outcome != Outcome::Rejected),
+            kind: self.kind,
+        };
+        // A subscription's first event may come hours later: not a latency.
+        let elapsed = (self.kind != "subscription").then(|| self.started.elapsed());
+        metrics::operation(&labels, outcome, elapsed);
+    }
+}
+
+impl Drop for StreamOperation {
+    fn drop(&mut self) {
+        self.count(Outcome::Ok);
     }
 }
 

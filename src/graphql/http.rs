@@ -255,10 +255,12 @@ pub(crate) async fn graphql_get(State(app): State<Arc<GraphqlEndpoint>>, parts: 
     prepared.include_cost = wants_cost(&parts.headers);
     let response = app.schema.run(prepared).await;
     let mut response = respond(&parts.headers, BatchResponse::Single(response));
-    // The same URL answers HTML or JSON by `Accept`: caches must keep them apart.
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("accept"));
+    // The same URL answers HTML or JSON by `Accept`, with or without the cost: caches
+    // must keep them apart.
+    response.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("accept, x-include-query-cost"),
+    );
     response
 }
 

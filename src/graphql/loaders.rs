@@ -75,11 +75,12 @@ pub(crate) fn insert_loaders(data: &mut Data, db: &Db, cached: bool) {
     });
 }
 
-/// Runs a batch on its own task: in a span of its own while traces are on (a batch
-/// serves many resolvers; its parent is the field whose load started it).
+/// Runs a batch on its own task, in the span of the field whose load started it (so
+/// what it logs carries the request's id), and in a span of its own while the request
+/// is traced (a batch serves many resolvers).
 fn spawn_batch<L>(batch: BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
-    if !traces_enabled() {
-        return tokio::spawn(batch);
+    if !traces_enabled() || !crate::telemetry::traces::current_is_sampled() {
+        return tokio::spawn(batch.in_current_span());
     }
     let loader = std::any::type_name::<L>()
         .rsplit("::")

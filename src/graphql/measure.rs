@@ -90,7 +90,11 @@ impl Extension for Measure {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if !traces_enabled() || info.path_node.parent.is_some() || info.is_for_introspection {
+        if !traces_enabled()
+            || info.path_node.parent.is_some()
+            || info.is_for_introspection
+            || !crate::telemetry::traces::current_is_sampled()
+        {
             return next.run(ctx, info).await;
         }
         let span = tracing::info_span!(

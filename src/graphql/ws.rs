@@ -13,6 +13,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::graphql::http::GraphqlEndpoint;
 use crate::graphql::loaders::insert_loaders;
@@ -35,13 +36,19 @@ pub(crate) async fn graphql_ws(
 ) -> Response {
     // A message is at most what a POST body may be: the same documents and variables.
     let max_message = app.limits.max_body_bytes;
+    // The connection lives on in the upgrade's request span: what its operations log
+    // carries that request's id.
+    let span = tracing::Span::current();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| async move {
-            serve(app, protocol, socket).await;
-            drop(slot);
+        .on_upgrade(move |socket| {
+            async move {
+                serve(app, protocol, socket).await;
+                drop(slot);
+            }
+            .instrument(span)
         })
 }
 

@@ -7,7 +7,7 @@
 //! server's. A scrape reads the pools' state and the queues' depth at that moment.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use ::metrics::{
@@ -26,6 +26,8 @@ const BUCKETS: [f64; 14] = [
 /// Distinct operation names labelled before the rest fold into `other`: a client cannot
 /// grow the label set (and Prometheus's memory) by inventing names.
 pub(crate) const MAX_OPERATION_NAMES: usize = 200;
+/// Longer names are `other` (a GraphQL name may be as long as the document).
+pub(crate) const MAX_OPERATION_NAME_LEN: usize = 64;
 
 /// How often histograms' samples are folded into their buckets between scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -42,6 +44,12 @@ static INSTALLED: OnceLock<Metrics> = OnceLock::new();
 /// Installs the process-wide recorder on first call (later calls, such as a test's
 /// second server in one process, share it).
 pub(crate) fn install() -> anyhow::Result<Metrics> {
+    // One installer at a time: two servers built at once in one process must not race
+    // between setting the recorder and remembering it.
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _installing = INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(metrics) = INSTALLED.get() {
         return Ok(metrics.clone());
     }
@@ -50,10 +58,8 @@ pub(crate) fn install() -> anyhow::Result<Metrics> {
         .context("metric buckets")?
         .build_recorder();
     let handle = recorder.handle();
-    if ::metrics::set_global_recorder(recorder).is_err() {
-        // Another thread won the race; its recorder is the one.
-        return INSTALLED.get().cloned().context("the metrics recorder");
-    }
+    ::metrics::set_global_recorder(recorder)
+        .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     let metrics = Metrics {
         handle: handle.clone(),
         process: Arc::new(metrics_process::Collector::default()),
@@ -215,7 +221,15 @@ pub(crate) fn http_request(route: &'static str, status: u16, elapsed: Duration) 
     if !enabled() {
         return;
     }
-    counter!("http_requests_total", "route" => route, "status" => status.to_string()).increment(1);
+    let status: SharedString = match status {
+        200 => SharedString::const_str("200"),
+        400 => SharedString::const_str("400"),
+        401 => SharedString::const_str("401"),
+        404 => SharedString::const_str("404"),
+        413 => SharedString::const_str("413"),
+        other => SharedString::from(other.to_string()),
+    };
+    counter!("http_requests_total", "route" => route, "status" => status).increment(1);
     histogram!("http_request_duration_seconds", "route" => route).record(elapsed);
 }
 
@@ -290,27 +304,44 @@ fn is_code(code: &str) -> bool {
 pub(crate) const OTHER: SharedString = SharedString::const_str("other");
 
 /// The label of an operation's name: the name itself while fewer than
-/// [`MAX_OPERATION_NAMES`] are known, `anonymous` for none, `other` past the cap.
+/// [`MAX_OPERATION_NAMES`] are known, `anonymous` for none, `other` past the cap or
+/// past [`MAX_OPERATION_NAME_LEN`].
 /// `executed` is false for a request refused before execution: its name is only
 /// labelled when it is already known.
 pub(crate) fn operation_name_label(name: Option<&str>, executed: bool) -> SharedString {
-    static KNOWN: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    static KNOWN: OnceLock<RwLock<HashSet<Arc<str>>>> = OnceLock::new();
     let Some(name) = name else {
         return SharedString::const_str("anonymous");
     };
-    let mut known = KNOWN
-        .get_or_init(Default::default)
-        .lock()
+    // A label is on every line of its series: a long one would make every scrape long.
+    if name.len() > MAX_OPERATION_NAME_LEN {
+        return OTHER;
+    }
+    let known = KNOWN.get_or_init(Default::default);
+    // Nearly every operation has a known name: a shared read, no contention.
+    if let Some(known) = read(known).get(name) {
+        return SharedString::from(known.clone());
+    }
+    if !executed {
+        return OTHER;
+    }
+    let mut known = known
+        .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(known) = known.get(name) {
         return SharedString::from(known.clone());
     }
-    if !executed || known.len() >= MAX_OPERATION_NAMES {
+    if known.len() >= MAX_OPERATION_NAMES {
         return OTHER;
     }
     let name: Arc<str> = Arc::from(name);
     known.insert(name.clone());
     SharedString::from(name)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Counts a subscription while it lives.

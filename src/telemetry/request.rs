@@ -30,16 +30,19 @@ pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
     request.headers_mut().insert(REQUEST_ID, id.clone());
     let method = request.method().clone();
     let route = metrics::route_label(request.uri().path());
+    // The otel.* fields name the span for traces only: made (and shown) only then.
     let span = tracing::info_span!(
         "request",
-        otel.name = format!("{method} {route}"),
-        otel.kind = "server",
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
         http.request.method = %method,
         url.path = request.uri().path(),
         request_id = id.to_str().unwrap_or_default(),
         http.response.status_code = tracing::field::Empty,
     );
     if traces_enabled() {
+        span.record("otel.name", format!("{method} {route}"));
+        span.record("otel.kind", "server");
         traces::adopt_remote_parent(&span, request.headers());
     }
     let mut response = next.run(request).instrument(span.clone()).await;

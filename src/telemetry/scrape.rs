@@ -47,10 +47,13 @@ impl Scrape {
         let Some(expected) = &self.token_digest else {
             return true;
         };
+        // The scheme's name is case-insensitive (RFC 9110).
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token);
         given.is_some_and(|given| Sha256::digest(given.as_bytes()).as_slice() == expected)
     }
 }

@@ -49,9 +49,9 @@ pub(super) fn provider(
         .build();
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            settings.trace_sample_ratio,
-        ))))
+        // By the trace id alone, not the caller's flag: any client may send a
+        // `traceparent`, and it must not decide what the server exports.
+        .with_sampler(Sampler::TraceIdRatioBased(settings.trace_sample_ratio))
         .with_resource(resource)
         .build())
 }
@@ -62,6 +62,17 @@ pub(crate) fn adopt_remote_parent(span: &tracing::Span, headers: &HeaderMap) {
     let context =
         TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
     let _ = span.set_parent(context);
+}
+
+/// Whether the current span's trace is kept: spans that exist only for traces are not
+/// made for the others (with TRACE_SAMPLE_RATIO below 1).
+pub(crate) fn current_is_sampled() -> bool {
+    use opentelemetry::trace::TraceContextExt;
+    tracing::Span::current()
+        .context()
+        .span()
+        .span_context()
+        .is_sampled()
 }
 
 /// opentelemetry-http's client trait over the server's reqwest client. The SDK calls it

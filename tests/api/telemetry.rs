@@ -119,9 +119,8 @@ backend_test!(
             body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
             "{body}"
         );
-        let body = app
-            .gql_at(addr, "query Broken { me { ", json!({}), None)
-            .await;
+        let broken = json!({ "query": "query Broken { me { ", "operationName": "Broken" });
+        let body: Value = post(&app, addr, broken).await.json().await.unwrap();
         assert_eq!(
             body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
             "{body}"
@@ -218,7 +217,7 @@ backend_test!(
     }
 );
 
-backend_test!(queued_mail_shows_as_pending_until_sent, |app| async move {
+backend_test!(queued_mail_shows_as_pending, |app| async move {
     // No SMTP server: the reset mail is logged as sent at once in development, so a
     // mail worker that cannot reach its server is what keeps it pending.
     let server = app
@@ -294,10 +293,34 @@ async fn metrics_move_to_their_private_address_or_stay_off() {
     assert!(value(&parsed, "process_resident_memory_bytes", &[]) > 0.0);
     drop(server);
 
-    // Production without a token does not publish them on BIND_ADDR.
+    // Production without a token does not publish them on BIND_ADDR; with one it does,
+    // behind it (the scheme's name in any case).
     let production = [("APP_ENV", "production"), ("MAIL_DISABLED", "true")];
     let server = app.server_process_with(&production, None).await;
     assert_eq!(scrape(&app, server.addr, None).await.0, 404);
+    drop(server);
+    let token = "production-metrics-token";
+    let with_token = [production[0], production[1], ("METRICS_TOKEN", token)];
+    let server = app.server_process_with(&with_token, None).await;
+    assert_eq!(scrape(&app, server.addr, None).await.0, 401);
+    let lower = app
+        .client
+        .get(format!("http://{}/metrics", server.addr))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), 200);
+    drop(server);
+    // The private listener asks for the token too, when there is one.
+    let both = [
+        ("METRICS_BIND_ADDR", private.as_str()),
+        ("METRICS_TOKEN", token),
+    ];
+    let server = app.server_process_with(&both, None).await;
+    let private_addr = private.parse().unwrap();
+    assert_eq!(scrape(&app, private_addr, None).await.0, 401);
+    assert_eq!(scrape(&app, private_addr, Some(token)).await.0, 200);
     drop(server);
 
     let off = app
@@ -337,6 +360,25 @@ async fn operation_names_are_bounded() {
     assert_eq!(value(&scrape, "graphql_operations_total", &folded), 50.0);
     let refused = [("operation", "other"), ("outcome", "rejected")];
     assert_eq!(value(&scrape, "graphql_operations_total", &refused), 1.0);
+
+    // A known name keeps its label even when its document is refused; a name too long
+    // for a label, and an anonymous operation, have their own.
+    let again = json!({ "query": "query Name7 { nope }", "operationName": "Name7" });
+    post(&app, addr, again).await;
+    let long = format!("query {} {{ __typename }}", "L".repeat(65));
+    post(&app, addr, json!({ "query": long })).await;
+    post(&app, addr, json!({ "query": "{ __typename }" })).await;
+    let scrape = metrics(&app, addr).await;
+    let known = [("operation", "Name7"), ("outcome", "rejected")];
+    assert_eq!(value(&scrape, "graphql_operations_total", &known), 1.0);
+    assert_eq!(value(&scrape, "graphql_operations_total", &folded), 51.0);
+    let anonymous = [("operation", "anonymous"), ("outcome", "ok")];
+    assert_eq!(value(&scrape, "graphql_operations_total", &anonymous), 1.0);
+    let longest = label_values(&scrape, "graphql_operations_total", "operation")
+        .into_iter()
+        .map(|name| name.len())
+        .max();
+    assert!(longest <= Some(64), "{longest:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -597,3 +639,55 @@ async fn the_dashboard_reads_only_exported_metrics() {
         }
     }
 }
+
+backend_test!(
+    open_subscriptions_are_counted_while_they_live,
+    |app| async move {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let server = app.server_process().await;
+        let addr = server.addr;
+        let (token, _, _) = app.register("listener@example.com").await;
+        let open = async |expected: f64| {
+            crate::helpers::wait_until(
+                &format!("{expected} subscriptions are open"),
+                std::time::Duration::from_secs(10),
+                async || {
+                    let scrape = metrics(&app, addr).await;
+                    value(&scrape, "graphql_subscriptions_open", &[]) == expected
+                },
+            )
+            .await;
+        };
+        open(0.0).await;
+        let mut socket =
+            crate::subscriptions::signed_in(addr, "graphql-transport-ws", &token).await;
+        for id in ["a", "b"] {
+            let subscribe = json!({ "id": id, "type": "subscribe",
+            "payload": { "query": "subscription { orderUpdated { id } }" } });
+            socket
+                .send(Message::text(subscribe.to_string()))
+                .await
+                .unwrap();
+        }
+        open(2.0).await;
+        let complete = json!({ "id": "a", "type": "complete" });
+        socket
+            .send(Message::text(complete.to_string()))
+            .await
+            .unwrap();
+        open(1.0).await;
+        drop(socket);
+        open(0.0).await;
+        let scrape = metrics(&app, addr).await;
+        let started = [("type", "subscription"), ("outcome", "ok")];
+        assert_eq!(
+            value(
+                &scrape,
+                "graphql_operations_total",
+                &[started[0], started[1], ("operation", "anonymous")]
+            ),
+            2.0
+        );
+    }
+);

@@ -332,7 +332,8 @@ async fn cors_allows_the_headers_client_libraries_send() {
     .await
     .unwrap();
     let headers = "content-type, authorization, apollographql-client-name, \
-        apollographql-client-version, apollo-require-preflight, x-apollo-operation-name";
+        apollographql-client-version, apollo-require-preflight, x-apollo-operation-name, \
+        x-include-query-cost, x-request-id, traceparent, tracestate";
     let preflight = app
         .client
         .request(reqwest::Method::OPTIONS, app.url("/graphql"))
@@ -353,6 +354,19 @@ async fn cors_allows_the_headers_client_libraries_send() {
     assert_eq!(
         preflight.headers()["access-control-allow-origin"],
         "https://shop.example"
+    );
+    // Browser code may read the request id of an answer.
+    let answer = app
+        .client
+        .post(app.url("/graphql"))
+        .header("origin", "https://shop.example")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.headers()["access-control-expose-headers"],
+        "x-request-id"
     );
 }
 
