@@ -51,7 +51,8 @@ pub(crate) const INTROSPECTION_MAX_DEPTH: usize = 20;
 pub(crate) struct CheckedSchema {
     plain: Schemas,
     /// The same with the cost-counting extension (`graphql::measure`), for requests that
-    /// ask for their cost and for all while traces are on; made on first use.
+    /// ask for their cost and for traced ones; made on first use (at start while
+    /// traces are on).
     measured: Arc<OnceLock<Schemas>>,
     build_measured: Arc<dyn Fn() -> Schemas + Send + Sync>,
     max_complexity: usize,
@@ -104,9 +105,12 @@ pub(crate) fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchem
             introspection,
         }
     };
-    // While traces are on every request is measured (its root fields get spans).
-    let plain = build(traces_enabled());
-    CheckedSchema::new(plain, Arc::new(move || build(true)), max_complexity, limits)
+    CheckedSchema::new(
+        build(false),
+        Arc::new(move || build(true)),
+        max_complexity,
+        limits,
+    )
 }
 
 impl CheckedSchema {
@@ -119,7 +123,8 @@ impl CheckedSchema {
         let types = OutputTypes::from_sdl(&plain.schema.sdl());
         let measured = Arc::new(OnceLock::new());
         if traces_enabled() {
-            let _ = measured.set(plain.clone());
+            // Traced requests use it from the first one on: made now, not on a request.
+            let _ = measured.set(build_measured());
         }
         CheckedSchema {
             plain,
@@ -187,7 +192,9 @@ impl CheckedSchema {
             include_cost,
         } = prepared;
         let operation_name = request.operation_name.clone();
-        let measured = include_cost || traces_enabled();
+        // A traced request is measured (its root fields get spans); one whose trace is
+        // not sampled pays for nothing of it.
+        let measured = include_cost || is_traced();
         let cost = measured.then(CostSlot::default);
         if let Some(cost) = &cost {
             request.data.insert(cost.clone());
@@ -251,6 +258,11 @@ impl CheckedSchema {
         propagate_nulls(response, document, operation, &self.types);
         finish_errors(&mut response.errors);
     }
+}
+
+/// Whether the current request is traced and its trace kept.
+fn is_traced() -> bool {
+    traces_enabled() && crate::telemetry::traces::current_is_sampled()
 }
 
 /// A request that failed before execution (parse, validation, limits) has no data and
@@ -392,7 +404,7 @@ impl Executor for CheckedSchema {
             } = prepared;
             let operation_name = request.operation_name.clone();
             let schema = this
-                .schema_for(&document, operation_name.as_deref(), traces_enabled())
+                .schema_for(&document, operation_name.as_deref(), is_traced())
                 .clone();
             let mut counted = StreamOperation {
                 document: document.clone(),

@@ -4,8 +4,8 @@
 //!
 //! Any extension makes async-graphql build a `ResolveInfo` for every field it resolves,
 //! so the plain schema has none: this one serves requests that ask for their cost
-//! (`x-include-query-cost: 1`) and every request while traces are exported
-//! (`documents::CheckedSchema` picks the schema).
+//! (`x-include-query-cost: 1`) and requests whose trace is kept while traces are
+//! exported (`documents::CheckedSchema` picks the schema).
 
 use std::sync::{Arc, Mutex};
 

@@ -279,6 +279,21 @@ crate::helpers::backend_test!(
                 .chain(["RATE_LIMITED"; 2])
                 .collect::<Vec<_>>()
         );
+        // Told when to come back: the next attempt frees up one interval (60 s / 5) after
+        // the first.
+        let refused = app
+            .gql_at(
+                two.addr,
+                crate::helpers::LOGIN,
+                json!({ "input": { "email": "ann@example.com", "password": "wrong password!" } }),
+                None,
+            )
+            .await;
+        let retry_after = refused["errors"][0]["extensions"]["retryAfter"].as_u64();
+        assert!(
+            retry_after.is_some_and(|s| (1..=12).contains(&s)),
+            "{refused}"
+        );
         // Even the right password: the address is out of attempts everywhere.
         assert_eq!(
             sign_in(&app, one.addr, "ann@example.com", crate::helpers::PASSWORD).await,

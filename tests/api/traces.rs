@@ -73,6 +73,17 @@ impl Collector {
         }
     }
 
+    /// A server process on `app`'s database that exports here, in batches every 100 ms.
+    async fn traced_server(&self, app: &TestApp) -> crate::helpers::Process {
+        let endpoint = format!("http://{}", self.addr);
+        let env = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_SERVICE_NAME", "shop-under-test"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ];
+        app.server_process_with(&env, None).await
+    }
+
     fn of_trace(&self, trace_id: &[u8]) -> Vec<Span> {
         let spans = self.spans.lock().unwrap();
         spans
@@ -117,13 +128,7 @@ backend_test!(
     a_request_is_traced_from_the_callers_span_to_its_sql,
     |app| async move {
         let collector = Collector::start().await;
-        let endpoint = format!("http://{}", collector.addr);
-        let env = [
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-            ("OTEL_SERVICE_NAME", "shop-under-test"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-        ];
-        let server = app.server_process_with(&env, None).await;
+        let server = collector.traced_server(&app).await;
         let admin = app.admin("admin@example.com").await;
         app.product(&admin, "Lamp", "10.00", 3).await;
         app.product(&admin, "Desk", "99.00", 1).await;
@@ -272,13 +277,7 @@ async fn a_request_without_traceparent_starts_a_trace() {
         .await
         .unwrap();
     let collector = Collector::start().await;
-    let endpoint = format!("http://{}", collector.addr);
-    let env = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_SERVICE_NAME", "shop-under-test"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-    ];
-    let server = app.server_process_with(&env, None).await;
+    let server = collector.traced_server(&app).await;
     let body = app
         .gql_at(server.addr, "query Plain { __typename }", json!({}), None)
         .await;
