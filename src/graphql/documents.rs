@@ -184,8 +184,8 @@ impl CheckedSchema {
     /// operation, so that what it logs (an internal error, say) says which one it was.
     pub(crate) async fn run(&self, prepared: Prepared) -> Response {
         let started = Instant::now();
-        let span = operation_span(&prepared);
         let kind = prepared.kind_label();
+        let span = operation_span(&prepared, kind);
         let Prepared {
             mut request,
             document,
@@ -219,15 +219,13 @@ impl CheckedSchema {
                 );
             }
         }
-        let outcome = outcome_of(&response);
-        let labels = OperationLabels {
-            name: metrics::operation_name_label(
-                operation_name_of(&document, operation_name.as_deref()),
-                outcome != Outcome::Rejected,
-            ),
+        count_operation(
+            &document,
+            operation_name.as_deref(),
             kind,
-        };
-        metrics::operation(&labels, outcome, Some(started.elapsed()));
+            outcome_of(&response),
+            Some(started.elapsed()),
+        );
         metrics::errors(&response.errors);
         response
     }
@@ -326,7 +324,7 @@ fn log_field_errors(response: &Response) {
 /// `graphql{operation=PlaceOrder kind=mutation}`: the operation's name (the first 64
 /// characters; `-` for an anonymous operation) and type; its complexity and depth are
 /// recorded once validation has counted them (when the request is measured).
-fn operation_span(prepared: &Prepared) -> tracing::Span {
+fn operation_span(prepared: &Prepared, kind: &'static str) -> tracing::Span {
     let name = operation_name_of(
         &prepared.document,
         prepared.request.operation_name.as_deref(),
@@ -336,7 +334,6 @@ fn operation_span(prepared: &Prepared) -> tracing::Span {
         .char_indices()
         .nth(64)
         .map_or(name, |(end, _)| &name[..end]);
-    let kind = prepared.kind_label();
     let span = tracing::info_span!(
         "graphql",
         otel.name = tracing::field::Empty,
@@ -397,8 +394,8 @@ impl Executor for CheckedSchema {
                 Ok(prepared) => prepared,
                 Err(response) => return stream::once(async { response }).boxed(),
             };
-            let span = operation_span(&prepared);
             let kind = prepared.kind_label();
+            let span = operation_span(&prepared, kind);
             let Prepared {
                 request, document, ..
             } = prepared;
@@ -455,15 +452,30 @@ impl StreamOperation {
         if std::mem::replace(&mut self.counted, true) {
             return;
         }
-        let name = operation_name_of(&self.document, self.operation_name.as_deref());
-        let labels = OperationLabels {
-            name: metrics::operation_name_label(name, outcome != Outcome::Rejected),
-            kind: self.kind,
-        };
         // A subscription's first event may come hours later: not a latency.
         let elapsed = (self.kind != "subscription").then(|| self.started.elapsed());
-        metrics::operation(&labels, outcome, elapsed);
+        let name = self.operation_name.as_deref();
+        count_operation(&self.document, name, self.kind, outcome, elapsed);
     }
+}
+
+/// Counts one operation of `document` in the metrics; its name is labelled only if it
+/// ran (see `metrics::operation_name_label`).
+fn count_operation(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    kind: &'static str,
+    outcome: Outcome,
+    elapsed: Option<std::time::Duration>,
+) {
+    let labels = OperationLabels {
+        name: metrics::operation_name_label(
+            operation_name_of(document, operation_name),
+            outcome != Outcome::Rejected,
+        ),
+        kind,
+    };
+    metrics::operation(&labels, outcome, elapsed);
 }
 
 impl Drop for StreamOperation {
