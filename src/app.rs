@@ -20,6 +20,7 @@ use crate::accounts::password_reset::ResetMail;
 use crate::accounts::passwords::Hasher;
 use crate::accounts::rate_limit::RateLimits;
 use crate::accounts::tokens::TokenKeys;
+use crate::accounts::viewer_cache::ViewerCache;
 use crate::accounts::{Accounts, SessionTtls};
 use crate::addresses::Addresses;
 use crate::cart::Cart;
@@ -115,6 +116,13 @@ impl App {
             }
         };
         let auth = &config.auth;
+        let viewers = ViewerCache::start(
+            &db,
+            &database.database_url,
+            Duration::from_secs(auth.viewer_cache_secs),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the user change channel: {e:?}"))?;
         let accounts = Accounts::new(
             db.clone(),
             hasher.clone(),
@@ -134,6 +142,7 @@ impl App {
                 ttl_secs: config.mail.password_reset_ttl_secs,
                 queue: mail.queue.clone(),
             },
+            viewers,
         );
         spawn_pruning(accounts.rate_limits());
         let events = OrderEvents::start(&db, &database.database_url)

@@ -182,7 +182,8 @@ impl Accounts {
         check_password_rules(new_password, &user.email, "newPassword")?;
         let password_hash = self.hasher.hash(new_password).await?;
         let now = now();
-        self.db
+        let session = self
+            .db
             .transaction(async |tx| {
                 if !use_reset(tx, reset_id, now).await? {
                     return Err(invalid_token());
@@ -195,6 +196,8 @@ impl Accounts {
                     .ok_or_else(invalid_token)?;
                 self.start_session(tx, user, now).await
             })
-            .await
+            .await?;
+        self.viewers.changed(user.id).await;
+        Ok(session)
     }
 }

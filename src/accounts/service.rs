@@ -13,6 +13,7 @@ use super::passwords::{Hasher, check_password_rules};
 use super::rate_limit::RateLimits;
 use super::repo;
 use super::tokens::{Claims, TokenKeys, hash_refresh_token};
+use super::viewer_cache::ViewerCache;
 use crate::db::keyset::Page;
 use crate::db::{Conn, Db, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserErrorCode};
@@ -28,6 +29,7 @@ pub struct Accounts {
     pub(super) limits: Arc<RateLimits>,
     ttls: SessionTtls,
     pub(super) reset: ResetMail,
+    pub(super) viewers: ViewerCache,
 }
 
 /// How long tokens live, in seconds.
@@ -143,6 +145,7 @@ impl Accounts {
         limits: RateLimits,
         ttls: SessionTtls,
         reset: ResetMail,
+        viewers: ViewerCache,
     ) -> Self {
         Accounts {
             db,
@@ -151,6 +154,7 @@ impl Accounts {
             limits: Arc::new(limits),
             ttls,
             reset,
+            viewers,
         }
     }
 
@@ -186,15 +190,28 @@ impl Accounts {
     }
 
     /// The user of an access token's claims if they may still act: active, not deleted.
-    pub(crate) async fn active_user(&self, claims: &Claims) -> AppResult<Option<UserRow>> {
+    /// The user a token names, if active: from the viewer cache, or read (and kept).
+    pub(crate) async fn active_user(&self, claims: &Claims) -> AppResult<Option<Arc<UserRow>>> {
         let Some(user_id) = claims.user_id() else {
             return Ok(None);
         };
-        let user = self
-            .db
-            .run(async |c| repo::find_user(c, user_id).await)
-            .await?;
-        Ok(user.filter(|user| user.is_active))
+        let user = match self.viewers.get(user_id) {
+            Some(user) => user,
+            None => {
+                let ticket = self.viewers.ticket();
+                let read = self
+                    .db
+                    .run(async |c| repo::find_user(c, user_id).await)
+                    .await?;
+                let Some(user) = read else {
+                    return Ok(None);
+                };
+                let user = Arc::new(user);
+                self.viewers.put(ticket, user.clone());
+                user
+            }
+        };
+        Ok(user.is_active.then_some(user))
     }
 
     pub(crate) async fn register(
@@ -421,12 +438,15 @@ impl Accounts {
             None => user.phone.clone(),
         };
         let now = now();
-        self.db
+        let updated = self
+            .db
             .run(async |c| {
                 repo::update_profile(c, user.id, &first_name, &last_name, phone.as_deref(), now)
                     .await
             })
-            .await
+            .await?;
+        self.viewers.changed(user.id).await;
+        Ok(updated)
     }
 
     /// Sets a new password, revokes every session (the caller's too) and signs in afresh.
@@ -454,7 +474,8 @@ impl Accounts {
         check_password_rules(new, &user.email, "newPassword")?;
         let password_hash = self.hasher.hash(new).await?;
         let now = now();
-        self.db
+        let session = self
+            .db
             .transaction(async |tx| {
                 repo::update_password(tx, user.id, &password_hash, now).await?;
                 repo::revoke_user_sessions(tx, user.id, now).await?;
@@ -464,7 +485,9 @@ impl Accounts {
                     .ok_or(AppError::Unauthenticated)?;
                 self.start_session(tx, user, now).await
             })
-            .await
+            .await?;
+        self.viewers.changed(user.id).await;
+        Ok(session)
     }
 
     /// An admin changes another user's role.
@@ -476,10 +499,13 @@ impl Accounts {
     ) -> AppResult<UserRow> {
         let user_id = target_user(admin, user_id, "demote")?;
         let now = now();
-        self.db
+        let user = self
+            .db
             .run(async |c| repo::set_role(c, user_id, role, now).await)
             .await?
-            .ok_or_else(user_not_found)
+            .ok_or_else(user_not_found)?;
+        self.viewers.changed(user_id).await;
+        Ok(user)
     }
 
     /// An admin (de)activates another user; deactivation also ends their sessions.
@@ -491,7 +517,8 @@ impl Accounts {
     ) -> AppResult<UserRow> {
         let user_id = target_user(admin, user_id, "deactivate")?;
         let now = now();
-        self.db
+        let user = self
+            .db
             .transaction(async |tx| {
                 let user = repo::set_active(tx, user_id, is_active, now)
                     .await?
@@ -499,9 +526,11 @@ impl Accounts {
                 if !is_active {
                     repo::revoke_user_sessions(tx, user_id, now).await?;
                 }
-                Ok(user)
+                Ok::<_, AppError>(user)
             })
-            .await
+            .await?;
+        self.viewers.changed(user_id).await;
+        Ok(user)
     }
 
     /// Creates a session with its first refresh token, and an access token for it.
@@ -550,7 +579,8 @@ impl Accounts {
         check_password_rules(password, &email, "password")?;
         let password_hash = self.hasher.hash(password).await?;
         let now = now();
-        self.db
+        let admin = self
+            .db
             .transaction(async |tx| {
                 if let Some(existing) = repo::find_user_by_email(tx, &email).await? {
                     repo::update_password(tx, existing.id, &password_hash, now).await?;
@@ -572,7 +602,9 @@ impl Accounts {
                 };
                 Ok(repo::insert_user(tx, &admin).await?)
             })
-            .await
+            .await?;
+        self.viewers.changed(admin.id).await;
+        Ok(admin)
     }
 }
 

@@ -1,5 +1,8 @@
 //! Access tokens (short-lived JWTs) and refresh tokens (opaque, stored only as hashes).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -10,7 +13,7 @@ pub(crate) fn hash_refresh_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Claims {
     /// The user id (a string, as RFC 7519 has it).
     pub sub: String,
@@ -31,6 +34,18 @@ pub(crate) struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens already found genuine, by their exact text: a client sends the same token
+    /// with every request for its 15 minutes, and checking its signature again was a
+    /// tenth of the server's work for a product page (bench/RESULTS.md). Only expiry is
+    /// checked again; any other text, a forgery of one of these included, is verified.
+    verified: Mutex<HashMap<Box<str>, Claims>>,
+}
+
+/// Most genuine tokens remembered; past it the expired ones go, then all.
+const MAX_VERIFIED: usize = 10_000;
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 impl TokenKeys {
@@ -42,6 +57,7 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -56,9 +72,25 @@ impl TokenKeys {
         if token.len() > 4096 {
             return None;
         }
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        let now = unix_now();
+        let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(claims) = verified.get(token) {
+            // jsonwebtoken's rule, leeway 0: good up to and including `exp`.
+            return (claims.exp >= now).then(|| claims.clone());
+        }
+        drop(verified);
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= MAX_VERIFIED {
+            verified.retain(|_, claims| claims.exp >= now);
+            if verified.len() >= MAX_VERIFIED {
+                verified.clear();
+            }
+        }
+        verified.insert(token.into(), claims.clone());
+        Some(claims)
     }
 }
 
@@ -104,6 +136,43 @@ mod tests {
         ));
         assert!(keys.verify(&format!("{header}.{body}.")).is_none());
         assert!(keys.verify("garbage").is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_is_checked_for_expiry_only() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef");
+        let now = unix_now();
+        let good = keys.issue(&Claims {
+            sub: "7".into(),
+            sid: 2,
+            iat: now,
+            exp: now + 60,
+        });
+        assert_eq!(keys.verify(&good).map(|c| c.sid), Some(2));
+        assert_eq!(keys.verify(&good).map(|c| c.sid), Some(2), "from memory");
+        // What is remembered is trusted as it stands: an entry past its expiry is refused.
+        let remember = |text: &str, exp: i64| {
+            let claims = Claims {
+                sub: "7".into(),
+                sid: 3,
+                iat: now,
+                exp,
+            };
+            keys.verified.lock().unwrap().insert(text.into(), claims);
+        };
+        remember("remembered", now + 60);
+        assert_eq!(keys.verify("remembered").map(|c| c.sid), Some(3));
+        remember("remembered", now - 1);
+        assert!(keys.verify("remembered").is_none());
+        // Forgeries never enter: a refused text is not remembered.
+        assert!(keys.verify(&format!("{good}x")).is_none());
+        assert!(
+            !keys
+                .verified
+                .lock()
+                .unwrap()
+                .contains_key(&*format!("{good}x"))
+        );
     }
 
     proptest::proptest! {

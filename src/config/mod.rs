@@ -143,6 +143,12 @@ pub struct AuthSettings {
         global = true
     )]
     pub rate_limit_login_failures: u32,
+    /// Seconds a signed-in user's row (role, active flag) is remembered between requests.
+    /// Every change through the API forgets it at once, in every process; this bounds
+    /// how long a change made outside the API (SQL by hand) goes unseen. 0: read it on
+    /// every request.
+    #[arg(long, env = "VIEWER_CACHE_SECS", default_value_t = 5, global = true)]
+    pub viewer_cache_secs: u64,
     /// Let anonymous visitors read the catalog.
     #[arg(long, env = "CATALOG_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub catalog_public: bool,

@@ -3,6 +3,7 @@
 //! other's changes; on SQLite (one process by design) an in-process channel.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -28,6 +29,11 @@ pub(crate) struct Channel<M> {
     /// Where NOTIFY goes, on PostgreSQL; `None` on SQLite, where the local channel is
     /// every subscriber there is.
     postgres: Option<Db>,
+    /// Which connection of the listener is hearing the channel: 0 while none is (not yet
+    /// connected, or reconnecting), then 1, 2, … for each connection in turn. A cache
+    /// that relies on hearing every change compares it with the one it stored under:
+    /// messages sent while the listener was away are lost.
+    listening: Arc<AtomicU64>,
 }
 
 impl<M> Clone for Channel<M> {
@@ -36,6 +42,7 @@ impl<M> Clone for Channel<M> {
             name: self.name.clone(),
             local: self.local.clone(),
             postgres: self.postgres.clone(),
+            listening: self.listening.clone(),
         }
     }
 }
@@ -57,10 +64,12 @@ impl<M: Message> Channel<M> {
     ) -> AppResult<Self> {
         let (local, _) = broadcast::channel(capacity);
         if Backend::from_url(database_url) != Backend::Postgres {
+            // In-process only: nothing can be missed.
             return Ok(Channel {
                 name: name.into(),
                 local,
                 postgres: None,
+                listening: Arc::new(AtomicU64::new(1)),
             });
         }
         let schema = db
@@ -70,16 +79,31 @@ impl<M: Message> Channel<M> {
             .await?;
         let qualified: Arc<str> = qualified_name(name, &schema).into();
         let sender = local.clone();
-        spawn_listener(database_url.to_owned(), qualified.clone(), move |payload| {
-            if let Some(message) = M::decode(&payload) {
-                let _ = sender.send(message);
-            }
-        });
+        let listening = Arc::new(AtomicU64::new(0));
+        spawn_listener(
+            database_url.to_owned(),
+            qualified.clone(),
+            listening.clone(),
+            move |payload| {
+                if let Some(message) = M::decode(&payload) {
+                    let _ = sender.send(message);
+                }
+            },
+        );
         Ok(Channel {
             name: qualified,
             local,
             postgres: Some(db.clone()),
+            listening,
         })
+    }
+
+    /// The listener's current connection (see the field), `None` while it has none.
+    pub(crate) fn listening(&self) -> Option<u64> {
+        match AtomicU64::load(&self.listening, Ordering::SeqCst) {
+            0 => None,
+            connection => Some(connection),
+        }
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<M> {
@@ -114,16 +138,25 @@ impl<M: Message> Channel<M> {
 /// Listens on a PostgreSQL channel on a dedicated connection and hands every payload to
 /// `deliver`, for as long as the process runs. When the connection drops (a database
 /// restart, a network cut) it reconnects with backoff and listens again; the consumers
-/// never notice beyond the payloads sent while it was away.
-fn spawn_listener(url: String, channel: Arc<str>, deliver: impl Fn(String) + Send + 'static) {
+/// never notice beyond the payloads sent while it was away; `listening` says which
+/// connection is hearing the channel, 0 while none is.
+fn spawn_listener(
+    url: String,
+    channel: Arc<str>,
+    listening: Arc<AtomicU64>,
+    deliver: impl Fn(String) + Send + 'static,
+) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
+        let mut connections = 0;
         let listen = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
         loop {
             match AsyncPgConnection::establish(&url).await {
                 Ok(mut conn) => match conn.batch_execute(&listen).await {
                     Ok(()) => {
                         tracing::info!(channel = &*channel, "listening for notifications");
+                        connections += 1;
+                        listening.store(connections, Ordering::SeqCst);
                         backoff = Duration::from_millis(100);
                         let mut stream = std::pin::pin!(conn.notifications_stream());
                         while let Some(item) = futures_util::StreamExt::next(&mut stream).await {
@@ -135,6 +168,7 @@ fn spawn_listener(url: String, channel: Arc<str>, deliver: impl Fn(String) + Sen
                                 }
                             }
                         }
+                        listening.store(0, Ordering::SeqCst);
                         tracing::warn!(
                             channel = &*channel,
                             "notification connection lost; reconnecting"

@@ -31,6 +31,7 @@ use crate::graphql::limits::{
 };
 use crate::graphql::measure::CostSlot;
 use crate::graphql::null_propagation::{OutputTypes, propagate_nulls, selected_operation};
+use crate::graphql::revalidation::Revalidation;
 use crate::graphql::schema::{AppSchema, Handles, build_schema_with};
 use crate::telemetry::metrics::{self, OperationLabels, Outcome};
 use crate::telemetry::traces_enabled;
@@ -50,6 +51,9 @@ pub(crate) const INTROSPECTION_MAX_DEPTH: usize = 20;
 #[derive(Clone)]
 pub(crate) struct CheckedSchema {
     plain: Schemas,
+    /// The plain schema with fast validation, for cached documents that passed the full
+    /// one (`graphql::revalidation`).
+    fast: AppSchema,
     /// The same with the cost-counting extension (`graphql::measure`), for requests that
     /// ask for their cost and for traced ones; made on first use (at start while
     /// traces are on).
@@ -88,17 +92,25 @@ pub(crate) fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchem
         cache_size: config.limits.apq_cache_size,
     };
     let max_complexity = config.limits.max_query_complexity;
+    let fast = build_schema_with(
+        config,
+        Some(handles),
+        config.limits.max_query_depth,
+        false,
+        true,
+    );
     let (config, handles) = (config.clone(), handles.clone());
     let build = move |measured| {
         let introspection = config.introspection_enabled().then(|| {
             let depth = config.limits.max_query_depth.max(INTROSPECTION_MAX_DEPTH);
-            build_schema_with(&config, Some(&handles), depth, measured)
+            build_schema_with(&config, Some(&handles), depth, measured, false)
         });
         let schema = build_schema_with(
             &config,
             Some(&handles),
             config.limits.max_query_depth,
             measured,
+            false,
         );
         Schemas {
             schema,
@@ -107,6 +119,7 @@ pub(crate) fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchem
     };
     CheckedSchema::new(
         build(false),
+        fast,
         Arc::new(move || build(true)),
         max_complexity,
         limits,
@@ -116,6 +129,7 @@ pub(crate) fn checked_schema(config: &Config, handles: &Handles) -> CheckedSchem
 impl CheckedSchema {
     pub(crate) fn new(
         plain: Schemas,
+        fast: AppSchema,
         build_measured: Arc<dyn Fn() -> Schemas + Send + Sync>,
         max_complexity: usize,
         limits: DocumentLimits,
@@ -128,6 +142,7 @@ impl CheckedSchema {
         }
         CheckedSchema {
             plain,
+            fast,
             measured,
             build_measured,
             max_complexity,
@@ -154,7 +169,7 @@ impl CheckedSchema {
             .documents
             .document_of(&mut request)
             .and_then(|document| check_variable_text(&request.variables).map(|()| document));
-        let document = match checked {
+        let (document, revalidation) = match checked {
             Ok(document) => document,
             Err(error) => {
                 let response = finish_error(error);
@@ -176,6 +191,7 @@ impl CheckedSchema {
         Ok(Prepared {
             request,
             document,
+            revalidation,
             include_cost: false,
         })
     }
@@ -189,6 +205,7 @@ impl CheckedSchema {
         let Prepared {
             mut request,
             document,
+            revalidation,
             include_cost,
         } = prepared;
         let operation_name = request.operation_name.clone();
@@ -199,8 +216,24 @@ impl CheckedSchema {
         if let Some(cost) = &cost {
             request.data.insert(cost.clone());
         }
-        let schema = self.schema_for(&document, operation_name.as_deref(), measured);
+        // Validated in full until the document has passed once (the measured schema,
+        // for the cost it reports, always validates in full).
+        let revalidation = revalidation.filter(|_| !measured);
+        let fast = revalidation
+            .as_ref()
+            .is_some_and(|r| r.may_skip(&request.variables))
+            && !self.is_introspection_run(&document, operation_name.as_deref());
+        let schema = if fast {
+            &self.fast
+        } else {
+            self.schema_for(&document, operation_name.as_deref(), measured)
+        };
         let mut response = schema.execute(request).instrument(span.clone()).await;
+        if let Some(revalidation) = revalidation.filter(|_| !fast)
+            && !is_request_error(&response)
+        {
+            revalidation.passed();
+        }
         if !response.errors.is_empty() {
             span.in_scope(|| log_field_errors(&response));
         }
@@ -228,6 +261,11 @@ impl CheckedSchema {
         );
         metrics::errors(&response.errors);
         response
+    }
+
+    /// Whether the operation runs with the introspection schema (its deeper limit).
+    fn is_introspection_run(&self, document: &ExecutableDocument, operation: Option<&str>) -> bool {
+        self.plain.introspection.is_some() && is_introspection(document, operation)
     }
 
     fn schema_for(
@@ -352,6 +390,8 @@ fn operation_span(prepared: &Prepared, kind: &'static str) -> tracing::Span {
 pub(crate) struct Prepared {
     pub request: Request,
     document: Arc<ExecutableDocument>,
+    /// What is known of the cached document's validation; `None` when not cached.
+    revalidation: Option<Arc<Revalidation>>,
     /// Whether the response carries `extensions.cost` (`x-include-query-cost: 1`).
     pub include_cost: bool,
 }
@@ -504,30 +544,49 @@ const CACHE_TOKEN_BUDGET: usize = 100_000;
 /// standard introspection query about 350.
 const MAX_CACHED_DOCUMENT_TOKENS: usize = 5_000;
 
+/// A cached document and what is known of its validation.
+type Checked = (Arc<ExecutableDocument>, Option<Arc<Revalidation>>);
+
+struct Cached {
+    document: Arc<ExecutableDocument>,
+    revalidation: Arc<Revalidation>,
+    tokens: usize,
+}
+
 struct DocumentCache {
-    entries: lru::LruCache<String, (Arc<ExecutableDocument>, usize)>,
+    entries: lru::LruCache<String, Cached>,
     tokens: usize,
 }
 
 impl DocumentCache {
-    fn get(&mut self, hash: &str) -> Option<Arc<ExecutableDocument>> {
-        self.entries.get(hash).map(|(document, _)| document.clone())
+    fn get(&mut self, hash: &str) -> Option<Checked> {
+        self.entries
+            .get(hash)
+            .map(|cached| (cached.document.clone(), Some(cached.revalidation.clone())))
     }
 
-    fn put(&mut self, hash: String, document: Arc<ExecutableDocument>, tokens: usize) {
+    /// Keeps `document` unless it is too large; returns what the request runs with.
+    fn put(&mut self, hash: String, document: Arc<ExecutableDocument>, tokens: usize) -> Checked {
         if tokens > MAX_CACHED_DOCUMENT_TOKENS {
-            return;
+            return (document, None);
         }
         while self.tokens + tokens > CACHE_TOKEN_BUDGET {
             match self.entries.pop_lru() {
-                Some((_, (_, evicted))) => self.tokens -= evicted,
+                Some((_, evicted)) => self.tokens -= evicted.tokens,
                 None => break,
             }
         }
-        if let Some((_, (_, replaced))) = self.entries.push(hash, (document, tokens)) {
-            self.tokens -= replaced;
+        let revalidation = Arc::new(Revalidation::of(&document));
+        let cached = Cached {
+            document: document.clone(),
+            revalidation: revalidation.clone(),
+            tokens,
+        };
+        if let Some((_, replaced)) = self.entries.push(hash, cached) {
+            self.tokens -= replaced.tokens;
         }
         self.tokens += tokens;
+        (document, Some(revalidation))
     }
 }
 
@@ -541,7 +600,7 @@ struct PersistedQuery {
 
 impl Documents {
     /// The checked document of `request`: from the cache, or parsed and checked.
-    fn document_of(&self, request: &mut Request) -> Result<Arc<ExecutableDocument>, ServerError> {
+    fn document_of(&self, request: &mut Request) -> Result<Checked, ServerError> {
         let hash = match request.extensions.remove("persistedQuery") {
             Some(value) => {
                 if self.cache.is_none() {
@@ -579,13 +638,13 @@ impl Documents {
         }
         let (document, tokens) = parse_checked(&request.query, &self.limits)?;
         let document = Arc::new(document);
-        if let Some(cache) = &self.cache {
-            lock(cache).put(hash, document.clone(), tokens);
-        }
-        Ok(document)
+        Ok(match &self.cache {
+            Some(cache) => lock(cache).put(hash, document, tokens),
+            None => (document, None),
+        })
     }
 
-    fn cached(&self, hash: &str) -> Option<Arc<ExecutableDocument>> {
+    fn cached(&self, hash: &str) -> Option<Checked> {
         let cache = self.cache.as_ref()?;
         lock(cache).get(hash)
     }

@@ -22,6 +22,7 @@ pub(crate) mod node;
 pub(crate) mod null_propagation;
 pub(crate) mod pagination;
 pub(crate) mod payload;
+pub(crate) mod revalidation;
 pub(crate) mod scalars;
 pub mod schema;
 pub(crate) mod viewer;

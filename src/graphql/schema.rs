@@ -82,23 +82,28 @@ pub struct Handles {
 /// The schema with the limits of `config`; `handles` are absent only for printing the
 /// SDL.
 pub(crate) fn build_schema(config: &Config, handles: Option<&Handles>) -> AppSchema {
-    build_schema_with(config, handles, config.limits.max_query_depth, false)
+    build_schema_with(config, handles, config.limits.max_query_depth, false, false)
 }
 
-/// The schema with another depth limit (introspection's), and `measured` with the
+/// The schema with another depth limit (introspection's), `measured` with the
 /// extension that counts an operation's cost and traces its root fields
-/// (`graphql::measure`).
+/// (`graphql::measure`), and `fast` with async-graphql's fast validation, for documents
+/// that passed the full one before (`graphql::revalidation`).
 pub(crate) fn build_schema_with(
     config: &Config,
     handles: Option<&Handles>,
     max_depth: usize,
     measured: bool,
+    fast: bool,
 ) -> AppSchema {
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     );
+    if fast {
+        builder = builder.validation_mode(async_graphql::ValidationMode::Fast);
+    }
     let max_complexity = config.limits.max_query_complexity;
     // No other extensions: APQ and the alias limit are checked before execution, in
     // `documents::CheckedSchema` (an extension slows down every field).

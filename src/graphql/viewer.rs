@@ -1,6 +1,8 @@
-//! Who is asking: the bearer token of a request, the user it names (read from the
-//! database once per request, so role changes and deactivation apply at once), and the
-//! guards built on them.
+//! Who is asking: the bearer token of a request, the user it names (from the viewer
+//! cache or the database, once per request; every change to a user forgets it, so role
+//! changes and deactivation apply at once), and the guards built on them.
+
+use std::sync::Arc;
 
 use async_graphql::{Context, Guard};
 use tokio::sync::OnceCell;
@@ -22,7 +24,7 @@ pub(crate) enum Bearer {
 /// Per-request authentication state, put into the GraphQL request's data.
 pub(crate) struct RequestAuth {
     bearer: Bearer,
-    user: OnceCell<UserRow>,
+    user: OnceCell<Arc<UserRow>>,
 }
 
 impl RequestAuth {
@@ -50,7 +52,7 @@ impl RequestAuth {
                     .ok_or(AppError::Unauthenticated)
             })
             .await?;
-        Ok(Some(user))
+        Ok(Some(&**user))
     }
 
     /// Parses `Authorization: Bearer <token>`.

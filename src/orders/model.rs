@@ -4,8 +4,7 @@ use async_graphql::Enum;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::catalog::model::ProductRow;
-use crate::catalog::variants::model::VariantRow;
+use crate::catalog::variants::repo::Taken;
 use crate::db::schema::{order_items, orders, payments};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
@@ -83,7 +82,7 @@ crate::db::db_text_enum!(CancellationReason {
     PaymentTimeout => "PAYMENT_TIMEOUT",
 });
 
-#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = orders)]
 pub(crate) struct OrderRow {
     pub id: i64,
@@ -150,7 +149,7 @@ pub(crate) struct OrderItemRow {
     pub variant_title: String,
 }
 
-#[derive(Insertable)]
+#[derive(Insertable, Clone)]
 #[diesel(table_name = order_items)]
 pub(crate) struct NewOrderItem<'a> {
     pub order_id: i64,
@@ -166,16 +165,12 @@ pub(crate) struct NewOrderItem<'a> {
 impl<'a> NewOrderItem<'a> {
     /// A line of `order_id` with the product's name and the variant's title, SKU and price
     /// as they are now: later changes to either leave the order as it was placed.
-    pub(crate) fn snapshot(
-        order_id: i64,
-        product: &'a ProductRow,
-        variant: &'a VariantRow,
-        quantity: i32,
-    ) -> Self {
+    pub(crate) fn snapshot(order_id: i64, taken: &'a Taken, quantity: i32) -> Self {
+        let variant = &taken.variant;
         NewOrderItem {
             order_id,
-            product_id: product.id,
-            product_name: &product.name,
+            product_id: variant.product_id,
+            product_name: &taken.product_name,
             unit_price_cents: variant.price_cents,
             quantity,
             variant_id: Some(variant.id),

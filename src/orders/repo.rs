@@ -75,6 +75,83 @@ pub(crate) async fn insert_items(
     )
 }
 
+/// A new order with its lines and its pending payment of the order's total. PostgreSQL
+/// writes all three in one statement (one round trip whatever the number of lines);
+/// SQLite runs in-process, one statement each. `items`' order ids are set here.
+pub(crate) async fn insert_placed(
+    conn: &mut Conn<'_>,
+    new: &NewOrder<'_>,
+    items: &[NewOrderItem<'_>],
+) -> QueryResult<OrderRow> {
+    if let Conn::Postgres(c) = conn {
+        use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
+        let c: &mut diesel_async::AsyncPgConnection = c;
+        let column = |f: fn(&NewOrderItem<'_>) -> i64| items.iter().map(f).collect::<Vec<_>>();
+        let text =
+            |f: for<'i> fn(&NewOrderItem<'i>) -> &'i str| items.iter().map(f).collect::<Vec<_>>();
+        let query = FixedSql(
+            diesel::sql_query(
+                "WITH new_order AS ( \
+                   INSERT INTO orders (order_number, user_id, status, total_cents, \
+                     shipping_address, payment_method, idempotency_key, created_at, updated_at, \
+                     address, subtotal_cents, discount_cents, coupon_code, payment_due_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                   RETURNING * \
+                 ), lines AS ( \
+                   INSERT INTO order_items (order_id, product_id, product_name, \
+                     unit_price_cents, quantity, variant_id, sku, variant_title) \
+                   SELECT new_order.id, l.* FROM new_order, \
+                     unnest($15::int8[], $16::text[], $17::int8[], $18::int4[], $19::int8[], \
+                       $20::text[], $21::text[]) AS l \
+                 ), payment AS ( \
+                   INSERT INTO payments (order_id, amount_cents, method, status, created_at, \
+                     updated_at) \
+                   SELECT id, total_cents, payment_method, $22, created_at, created_at \
+                   FROM new_order \
+                 ) \
+                 SELECT * FROM new_order",
+            )
+            .bind::<Text, _>(new.order_number)
+            .bind::<BigInt, _>(new.user_id)
+            .bind::<Text, _>(new.status)
+            .bind::<BigInt, _>(new.total_cents)
+            .bind::<Text, _>(new.shipping_address)
+            .bind::<Text, _>(new.payment_method)
+            .bind::<Nullable<Text>, _>(new.idempotency_key)
+            .bind::<Timestamp, _>(new.created_at)
+            .bind::<Timestamp, _>(new.updated_at)
+            .bind::<Nullable<Text>, _>(new.address)
+            .bind::<BigInt, _>(new.subtotal_cents)
+            .bind::<BigInt, _>(new.discount_cents)
+            .bind::<Nullable<Text>, _>(new.coupon_code)
+            .bind::<Nullable<Timestamp>, _>(new.payment_due_at)
+            .bind::<Array<BigInt>, _>(column(|i| i.product_id))
+            .bind::<Array<Text>, _>(text(|i| i.product_name))
+            .bind::<Array<BigInt>, _>(column(|i| i.unit_price_cents))
+            .bind::<Array<Integer>, _>(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+            .bind::<Array<Nullable<BigInt>>, _>(
+                items.iter().map(|i| i.variant_id).collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(text(|i| i.sku))
+            .bind::<Array<Text>, _>(text(|i| i.variant_title))
+            .bind::<Text, _>(PaymentStatus::Pending.as_str()),
+        );
+        return query.get_result(c).await;
+    }
+    let order = insert_order(conn, new).await?;
+    let items: Vec<NewOrderItem<'_>> = items
+        .iter()
+        .map(|item| NewOrderItem {
+            order_id: order.id,
+            ..item.clone()
+        })
+        .collect();
+    insert_items(conn, &items).await?;
+    let method = order.payment_method();
+    insert_payment(conn, order.id, order.total_cents, method, new.created_at).await?;
+    Ok(order)
+}
+
 /// Sets an order's discount and total, and its payment's amount to the total (the
 /// coupon changed while the order was being placed).
 pub(crate) async fn set_discount(

@@ -16,6 +16,7 @@ use crate::addresses::service::{check_address, saved_address};
 use crate::cart;
 use crate::catalog;
 use crate::catalog::facet_cache::FacetCache;
+use crate::catalog::variants::repo::Wanted;
 use crate::db::keyset::Page;
 use crate::db::{Conn, Db, is_unique_violation, now};
 use crate::error::{AppError, AppResult, UserError, UserErrorCode};
@@ -187,29 +188,31 @@ async fn place_in(
     }
     // Product, then variant order: every writer of a product's stock locks the same way.
     lines.sort_by_key(|line| (line.product_id, line.variant_id));
-    let mut items = Vec::with_capacity(lines.len());
+    let wanted: Vec<Wanted> = lines
+        .iter()
+        .map(|line| (line.product_id, line.variant_id, line.quantity))
+        .collect();
+    // The conditional UPDATEs take the stock and read the snapshot; only when they take
+    // less than every line do we look again, to say why (the transaction then rolls back).
+    let taken = catalog::variants::repo::take_stock_all(tx, &wanted, now).await?;
+    if taken.len() < lines.len() {
+        // What was taken comes in line order: the first line without its variant there
+        // is the one refused.
+        let refused = lines
+            .iter()
+            .zip(taken.iter().map(Some).chain(std::iter::repeat(None)))
+            .find(|(line, taken)| taken.is_none_or(|t| t.variant.id != line.variant_id))
+            .map_or(&lines[0], |(line, _)| line);
+        return Err(refused_line(tx, refused).await);
+    }
     let mut subtotal_cents: i64 = 0;
     let mut moved = StockMoved::default();
-    for line in &lines {
-        // The conditional UPDATEs take the stock and read the snapshot; only when they
-        // take nothing do we look again, to say why (the transaction then rolls back).
-        let Some((product, variant)) = catalog::variants::repo::take_stock(
-            tx,
-            line.product_id,
-            line.variant_id,
-            line.quantity,
-            now,
-        )
-        .await?
-        else {
-            return Err(refused_line(tx, line).await);
-        };
-        subtotal_cents += variant.price_cents * i64::from(line.quantity);
-        if variant.stock == 0 {
+    for (line, taken) in lines.iter().zip(&taken) {
+        subtotal_cents += taken.variant.price_cents * i64::from(line.quantity);
+        if taken.variant.stock == 0 {
             moved.crossed_zero = true;
-            catalog::service::sold_out(tx, &variant, now).await?;
+            catalog::service::sold_out(tx, &taken.variant, now).await?;
         }
-        items.push((product, variant, line.quantity));
     }
     let coupon = coupons::check_for_order(tx, user_id, subtotal_cents, now).await?;
     let discount_cents = coupon.as_ref().map_or(0, |c| c.discount_cents);
@@ -219,7 +222,13 @@ async fn place_in(
         _ => None,
     };
     let order_number = new_order_number();
-    let order = repo::insert_order(
+    // The lines' order id is set when the order is written.
+    let new_items: Vec<NewOrderItem<'_>> = lines
+        .iter()
+        .zip(&taken)
+        .map(|(line, taken)| NewOrderItem::snapshot(0, taken, line.quantity))
+        .collect();
+    let order = repo::insert_placed(
         tx,
         &NewOrder {
             order_number: &order_number,
@@ -237,16 +246,9 @@ async fn place_in(
             coupon_code: coupon.as_ref().map(|c| c.code()),
             payment_due_at,
         },
+        &new_items,
     )
     .await?;
-    let new_items: Vec<NewOrderItem<'_>> = items
-        .iter()
-        .map(|(product, variant, quantity)| {
-            NewOrderItem::snapshot(order.id, product, variant, *quantity)
-        })
-        .collect();
-    repo::insert_items(tx, &new_items).await?;
-    repo::insert_payment(tx, order.id, total_cents, method, now).await?;
     let order = match &coupon {
         Some(checked) => {
             let discount = coupons::take_use(tx, user_id, checked, subtotal_cents, now).await?;

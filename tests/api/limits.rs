@@ -427,3 +427,41 @@ fn generated_deep_and_wide_documents_never_crash_the_server() {
     drop(server);
     drop(app);
 }
+
+// A cached document that passed validation once skips the full validation only when its
+// variables are plainly valid: a bad value still gets the full validation's request
+// error, the same the first time and every time after, and an over-limit page still
+// gets the limit's error (the fast validation counts complexity too).
+backend_test!(
+    a_cached_document_is_judged_the_same_every_time,
+    |app: TestApp| async move {
+        let admin = app.admin("admin@example.com").await;
+        let product = app.product(&admin, "Lamp", "10.00", 3).await;
+        let by_id = "query($id: ID!) { product(id: $id) { name } }";
+        let good = app.gql(by_id, json!({ "id": product }), Some(&admin)).await;
+        assert_eq!(good["data"]["product"]["name"], "Lamp", "{good}");
+        let again = app.gql(by_id, json!({ "id": product }), Some(&admin)).await;
+        assert_eq!(again, good);
+        for bad in [json!(true), json!(null), json!(1.5), json!({ "a": 1 })] {
+            let first = app.gql(by_id, json!({ "id": bad }), Some(&admin)).await;
+            assert_eq!(first["data"], Value::Null, "{first}");
+            assert!(first["errors"][0].get("path").is_none(), "{first}");
+            let second = app.gql(by_id, json!({ "id": bad }), Some(&admin)).await;
+            assert_eq!(second, first, "{bad}");
+        }
+        let page = "query($n: Int) { products(first: $n) { nodes { reviews(first: 100) {
+            nodes { id } } } } }";
+        let small = app.gql(page, json!({ "n": 1 }), Some(&admin)).await;
+        assert!(small["errors"].is_null(), "{small}");
+        let large = app.gql(page, json!({ "n": 100 }), Some(&admin)).await;
+        assert_eq!(large["errors"][0]["message"], "Query is too complex.", "{large}");
+        let text = app.gql(page, json!({ "n": "100" }), Some(&admin)).await;
+        assert_eq!(text["data"], Value::Null, "{text}");
+        assert!(
+            text["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Invalid value for argument")),
+            "{text}"
+        );
+    }
+);

@@ -26,6 +26,7 @@ mod subscriptions;
 mod telemetry;
 mod traces;
 mod transport;
+mod viewer_cache;
 mod webhook_receiver;
 mod webhooks;
 mod wishlist;

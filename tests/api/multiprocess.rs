@@ -166,7 +166,7 @@ async fn listening_connections(app: &TestApp) -> BTreeSet<i32> {
 
 /// Ends every LISTEN connection of this test's servers, and waits until each server
 /// listens on a new one.
-async fn cut_listening_connections(app: &TestApp) {
+pub(crate) async fn cut_listening_connections(app: &TestApp) {
     let cut = listening_connections(app).await;
     assert!(!cut.is_empty(), "the servers listen");
     app.execute_sql(

@@ -14,7 +14,7 @@ pub(crate) const MAX_SKU_CHARS: usize = 64;
 /// The title of a variant without options.
 pub(crate) const DEFAULT_TITLE: &str = "Default";
 
-#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = product_variants)]
 pub(crate) struct VariantRow {
     pub id: i64,

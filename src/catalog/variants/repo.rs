@@ -304,6 +304,91 @@ pub(crate) async fn take_stock(
     Ok(variant.map(|variant| (product, variant)))
 }
 
+/// A cart line's units, taken: the variant as it is now and its product's name, for the
+/// order line's snapshot.
+#[derive(QueryableByName)]
+pub(crate) struct Taken {
+    #[diesel(embed)]
+    pub variant: VariantRow,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub product_name: String,
+}
+
+/// One line to take: (product, variant, quantity).
+pub(crate) type Wanted = (i64, i64, i32);
+
+/// Takes every line's units if each is for sale and has that many left, the way
+/// [`take_stock`] takes one; `lines` sorted by product then variant, each variant once.
+/// Returns what was taken, in line order; fewer than `lines` when a line could not be
+/// taken (the first line missing is the refused one) and the caller then rolls back.
+///
+/// On PostgreSQL this is one statement for any number of lines: the products are locked
+/// in id order first (every writer of stock locks products before variants, in id
+/// order, so two checkouts never deadlock), then both conditional UPDATEs run over the
+/// locked rows; a row changed by a concurrent checkout is re-checked on its newest
+/// version (READ COMMITTED's rule for UPDATE), so stock never goes below zero. SQLite
+/// runs in-process, where a statement per line costs no round trip.
+pub(crate) async fn take_stock_all(
+    conn: &mut Conn<'_>,
+    lines: &[Wanted],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Taken>> {
+    if let Conn::Postgres(c) = conn {
+        use diesel::sql_types::{Array, BigInt, Integer, Timestamp};
+        let c: &mut diesel_async::AsyncPgConnection = c;
+        let products: Vec<i64> = lines.iter().map(|l| l.0).collect();
+        let variants: Vec<i64> = lines.iter().map(|l| l.1).collect();
+        let quantities: Vec<i32> = lines.iter().map(|l| l.2).collect();
+        let query = FixedSql(
+            diesel::sql_query(
+                "WITH wanted AS ( \
+               SELECT * FROM unnest($1::int8[], $2::int8[], $3::int4[]) \
+                 AS w(product_id, variant_id, quantity) \
+             ), locked AS MATERIALIZED ( \
+               SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE \
+             ), per_product AS ( \
+               SELECT product_id, SUM(quantity)::int4 AS quantity FROM wanted GROUP BY product_id \
+             ), taken_products AS ( \
+               UPDATE products p SET stock = p.stock - w.quantity, updated_at = $4 \
+               FROM per_product w, locked l \
+               WHERE p.id = w.product_id AND l.id = p.id \
+                 AND p.stock >= w.quantity AND NOT p.is_archived \
+               RETURNING p.id, p.name \
+             ), taken_variants AS ( \
+               UPDATE product_variants v SET stock = v.stock - w.quantity, updated_at = $4 \
+               FROM wanted w, locked l \
+               WHERE v.id = w.variant_id AND v.product_id = w.product_id \
+                 AND l.id = w.product_id AND v.stock >= w.quantity AND NOT v.is_archived \
+               RETURNING v.* \
+             ) \
+             SELECT v.id, v.product_id, v.sku, v.title, v.price_cents, v.stock, \
+               v.is_archived, v.created_at, v.updated_at, p.name AS product_name \
+             FROM taken_variants v JOIN taken_products p ON p.id = v.product_id \
+             ORDER BY v.product_id, v.id",
+            )
+            .bind::<Array<BigInt>, _>(products)
+            .bind::<Array<BigInt>, _>(variants)
+            .bind::<Array<Integer>, _>(quantities)
+            .bind::<Timestamp, _>(now),
+        );
+        return query.load(c).await;
+    }
+    // SQLite: one take per line.
+    let mut taken = Vec::with_capacity(lines.len());
+    for &(product_id, variant_id, quantity) in lines {
+        let Some((product, variant)) =
+            take_stock(conn, product_id, variant_id, quantity, now).await?
+        else {
+            break;
+        };
+        taken.push(Taken {
+            variant,
+            product_name: product.name,
+        });
+    }
+    Ok(taken)
+}
+
 /// Adds `delta` units to a variant (negative: removes them) if its stock stays within
 /// 0..=i32::MAX, and to its product's derived stock when the variant is active. `None`
 /// when the stock would leave that range, and nothing changed. The caller has written
