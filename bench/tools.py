@@ -2,6 +2,8 @@
 """Helpers for bench/run: talk GraphQL to the running server (standard library only).
 
   tools.py walk     URL TOKEN OUTDIR      walk the whole catalog, write Lua data files
+                                          (raw_product_ids.lua: the decoded numbers,
+                                          for the ceiling's C1 and C2)
   tools.py login    URL OUT PREFIX FROM TO PASSWORD [THREADS]
                                           log in PREFIX{FROM..TO-1}@example.com, one
                                           access token per line in OUT
@@ -98,6 +100,14 @@ def write_lua_list(path, values):
         f.write("}\n")
 
 
+def raw_id(global_id):
+    """The number in a global ID, standard base64 of "Product:<number>"."""
+    kind, _, number = base64.b64decode(global_id, validate=True).decode().partition(":")
+    if kind != "Product" or not number.isdigit():
+        raise ValueError(f"not a product's global ID: {global_id!r}")
+    return int(number)
+
+
 def has_catalog_v2(url, token):
     try:
         gql(url, PAGE_V2, {"after": None}, token)
@@ -140,6 +150,14 @@ def walk(url, token, outdir):
     write_lua_list(f"{outdir}/stocked_ids.lua", stocked)
     write_lua_list(f"{outdir}/stocked_variant_ids.lua", stocked_variants)
     write_lua_list(f"{outdir}/category_ids.lua", categories)
+    # Integers, not strings: the ceiling's paths take the database's ids. A server
+    # whose IDs are not of this shape gets no file (bench/run then skips the ceiling).
+    try:
+        raw = [raw_id(i) for i in ids]
+        with open(f"{outdir}/raw_product_ids.lua", "w") as f:
+            f.write("return {\n" + "".join(f"{n},\n" for n in raw) + "}\n")
+    except ValueError as e:
+        print(f"no raw_product_ids.lua: {e}")
     print(f"walked {len(ids)} products in {pages} pages; {len(stocked)} "
           f"{'variants' if v2 else 'products'} with stock >= 50; {len(categories)} categories")
 

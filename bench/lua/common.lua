@@ -4,7 +4,9 @@
 --   each thread its own slice of tokens or its own random seed.
 -- * response() classifies every answer: non-2xx, GraphQL "errors", a non-empty
 --   "userErrors" (tallied by code), ok (the body holds the workload's ok_marker) or
---   other (2xx, no error, but not the expected payload, e.g. a null product).
+--   other (2xx, no error, but not the expected payload, e.g. a null product). The
+--   ceiling's plain JSON (c1_page.lua, c2_product.lua) holds neither "errors" nor
+--   "userErrors" (a name's quotes are escaped), so it is ok or other by its marker alone.
 -- * done() prints one machine-readable BENCH_RESULT line that bench/run parses.
 
 data_dir = os.getenv("BENCH_DATA_DIR") or "."
