@@ -459,9 +459,16 @@ impl Accounts {
     ) -> AppResult<Session> {
         self.limits.check_address(client).await?;
         self.limits.check_email(&user.email).await?;
+        // The hash as it is now, not as the viewer cache remembers it: a password just
+        // reset through another process must not be checked against the old one.
+        let stored = self
+            .db
+            .run(async |c| repo::find_user(c, user.id).await)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         if !self
             .hasher
-            .verify(current, Some(&user.password_hash))
+            .verify(current, Some(&stored.password_hash))
             .await?
         {
             self.limits.record_failure(&user.email).await?;

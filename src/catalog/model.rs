@@ -8,7 +8,7 @@ use super::variants::model::SelectedOption;
 use crate::db::keyset::{Page, PageOf};
 use crate::db::schema::products;
 
-#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = products)]
 pub(crate) struct ProductRow {
     pub id: i64,

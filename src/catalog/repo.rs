@@ -326,13 +326,31 @@ pub(crate) async fn count_products(
     .await)
 }
 
+/// One product by id: the hottest read (`product(id:)`, `node(id:)`), so its text is
+/// fixed. diesel writes a query's SQL anew on every call, identifier by quoted identifier,
+/// which cost more of the server's work than the rest of the read (bench/RESULTS.md).
+/// The columns are [`ProductRow`]'s, read by name.
 pub(crate) async fn find_product(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<ProductRow>> {
-    db_run!(conn, c => products::table
-        .find(id)
-        .select(ProductRow::as_select())
-        .first(c)
-        .await
-        .optional())
+    macro_rules! by_id {
+        ($placeholder:literal) => {
+            concat!(
+                "SELECT id, name, description, price_cents, stock, image_path, is_archived, ",
+                "created_at, updated_at, review_count, rating_sum FROM products WHERE id = ",
+                $placeholder
+            )
+        };
+    }
+    use diesel::sql_types::BigInt;
+    db_run!(conn,
+        sqlite c => FixedSql(diesel::sql_query(by_id!("?")).bind::<BigInt, _>(id))
+            .get_result(c)
+            .await
+            .optional(),
+        postgres c => FixedSql(diesel::sql_query(by_id!("$1")).bind::<BigInt, _>(id))
+            .get_result(c)
+            .await
+            .optional()
+    )
 }
 
 pub(crate) async fn find_products(

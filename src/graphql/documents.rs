@@ -524,8 +524,8 @@ impl Drop for StreamOperation {
     }
 }
 
-/// Parsed documents that passed the checks, by the SHA-256 of their text: the same map
-/// serves APQ (clients send only the hash once the server knows the text) and spares
+/// Parsed documents that passed the checks, by their text and by its SHA-256: the same
+/// map serves APQ (clients send only the hash once the server knows the text) and spares
 /// re-parsing the queries a client sends again and again. A bounded LRU per process
 /// (APQ_CACHE_SIZE); a miss only costs a parse.
 struct Documents {
@@ -553,39 +553,55 @@ struct Cached {
     tokens: usize,
 }
 
+/// Entries are found by a document's text (plain requests: no hashing at all) and by
+/// [`hash_key`] (APQ clients that send only the hash).
 struct DocumentCache {
-    entries: lru::LruCache<String, Cached>,
+    entries: lru::LruCache<String, Arc<Cached>>,
     tokens: usize,
 }
 
+/// The key of a document by its SHA-256: the hex behind a NUL, which no document text
+/// holds (NUL is refused in text), so it never meets a text key.
+fn hash_key(sha256_hex: &str) -> String {
+    format!("\0{sha256_hex}")
+}
+
 impl DocumentCache {
-    fn get(&mut self, hash: &str) -> Option<Checked> {
+    fn get(&mut self, key: &str) -> Option<Checked> {
         self.entries
-            .get(hash)
+            .get(key)
             .map(|cached| (cached.document.clone(), Some(cached.revalidation.clone())))
     }
 
-    /// Keeps `document` unless it is too large; returns what the request runs with.
-    fn put(&mut self, hash: String, document: Arc<ExecutableDocument>, tokens: usize) -> Checked {
+    /// Keeps `document` under `keys` unless it is too large; returns what the request
+    /// runs with. Each key's entry counts the document's tokens (the budget errs high).
+    fn put(
+        &mut self,
+        keys: Vec<String>,
+        document: Arc<ExecutableDocument>,
+        tokens: usize,
+    ) -> Checked {
         if tokens > MAX_CACHED_DOCUMENT_TOKENS {
             return (document, None);
         }
-        while self.tokens + tokens > CACHE_TOKEN_BUDGET {
-            match self.entries.pop_lru() {
-                Some((_, evicted)) => self.tokens -= evicted.tokens,
-                None => break,
-            }
-        }
         let revalidation = Arc::new(Revalidation::of(&document));
-        let cached = Cached {
+        let cached = Arc::new(Cached {
             document: document.clone(),
             revalidation: revalidation.clone(),
             tokens,
-        };
-        if let Some((_, replaced)) = self.entries.push(hash, cached) {
-            self.tokens -= replaced.tokens;
+        });
+        for key in keys {
+            while self.tokens + tokens > CACHE_TOKEN_BUDGET {
+                match self.entries.pop_lru() {
+                    Some((_, evicted)) => self.tokens -= evicted.tokens,
+                    None => break,
+                }
+            }
+            if let Some((_, replaced)) = self.entries.push(key, cached.clone()) {
+                self.tokens -= replaced.tokens;
+            }
+            self.tokens += tokens;
         }
-        self.tokens += tokens;
         (document, Some(revalidation))
     }
 }
@@ -601,52 +617,71 @@ struct PersistedQuery {
 impl Documents {
     /// The checked document of `request`: from the cache, or parsed and checked.
     fn document_of(&self, request: &mut Request) -> Result<Checked, ServerError> {
-        let hash = match request.extensions.remove("persistedQuery") {
-            Some(value) => {
-                if self.cache.is_none() {
-                    return Err(with_code(
-                        ServerError::new("PersistedQueryNotSupported", None),
-                        "PERSISTED_QUERY_NOT_SUPPORTED",
-                    ));
-                }
-                let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
-                    bad_input("Invalid \"PersistedQuery\" extension configuration.")
-                })?;
-                if persisted.version != 1 {
-                    return Err(bad_input(
-                        "Only version 1 of the \"PersistedQuery\" extension is supported.",
-                    ));
-                }
-                if request.query.is_empty() {
-                    return self.cached(&persisted.sha256_hash).ok_or_else(|| {
-                        with_code(
-                            ServerError::new("PersistedQueryNotFound", None),
-                            "PERSISTED_QUERY_NOT_FOUND",
-                        )
-                    });
-                }
-                let hash = sha256_hex(&request.query);
-                if persisted.sha256_hash != hash {
-                    return Err(bad_input("provided sha does not match query"));
-                }
-                hash
+        let Some(value) = request.extensions.remove("persistedQuery") else {
+            // A plain request: found by its text. A text that starts with NUL is never
+            // looked up (it could spell a hash key); parsing refuses it.
+            if !request.query.starts_with('\0')
+                && let Some(found) = self.cached(&request.query)
+            {
+                return Ok(found);
             }
-            None => sha256_hex(&request.query),
+            let (document, tokens) = parse_checked(&request.query, &self.limits)?;
+            // Kept by its hash too: an APQ client may ask for it by hash later.
+            let keys = || vec![request.query.clone(), hash_key(&sha256_hex(&request.query))];
+            return Ok(self.keep(keys, document, tokens));
         };
-        if let Some(document) = self.cached(&hash) {
-            return Ok(document);
+        if self.cache.is_none() {
+            return Err(with_code(
+                ServerError::new("PersistedQueryNotSupported", None),
+                "PERSISTED_QUERY_NOT_SUPPORTED",
+            ));
+        }
+        let persisted: PersistedQuery = async_graphql::from_value(value)
+            .map_err(|_| bad_input("Invalid \"PersistedQuery\" extension configuration."))?;
+        if persisted.version != 1 {
+            return Err(bad_input(
+                "Only version 1 of the \"PersistedQuery\" extension is supported.",
+            ));
+        }
+        if request.query.is_empty() {
+            return self
+                .cached(&hash_key(&persisted.sha256_hash))
+                .ok_or_else(|| {
+                    with_code(
+                        ServerError::new("PersistedQueryNotFound", None),
+                        "PERSISTED_QUERY_NOT_FOUND",
+                    )
+                });
+        }
+        let hash = sha256_hex(&request.query);
+        if persisted.sha256_hash != hash {
+            return Err(bad_input("provided sha does not match query"));
+        }
+        let key = hash_key(&hash);
+        if let Some(found) = self.cached(&key) {
+            return Ok(found);
         }
         let (document, tokens) = parse_checked(&request.query, &self.limits)?;
-        let document = Arc::new(document);
-        Ok(match &self.cache {
-            Some(cache) => lock(cache).put(hash, document, tokens),
-            None => (document, None),
-        })
+        Ok(self.keep(|| vec![key], document, tokens))
     }
 
-    fn cached(&self, hash: &str) -> Option<Checked> {
+    /// The request's document, kept under `keys` when there is a cache.
+    fn keep(
+        &self,
+        keys: impl FnOnce() -> Vec<String>,
+        document: ExecutableDocument,
+        tokens: usize,
+    ) -> Checked {
+        let document = Arc::new(document);
+        match &self.cache {
+            Some(cache) => lock(cache).put(keys(), document, tokens),
+            None => (document, None),
+        }
+    }
+
+    fn cached(&self, key: &str) -> Option<Checked> {
         let cache = self.cache.as_ref()?;
-        lock(cache).get(hash)
+        lock(cache).get(key)
     }
 }
 

@@ -454,7 +454,10 @@ backend_test!(
         let small = app.gql(page, json!({ "n": 1 }), Some(&admin)).await;
         assert!(small["errors"].is_null(), "{small}");
         let large = app.gql(page, json!({ "n": 100 }), Some(&admin)).await;
-        assert_eq!(large["errors"][0]["message"], "Query is too complex.", "{large}");
+        assert_eq!(
+            large["errors"][0]["message"], "Query is too complex.",
+            "{large}"
+        );
         let text = app.gql(page, json!({ "n": "100" }), Some(&admin)).await;
         assert_eq!(text["data"], Value::Null, "{text}");
         assert!(
@@ -463,5 +466,34 @@ backend_test!(
                 .is_some_and(|m| m.starts_with("Invalid value for argument")),
             "{text}"
         );
+    }
+);
+
+// The document cache finds a plain request's document by its text and keeps it under
+// its hash too: an APQ client may ask by hash for a query that was sent in full before.
+// A text that would spell a hash key (NUL and hex) is refused like any text with NUL.
+backend_test!(
+    a_document_sent_in_full_is_found_by_its_hash,
+    |app: TestApp| async move {
+        let query = "{ __typename }";
+        let plain = app.gql(query, json!({}), None).await;
+        assert_eq!(plain["data"]["__typename"], "Query", "{plain}");
+        let hash = hex::encode(Sha256::digest(query.as_bytes()));
+        let by_hash = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({
+                "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } }
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(by_hash["data"]["__typename"], "Query", "{by_hash}");
+        let spelled = app.gql(&format!("\0{hash}"), json!({}), None).await;
+        assert!(spelled["data"].is_null(), "{spelled}");
+        assert!(spelled["errors"][0]["message"].is_string(), "{spelled}");
     }
 );
