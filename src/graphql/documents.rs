@@ -543,6 +543,8 @@ const CACHE_TOKEN_BUDGET: usize = 100_000;
 /// hundreds of ordinary ones. Typical operations have tens to hundreds of tokens, the
 /// standard introspection query about 350.
 const MAX_CACHED_DOCUMENT_TOKENS: usize = 5_000;
+/// About what a parsed token costs: a cache key's text is counted at this rate.
+const BYTES_PER_TOKEN: usize = 250;
 
 /// A cached document and what is known of its validation.
 type Checked = (Arc<ExecutableDocument>, Option<Arc<Revalidation>>);
@@ -550,6 +552,7 @@ type Checked = (Arc<ExecutableDocument>, Option<Arc<Revalidation>>);
 struct Cached {
     document: Arc<ExecutableDocument>,
     revalidation: Arc<Revalidation>,
+    /// What the entry counts against the budget: the document's tokens and its key's.
     tokens: usize,
 }
 
@@ -574,7 +577,9 @@ impl DocumentCache {
     }
 
     /// Keeps `document` under `keys` unless it is too large; returns what the request
-    /// runs with. Each key's entry counts the document's tokens (the budget errs high).
+    /// runs with. Each key's entry counts the document's tokens and its key's bytes (a
+    /// text key may be mostly comments, which are no tokens), at [`BYTES_PER_TOKEN`];
+    /// the budget errs high.
     fn put(
         &mut self,
         keys: Vec<String>,
@@ -585,22 +590,23 @@ impl DocumentCache {
             return (document, None);
         }
         let revalidation = Arc::new(Revalidation::of(&document));
-        let cached = Arc::new(Cached {
-            document: document.clone(),
-            revalidation: revalidation.clone(),
-            tokens,
-        });
         for key in keys {
-            while self.tokens + tokens > CACHE_TOKEN_BUDGET {
+            let cost = tokens + key.len().div_ceil(BYTES_PER_TOKEN);
+            let cached = Arc::new(Cached {
+                document: document.clone(),
+                revalidation: revalidation.clone(),
+                tokens: cost,
+            });
+            while self.tokens + cost > CACHE_TOKEN_BUDGET {
                 match self.entries.pop_lru() {
                     Some((_, evicted)) => self.tokens -= evicted.tokens,
                     None => break,
                 }
             }
-            if let Some((_, replaced)) = self.entries.push(key, cached.clone()) {
+            if let Some((_, replaced)) = self.entries.push(key, cached) {
                 self.tokens -= replaced.tokens;
             }
-            self.tokens += tokens;
+            self.tokens += cost;
         }
         (document, Some(revalidation))
     }

@@ -21,9 +21,9 @@ use async_graphql::{Name, Value, Variables};
 
 /// What is known of one cached document's validation.
 pub(crate) struct Revalidation {
-    /// The variables of its one operation, when all are of built-in scalar types;
-    /// `None` otherwise (validated in full every time).
-    variables: Option<Vec<(Name, Type)>>,
+    /// The variables of its one operation (name, type, whether it has a default), when
+    /// all are of built-in scalar types; `None` otherwise (validated in full every time).
+    variables: Option<Vec<(Name, Type, bool)>>,
     /// It passed the full validation once.
     passed: AtomicBool,
 }
@@ -45,7 +45,8 @@ impl Revalidation {
                 .map(|definition| {
                     let definition = &definition.node;
                     let ty = &definition.var_type.node;
-                    is_built_in(ty).then(|| (definition.name.node.clone(), ty.clone()))
+                    let has_default = definition.default_value.is_some();
+                    is_built_in(ty).then(|| (definition.name.node.clone(), ty.clone(), has_default))
                 })
                 .collect::<Option<Vec<_>>>()
         });
@@ -61,12 +62,14 @@ impl Revalidation {
             return false;
         };
         self.passed.load(Ordering::Relaxed)
-            && variables.iter().all(|(name, ty)| {
+            && variables.iter().all(|(name, ty, has_default)| {
                 // A missing value is the default's or execution's business, as in the
-                // full validation.
-                values
-                    .get(name)
-                    .is_none_or(|value| plainly_valid(ty, value))
+                // full validation. An explicit null for a variable with a default is
+                // judged there too: a nullable variable with a default may feed a
+                // non-null argument, and an explicit null wins over the default.
+                values.get(name).is_none_or(|value| {
+                    !(*has_default && matches!(value, Value::Null)) && plainly_valid(ty, value)
+                })
             })
     }
 
@@ -158,6 +161,15 @@ mod tests {
         ] {
             assert!(!may(bad.clone()), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_null_for_a_variable_with_a_default_is_validated_in_full() {
+        let document = revalidation("query($id: ID = \"x\") { product(id: $id) { id } }");
+        document.passed();
+        assert!(document.may_skip(&variables(serde_json::json!({ "id": "y" }))));
+        assert!(document.may_skip(&variables(serde_json::json!({}))));
+        assert!(!document.may_skip(&variables(serde_json::json!({ "id": null }))));
     }
 
     #[test]

@@ -449,6 +449,20 @@ backend_test!(
             let second = app.gql(by_id, json!({ "id": bad }), Some(&admin)).await;
             assert_eq!(second, first, "{bad}");
         }
+        // A nullable variable with a default may feed a non-null argument; an explicit
+        // null then fails validation, every time.
+        let defaulted = "query($id: ID = \"UHJvZHVjdDox\") { product(id: $id) { name } }";
+        let fine = app
+            .gql(defaulted, json!({ "id": product }), Some(&admin))
+            .await;
+        assert_eq!(fine["data"]["product"]["name"], "Lamp", "{fine}");
+        for _ in 0..2 {
+            let null = app
+                .gql(defaulted, json!({ "id": null }), Some(&admin))
+                .await;
+            assert_eq!(null["data"], Value::Null, "{null}");
+            assert!(null["errors"][0].get("path").is_none(), "{null}");
+        }
         let page = "query($n: Int) { products(first: $n) { nodes { reviews(first: 100) {
             nodes { id } } } } }";
         let small = app.gql(page, json!({ "n": 1 }), Some(&admin)).await;

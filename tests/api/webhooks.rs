@@ -521,7 +521,12 @@ async fn several_processes_send_each_delivery_once() {
             app.gql_at(addr, place, json!({}), Some(token)).await
         }
     });
-    futures_util::future::join_all(orders).await;
+    for placed in futures_util::future::join_all(orders).await {
+        assert!(
+            placed["data"]["placeOrder"]["order"]["id"].is_string(),
+            "{placed}"
+        );
+    }
     let requests = receiver.wait_for(12, Duration::from_secs(30)).await;
     wait_until("all delivered", Duration::from_secs(30), async || {
         deliveries(&app, &admin)
