@@ -84,6 +84,9 @@ impl App {
         db::run_migrations(&database.database_url).await?;
         let db = Db::connect(&database.database_url, database.db_pool_size, "requests").await?;
         let mut pools = vec![db.clone()];
+        if db.is_sqlite() {
+            db::sqlite_memory::limit_to_mib(database.sqlite_memory_mib);
+        }
         let hasher = {
             let cost = config.auth.bcrypt_cost;
             tokio::task::spawn_blocking(move || Hasher::new(cost))

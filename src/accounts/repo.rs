@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, RefreshTokenRow, Role, SessionRow, UserListFilter, UserRow};
-use crate::db::keyset::{Direction, Page};
+use crate::db::keyset::{self, Direction, Page};
 use crate::db::schema::{refresh_tokens, sessions, users};
 use crate::db::{Conn, contains_pattern, lower};
 use crate::db::{db_run, keyset_page};
@@ -170,7 +170,7 @@ pub(crate) async fn list_users(
         // Newest first: reading forward is descending.
         let backward = page.direction == Direction::Backward;
         let query = keyset_page!(query, users::created_at, users::id, page.after, backward);
-        query.limit(page.fetch_limit()).load(c).await
+        keyset::limited(query, page.fetch_limit()).load(c).await
     })
 }
 

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewProduct, ProductListFilter, ProductPage, ProductRow, Rating, SortDirection};
 use crate::db::fixed_sql::FixedSql;
-use crate::db::keyset::{Direction, Page};
+use crate::db::keyset::{self, Direction, Page};
 use crate::db::schema::{
     category_products, order_items, product_variants, products, variant_options,
 };
@@ -123,10 +123,8 @@ macro_rules! by_column {
                 $filter,
                 &args
             );
-            keyset_page!(query, $column, products::id, $after, $ascending)
-                .limit($limit)
-                .load(c)
-                .await
+            let query = keyset_page!(query, $column, products::id, $after, $ascending);
+            keyset::limited(query, $limit).load(c).await
         })
     }};
 }
@@ -237,10 +235,8 @@ async fn rated(
             filter,
             &args
         );
-        keyset_page!(query, products::rating_mean, products::id, after, ascending)
-            .limit(limit)
-            .load(c)
-            .await
+        let query = keyset_page!(query, products::rating_mean, products::id, after, ascending);
+        keyset::limited(query, limit).load(c).await
     })
 }
 
@@ -272,7 +268,7 @@ async fn unrated(
         } else {
             query.order(products::id.desc())
         };
-        query.limit(limit).load(c).await
+        keyset::limited(query, limit).load(c).await
     })
 }
 
@@ -299,16 +295,14 @@ async fn newest_in_category(
             &args,
             except category
         );
-        keyset_page!(
+        let query = keyset_page!(
             query,
             category_products::created_at,
             category_products::product_id,
             after,
             ascending
-        )
-        .limit(limit)
-        .load(c)
-        .await
+        );
+        keyset::limited(query, limit).load(c).await
     })
 }
 

@@ -108,6 +108,11 @@ pub struct DatabaseSettings {
     /// lost notification could leave them stale.
     #[arg(long, env = "FACET_CACHE_SECS", default_value_t = 60, global = true)]
     pub facet_cache_secs: u64,
+    /// SQLite mode: the memory SQLite itself may keep, in MiB, for all connections of the
+    /// process together (its soft heap limit: page caches and sort space are recycled to
+    /// stay under it). PostgreSQL mode ignores it.
+    #[arg(long, env = "SQLITE_MEMORY_MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=65536), global = true)]
+    pub sqlite_memory_mib: u32,
 }
 
 /// Tokens, passwords, sign-in limits and who may read the catalog.

@@ -3,6 +3,15 @@
 //! costs what page 1 costs, and rows inserted meanwhile never shift a page. Cursors (how
 //! clients carry a position) are the GraphQL layer's; this module sees typed keys.
 
+use diesel::QueryResult;
+use diesel::backend::Backend;
+use diesel::dsl::AsExprOf;
+use diesel::expression::{
+    AppearsOnTable, AsExpression, Expression, MixedAggregates, SelectableExpression, ValidGrouping,
+};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Bool, SqlType};
+
 /// Which way a page is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
@@ -50,16 +59,10 @@ impl<K> Page<K> {
 /// orders them so.
 macro_rules! keyset_page {
     ($query:expr, $column:expr, $id:expr, $after:expr, $ascending:expr) => {{
-        // The first bound (column >= key) is redundant but sargable: without it
-        // PostgreSQL cannot turn the OR into an index range and filters every row
-        // before the cursor, so deep pages got slower than the first.
         let query = match $after {
-            Some((key, id)) if $ascending => $query
-                .filter($column.ge(key))
-                .filter($column.gt(key).or($column.eq(key).and($id.gt(id)))),
-            Some((key, id)) => $query
-                .filter($column.le(key))
-                .filter($column.lt(key).or($column.eq(key).and($id.lt(id)))),
+            Some((key, id)) => $query.filter($crate::db::keyset::past_position(
+                $column, $id, key, id, $ascending,
+            )),
             None => $query,
         };
         if $ascending {
@@ -68,6 +71,148 @@ macro_rules! keyset_page {
             query.order(($column.desc(), $id.desc()))
         }
     }};
+}
+
+/// `(column, id) > (key, id)`, or `<` when reading descending: the rows past a position.
+///
+/// Written as one row comparison rather than `column > key OR (column = key AND id > id)`
+/// because both databases take it as a single range of the `(column, id)` index, and
+/// PostgreSQL can then plan the statement once: with the OR form its generic plan looked
+/// dearer than a fresh one, so it re-planned the catalog page on every execution.
+pub(crate) fn past_position<C, I, K, V>(
+    column: C,
+    id: I,
+    key: K,
+    id_value: V,
+    ascending: bool,
+) -> PastPosition<C, I, BoundTo<K, C>, BoundTo<V, I>>
+where
+    C: Expression,
+    I: Expression,
+    C::SqlType: SqlType,
+    I::SqlType: SqlType,
+    K: AsExpression<C::SqlType>,
+    V: AsExpression<I::SqlType>,
+{
+    PastPosition {
+        column,
+        id,
+        key: key.as_expression(),
+        id_value: id_value.as_expression(),
+        ascending,
+    }
+}
+
+/// A value bound as a parameter of the SQL type of column `C`.
+type BoundTo<T, C> = AsExprOf<T, <C as Expression>::SqlType>;
+
+/// See [`past_position`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PastPosition<C, I, K, V> {
+    column: C,
+    id: I,
+    key: K,
+    id_value: V,
+    ascending: bool,
+}
+
+impl<C, I, K, V> Expression for PastPosition<C, I, K, V> {
+    type SqlType = Bool;
+}
+
+impl<C, I, K, V, QS> AppearsOnTable<QS> for PastPosition<C, I, K, V>
+where
+    C: AppearsOnTable<QS>,
+    I: AppearsOnTable<QS>,
+    K: AppearsOnTable<QS>,
+    V: AppearsOnTable<QS>,
+{
+}
+
+impl<C, I, K, V, QS> SelectableExpression<QS> for PastPosition<C, I, K, V>
+where
+    C: SelectableExpression<QS>,
+    I: SelectableExpression<QS>,
+    K: SelectableExpression<QS>,
+    V: SelectableExpression<QS>,
+{
+}
+
+impl<C, I, K, V, GB> ValidGrouping<GB> for PastPosition<C, I, K, V>
+where
+    C: ValidGrouping<GB>,
+    I: ValidGrouping<GB>,
+    C::IsAggregate: MixedAggregates<I::IsAggregate>,
+{
+    type IsAggregate = <C::IsAggregate as MixedAggregates<I::IsAggregate>>::Output;
+}
+
+// The direction is a value, not a type: statements are told apart by their SQL text.
+impl<C, I, K, V> QueryId for PastPosition<C, I, K, V> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C, I, K, V, DB> QueryFragment<DB> for PastPosition<C, I, K, V>
+where
+    DB: Backend,
+    C: QueryFragment<DB>,
+    I: QueryFragment<DB>,
+    K: QueryFragment<DB>,
+    V: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("((");
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        self.id.walk_ast(out.reborrow())?;
+        out.push_sql(if self.ascending { ") > (" } else { ") < (" });
+        self.key.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        self.id_value.walk_ast(out.reborrow())?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+/// `query LIMIT n` with `n` written into the SQL text rather than bound.
+///
+/// PostgreSQL plans a prepared statement once only when that generic plan looks no
+/// dearer than planning afresh; with the limit as a parameter its generic estimate
+/// assumes a tenth of the table, so every keyset page was planned on every execution.
+/// A literal limit costs one cached statement per page size a client asks for (they
+/// are bounded by the connection arguments' maximum).
+pub(crate) fn limited<Q>(query: Q, limit: i64) -> Limited<Q> {
+    Limited { query, limit }
+}
+
+/// See [`limited`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limited<Q> {
+    query: Q,
+    limit: i64,
+}
+
+impl<Q: Query> Query for Limited<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q> QueryId for Limited<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, DB> QueryFragment<DB> for Limited<Q>
+where
+    DB: Backend,
+    Q: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.query.walk_ast(out.reborrow())?;
+        out.push_sql(" LIMIT ");
+        out.push_sql(&self.limit.to_string());
+        Ok(())
+    }
 }
 
 /// A page of rows, in list order, with the Relay page flags.

@@ -17,9 +17,20 @@ pub(crate) fn decimal_to_cents(value: &BigDecimal) -> Option<i64> {
 
 /// "19.99": what the Decimal scalar prints.
 pub(crate) fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
+    // By hand, not with format!: every price of every page goes through here.
     let abs = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    let mut units = itoa::Buffer::new();
+    let units = units.format(abs / 100);
+    let hundredths = (abs % 100) as u8;
+    let mut text = String::with_capacity(units.len() + 4);
+    if cents < 0 {
+        text.push('-');
+    }
+    text.push_str(units);
+    text.push('.');
+    text.push(char::from(b'0' + hundredths / 10));
+    text.push(char::from(b'0' + hundredths % 10));
+    text
 }
 
 #[cfg(test)]
@@ -38,5 +49,7 @@ mod tests {
         assert_eq!(format_cents(1999), "19.99");
         assert_eq!(format_cents(5), "0.05");
         assert_eq!(format_cents(-5), "-0.05");
+        assert_eq!(format_cents(100), "1.00");
+        assert_eq!(format_cents(i64::MIN), "-92233720368547758.08");
     }
 }

@@ -433,6 +433,11 @@ impl Db {
         }
     }
 
+    /// Whether this is the embedded SQLite database.
+    pub(crate) fn is_sqlite(&self) -> bool {
+        matches!(self.pool, DbPool::Sqlite(_))
+    }
+
     /// Whether the database answered its last probe (for /readyz; never waits).
     pub(crate) fn is_available(&self) -> bool {
         !self.health.is_down()

@@ -67,7 +67,14 @@ impl NodeKind {
 }
 
 pub(crate) fn encode_id(kind: NodeKind, id: i64) -> ID {
-    ID(STANDARD.encode(format!("{}:{id}", kind.name())))
+    // Built by hand, not with format!: a catalog page writes dozens of these.
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(id);
+    let mut text = String::with_capacity(kind.name().len() + 1 + digits.len());
+    text.push_str(kind.name());
+    text.push(':');
+    text.push_str(digits);
+    ID(STANDARD.encode(text))
 }
 
 /// The id of a customer's cart. A cart is not a `Node` (it is reached through `cart`),

@@ -90,7 +90,13 @@ impl CursorType for Cursor {
     }
 
     fn encode_cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.id, self.key))
+        let mut id = itoa::Buffer::new();
+        let id = id.format(self.id);
+        let mut text = String::with_capacity(id.len() + 1 + self.key.len());
+        text.push_str(id);
+        text.push(':');
+        text.push_str(&self.key);
+        URL_SAFE_NO_PAD.encode(text)
     }
 }
 

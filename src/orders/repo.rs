@@ -11,7 +11,7 @@ use super::model::{
 };
 use crate::db::Conn;
 use crate::db::fixed_sql::FixedSql;
-use crate::db::keyset::{Direction, Page};
+use crate::db::keyset::{self, Direction, Page};
 use crate::db::schema::{order_items, orders, payments};
 use crate::db::{db_run, keyset_page};
 
@@ -422,7 +422,7 @@ pub(crate) async fn list_orders(
         // Newest first: reading forward is descending.
         let backward = page.direction == Direction::Backward;
         let query = keyset_page!(query, orders::created_at, orders::id, page.after, backward);
-        query.limit(page.fetch_limit()).load(c).await
+        keyset::limited(query, page.fetch_limit()).load(c).await
     })
 }
 

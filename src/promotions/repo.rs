@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{CouponRow, DiscountType};
-use crate::db::keyset::{Direction, Page};
+use crate::db::keyset::{self, Direction, Page};
 use crate::db::schema::{cart_coupons, coupons, orders};
 use crate::db::{Conn, db_run, keyset_page};
 use crate::orders::model::OrderStatus;
@@ -103,7 +103,7 @@ pub(crate) async fn list(
         let backward = page.direction == Direction::Backward;
         let after = page.after.as_ref().map(|(code, id)| (code.as_str(), *id));
         let query = keyset_page!(query, coupons::code, coupons::id, after, !backward);
-        query.limit(page.fetch_limit()).load(c).await
+        keyset::limited(query, page.fetch_limit()).load(c).await
     })
 }
 

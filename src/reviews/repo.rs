@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{ReviewContent, ReviewRow, ReviewScope, ReviewStatus};
-use crate::db::keyset::{Page, keyset_page};
+use crate::db::keyset::{self, Page, keyset_page};
 use crate::db::schema::{order_items, orders, reviews};
 use crate::db::{Conn, db_run};
 use crate::orders::model::OrderStatus;
@@ -40,10 +40,8 @@ pub(crate) async fn list(
     let ascending = page.reads_ascending(false);
     db_run!(conn, c => {
         let query = in_scope!(scope, ReviewRow::as_select());
-        keyset_page!(query, reviews::created_at, reviews::id, page.after, ascending)
-            .limit(page.fetch_limit())
-            .load(c)
-            .await
+        let query = keyset_page!(query, reviews::created_at, reviews::id, page.after, ascending);
+        keyset::limited(query, page.fetch_limit()).load(c).await
     })
 }
 
