@@ -175,16 +175,26 @@ where
     }
 }
 
-/// `query LIMIT n` with `n` written into the SQL text rather than bound.
+/// `query LIMIT n`, `n` at least `limit` and written into the SQL text rather than bound.
 ///
 /// PostgreSQL plans a prepared statement once only when that generic plan looks no
 /// dearer than planning afresh; with the limit as a parameter its generic estimate
 /// assumes a tenth of the table, so every keyset page was planned on every execution.
-/// A literal limit costs one cached statement per page size a client asks for (they
-/// are bounded by the connection arguments' maximum).
+/// But every distinct text is one more prepared statement on each connection, so the
+/// limit is rounded up to one of [`LIMIT_SIZES`]: a client that asks for every page size
+/// from 1 to 100 makes four statements per list, not a hundred. The few extra rows are
+/// cut by [`PageOf::from_fetched`], which every caller reads its rows through.
 pub(crate) fn limited<Q>(query: Q, limit: i64) -> Limited<Q> {
+    let limit = LIMIT_SIZES
+        .into_iter()
+        .find(|&size| size >= limit)
+        .unwrap_or(limit);
     Limited { query, limit }
 }
+
+/// The limits keyset statements are written with: the usual page sizes (10, 20, 50,
+/// 100) and the one row more that tells whether another page follows.
+const LIMIT_SIZES: [i64; 4] = [11, 21, 51, 101];
 
 /// See [`limited`].
 #[derive(Debug, Clone, Copy)]
@@ -245,3 +255,33 @@ impl<T> PageOf<T> {
     }
 }
 pub(crate) use keyset_page;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_rounded_up_to_a_few_sizes() {
+        let written = |n| limited((), n).limit;
+        assert_eq!(
+            [1, 11, 12, 21, 22, 51, 101, 150].map(written),
+            [11, 11, 21, 21, 51, 51, 101, 150]
+        );
+    }
+
+    #[test]
+    fn extra_rows_are_cut_and_still_tell_of_a_next_page() {
+        let page = |direction| Page::<()> {
+            direction,
+            limit: 2,
+            after: None,
+        };
+        let forward = PageOf::from_fetched(&page(Direction::Forward), vec![1, 2, 3, 4, 5]);
+        assert_eq!((forward.rows, forward.has_next_page), (vec![1, 2], true));
+        let backward = PageOf::from_fetched(&page(Direction::Backward), vec![5, 4, 3, 2]);
+        assert_eq!(
+            (backward.rows, backward.has_previous_page),
+            (vec![4, 5], true)
+        );
+    }
+}
