@@ -246,8 +246,9 @@ pub(crate) async fn orders_page(
 ) -> async_graphql::Result<OrderConnection> {
     let page = page.try_map_key(time_key)?;
     let rows = orders(ctx).orders(&filter, &page).await?;
-    prefetch(ctx, &rows).await?;
+    // After the cut: a page may be fetched with a few rows to spare (`keyset::limited`).
     let page = PageOf::from_fetched(&page, rows);
+    prefetch(ctx, &page.rows).await?;
     let mut connection = Connection::with_additional_fields(
         page.has_previous_page,
         page.has_next_page,
